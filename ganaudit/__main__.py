@@ -1,0 +1,5 @@
+import sys
+
+from ganaudit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,52 @@
+"""``ganaudit`` entry point: argument parsing, dispatch, exit codes.
+
+Each sub-command lives in ``ganaudit/commands/<name>.py`` with ``register(subparsers)``; that
+function adds its parser and sets ``func`` (called with the parsed args, returns an exit code
+or None). Bad input raises ``gan_models.errors.InputError``: one line on stderr, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from ganaudit import __version__
+
+COMMANDS = ["demo", "data", "train", "sample", "score", "audit", "study", "report"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ganaudit",
+        description="Train, score and audit GANs for radiology; pick the checkpoint to trust.",
+    )
+    parser.add_argument("--version", action="version", version=f"ganaudit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        module = importlib.import_module(f"ganaudit.commands.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from gan_models.errors import InputError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args.func(args)
+    except InputError as exc:
+        print(f"ganaudit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ganaudit {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,7 +14,7 @@ import sys
 
 from ganaudit import __version__
 
-COMMANDS = ["demo", "data", "train", "sample", "score", "audit", "study", "report"]
+COMMANDS = ["demo", "data", "train", "sample", "score", "audit", "study", "report"]  # modules in ganaudit/commands
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,109 @@
-"""`ganaudit score` (not yet written)."""
+"""`ganaudit score`: score every checkpoint of a run, or a folder of generated images.
+
+    ganaudit score RUN [--features NAME] [--weights PATH] [--n N] [--workers N] [--scheduler ADDR]
+    ganaudit score --real DIR --fake DIR [--features NAME] [--out CSV]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
 
 
-def register(sub):
-    p = sub.add_parser("score", help="(not yet available)")
-    p.set_defaults(func=lambda args: print("ganaudit score: not yet available") or 1)
+def register(sub) -> None:
+    p = sub.add_parser(
+        "score",
+        help="score every checkpoint of a run (RUN/scores.csv), or a folder of fakes",
+        description=(
+            "Score every checkpoint of a training run: FD (with CI), FD∞, KID, precision/recall, "
+            "density/coverage, the memorization audit and (phantom data) the findings audit, one "
+            "row per checkpoint in RUN/scores.csv. With --real and --fake: score a folder of "
+            "generated images against real ones (one-row CSV). Lower is better for the "
+            "distances and the memorization rate; higher for precision, recall, density, coverage."
+        ),
+    )
+    p.add_argument("run", nargs="?", metavar="RUN", help="training run folder (from train1d/train2d)")
+    p.add_argument("--real", metavar="DIR", help="folder of real images (with --fake)")
+    p.add_argument("--fake", metavar="DIR", help="folder of generated images (with --real)")
+    p.add_argument("--out", metavar="CSV", help="with --real/--fake: write the one-row table here "
+                   "(default: print it)")
+    p.add_argument("--features", default="radiomics", metavar="NAME",
+                   help="feature extractor: radiomics (default), pixels, inception, a Keras model "
+                   "file or module:function")
+    p.add_argument("--weights", metavar="PATH", help="weights file for the extractor (inception)")
+    p.add_argument("--n", type=int, default=2000, metavar="N",
+                   help="images generated per checkpoint (default 2000; same latents for all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the latents and metric subsets")
+    p.add_argument("--kid-subset", type=int, default=None, metavar="M",
+                   help="KID subset size (default min(1000, N, real images))")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="score checkpoints in N processes on a local Dask cluster (default 1)")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="address of an existing Dask scheduler (tcp://host:port); workers must "
+                   "see the run folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_score)
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from gan_models.errors import InputError
+
+    folders = args.real is not None or args.fake is not None
+    if folders and args.run is not None:
+        raise InputError("give either RUN or --real DIR --fake DIR, not both")
+    if folders:
+        if args.real is None or args.fake is None:
+            raise InputError("folder scoring needs both --real DIR and --fake DIR")
+        return _score_folders(args)
+    if args.run is None:
+        raise InputError("nothing to score: give a RUN folder, or --real DIR --fake DIR")
+    if args.out is not None:
+        raise InputError("--out is only for --real/--fake; a run's scores go to RUN/scores.csv")
+    return _score_run(args)
+
+
+def _score_run(args: argparse.Namespace) -> int:
+    from gan_models.errors import InputError
+
+    run_dir = Path(args.run)
+    run_json = run_dir / "run.json"
+    if not run_json.is_file():
+        raise InputError(
+            f"{run_dir} is not a ganaudit run (no run.json); give a folder written by "
+            "`ganaudit train1d` or `ganaudit train2d`, or score folders with --real DIR --fake DIR"
+        )
+    kind = json.loads(run_json.read_text(encoding="utf-8")).get("kind")
+    if kind == "1d":
+        from evaluation.scoring1d import score_run_1d
+
+        frame = score_run_1d(run_dir)
+    elif kind == "2d":
+        from evaluation.scoring2d import score_run_2d
+
+        frame = score_run_2d(
+            run_dir, workers=args.workers, scheduler=args.scheduler, n=args.n,
+            features=args.features, weights=args.weights, seed=args.seed,
+            kid_subset_size=args.kid_subset, progress=not args.quiet,
+        )
+    else:
+        raise InputError(f"{run_json} has kind {kind!r}; expected '1d' or '2d'")
+    print(f"scored {len(frame)} checkpoints → {run_dir / 'scores.csv'}")
+    return 0
+
+
+def _score_folders(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from evaluation.scoring2d import score_folders
+    from gan_models.atomic import write_csv
+
+    row = score_folders(args.real, args.fake, features=args.features, weights=args.weights,
+                        seed=args.seed, kid_subset_size=args.kid_subset)
+    frame = pd.DataFrame([row])
+    if args.out:
+        write_csv(args.out, frame)
+        print(f"scores → {args.out}")
+    else:
+        print(frame.to_csv(index=False), end="")
+    return 0

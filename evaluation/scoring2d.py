@@ -1,0 +1,579 @@
+"""Score 2D GAN checkpoints and folders of generated images.
+
+For every checkpoint of a 2D run: generate ``n`` images from the same fixed latents, extract
+features (default ``radiomics``), z-score them with the training set's statistics, and compute
+
+- ``fd`` (Fréchet distance, with a bootstrap CI) and ``fd_inf`` (FD∞, with a CI): lower is
+  better; 0 means the feature distributions match (also for an exact copy of the training set);
+- ``kid_mean`` ± ``kid_std`` (kernel inception distance on the same features): lower is better;
+- ``precision`` / ``recall`` (k = 3) and ``density`` / ``coverage`` (k = 5): higher is better
+  (density can exceed 1);
+- the memorization audit (``memorization_rate`` and its CI, lower is better; ``ct_score``: ≪ 0
+  means copying, ≈ 0 is right; ``authenticity``, higher is better; ``mifid``, lower is better);
+- the findings audit for phantom data (``findings_impossible``, lower is better; ``findings_min_p``
+  and ``findings_significant``: findings whose prevalence differs from the real set's);
+- the training history of that epoch (losses, discriminator accuracies, ``healthy``).
+
+Features of the real sets are computed once per run and shared by every checkpoint (and every
+worker when ``workers > 1``). Results do not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gan_models.atomic import atomic_path, write_csv, write_json
+from gan_models.errors import InputError
+
+SCORE_COLUMNS_2D = [
+    "epoch", "n_generated",
+    "fd", "fd_ci_low", "fd_ci_high", "fd_inf", "fd_inf_ci_low", "fd_inf_ci_high",
+    "kid_mean", "kid_std", "precision", "recall", "density", "coverage",
+    "memorization_rate", "memorization_rate_ci_low", "memorization_rate_ci_high",
+    "memorization_threshold", "ct_score", "authenticity", "mifid",
+    "findings_impossible", "findings_min_p", "findings_significant",
+    "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "healthy",
+]
+FOLDER_COLUMNS = [
+    "n_real", "n_generated", "features",
+    "fd", "fd_ci_low", "fd_ci_high", "fd_inf", "fd_inf_ci_low", "fd_inf_ci_high",
+    "kid_mean", "kid_std", "precision", "recall", "density", "coverage",
+]
+HISTORY_COLUMNS = ["d_loss", "g_loss", "d_acc_real", "d_acc_fake", "healthy"]
+KID_SUBSET_SIZE = 1000
+# FD∞ fits 15 subset sizes from N/10 to N and the k-NN metrics need k + 1 samples: below this
+# the numbers are not worth reporting.
+MIN_IMAGES = 20
+PRECISION_K = 3
+DENSITY_K = 5
+
+
+# ----------------------------------------------------------------------------- validation
+
+def _check_count(n: int, what: str, needed: int, fix: str) -> None:
+    if n < needed:
+        raise InputError(f"{what} has {n} images but at least {needed} are needed; {fix}")
+
+
+def _check_finite(features: np.ndarray, what: str, extractor: str) -> None:
+    bad = ~np.isfinite(features).all(axis=1)
+    if bad.any():
+        raise InputError(
+            f"{int(bad.sum())} of {len(features)} {what} images gave NaN or infinite "
+            f"'{extractor}' features (first: row {int(np.flatnonzero(bad)[0])}); check those "
+            "images for NaN or constant pixels, or choose another extractor with --features"
+        )
+
+
+def _kid_subset(subset_size: int | None, n_real: int, n_fake: int) -> int:
+    """Subset size for KID: at most 1000 and never more than either set holds."""
+    if subset_size is None:
+        return min(KID_SUBSET_SIZE, n_real, n_fake)
+    if isinstance(subset_size, bool) or not isinstance(subset_size, int) or subset_size < 2:
+        raise InputError(f"KID subset size must be a whole number ≥ 2, got {subset_size!r}")
+    smaller = min(n_real, n_fake)
+    if subset_size > smaller:
+        which = "generated" if n_fake <= n_real else "real"
+        raise InputError(
+            f"KID subset size {subset_size} needs at least {subset_size} images in each set, but "
+            f"the {which} set has {smaller}; add {subset_size - smaller} images or use a subset "
+            f"size of at most {smaller}"
+        )
+    return subset_size
+
+
+# ----------------------------------------------------------------------------- features
+
+_EXTRACTORS: dict[tuple[str, str | None], Any] = {}
+
+
+def _extractor(name: str, weights: str | None):
+    """The feature extractor for ``name`` (built once per process: workers reuse it)."""
+    from evaluation.features import get_extractor
+
+    key = (name, None if weights is None else str(weights))
+    if key not in _EXTRACTORS:
+        options = {} if weights is None else {"weights": str(weights)}
+        _EXTRACTORS[key] = get_extractor(name, **options)
+    return _EXTRACTORS[key]
+
+
+def _features(images: np.ndarray, extractor, *, cache: bool) -> np.ndarray:
+    from evaluation.features import extract
+
+    return np.asarray(extract(images, extractor, cache=cache), dtype=np.float64)
+
+
+@dataclass
+class Standardizer:
+    """Z-scores features with the real (reference) set's mean and standard deviation.
+
+    Features that are constant on the real set keep unit scale so they stay finite.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, real: np.ndarray) -> "Standardizer":
+        mean = real.mean(axis=0)
+        std = real.std(axis=0)
+        return cls(mean, np.where(std > 0, std, 1.0))
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        return (features - self.mean) / self.scale
+
+
+# ----------------------------------------------------------------------------- metrics
+
+def distribution_metrics(
+    real: np.ndarray,
+    fake: np.ndarray,
+    *,
+    seed: int = 0,
+    kid_subset_size: int | None = None,
+    n_boot: int = 200,
+) -> dict[str, float]:
+    """FD (bootstrap CI), FD∞ (CI), KID, precision/recall and density/coverage of two sets.
+
+    Parameters
+    ----------
+    real, fake : ndarray, shape (N, D) and (M, D)
+        Features (rows are samples), already standardized with the real set's statistics.
+    seed : int
+        Seed of every random subset (bootstrap, FD∞ subsets, KID subsets).
+    kid_subset_size : int, optional
+        Default ``min(1000, N, M)``.
+    n_boot : int
+        Bootstrap resamples of the FD confidence interval.
+
+    Returns
+    -------
+    dict
+        ``fd, fd_ci_low, fd_ci_high, fd_inf, fd_inf_ci_low, fd_inf_ci_high, kid_mean, kid_std,
+        precision, recall, density, coverage``. Lower is better for the distances, higher for
+        the other four.
+    """
+    from evaluation.frechet import fd_bootstrap_ci, fd_infinity, frechet_distance_from_features
+    from evaluation.kid import kid
+    from evaluation.prdc import density_coverage, precision_recall
+
+    subset = _kid_subset(kid_subset_size, len(real), len(fake))
+    fd = float(frechet_distance_from_features(real, fake))
+    fd_low, fd_high = fd_bootstrap_ci(real, fake, n_boot=n_boot, seed=seed)
+    inf = fd_infinity(real, fake, seed=seed)
+    kid_mean, kid_std = kid(real, fake, subset_size=subset, seed=seed)
+    pr = precision_recall(real, fake, k=PRECISION_K)
+    dc = density_coverage(real, fake, k=DENSITY_K)
+    return {
+        "fd": fd, "fd_ci_low": float(fd_low), "fd_ci_high": float(fd_high),
+        "fd_inf": float(inf["fd_inf"]), "fd_inf_ci_low": float(inf["ci_low"]),
+        "fd_inf_ci_high": float(inf["ci_high"]),
+        "kid_mean": float(kid_mean), "kid_std": float(kid_std),
+        "precision": float(pr["precision"]), "recall": float(pr["recall"]),
+        "density": float(dc["density"]), "coverage": float(dc["coverage"]),
+    }
+
+
+# ----------------------------------------------------------------------------- runs
+
+def _load_run(run_dir) -> dict:
+    run_dir = Path(run_dir)
+    path = run_dir / "run.json"
+    if not path.is_file():
+        raise InputError(
+            f"{run_dir} is not a ganaudit run (no run.json); give a run folder written by "
+            "`ganaudit train2d`, or score folders with --real DIR --fake DIR"
+        )
+    run = json.loads(path.read_text(encoding="utf-8"))
+    run["path"] = str(run_dir)
+    return run
+
+
+def _checkpoints(run_dir) -> list[tuple[int, Path]]:
+    found = []
+    for path in sorted((Path(run_dir) / "checkpoints").glob("generator-epoch-*.keras")):
+        stem = path.stem.rsplit("-", 1)[-1]
+        if stem.isdigit():
+            found.append((int(stem), path))
+    return sorted(found)
+
+
+def _run_data(run_dir) -> tuple[np.ndarray, np.ndarray]:
+    data = Path(run_dir) / "data"
+    arrays = []
+    for name in ("train", "heldout"):
+        path = data / f"{name}.npy"
+        if not path.is_file():
+            raise InputError(
+                f"{path} is missing: the run does not store its preprocessed data; re-run "
+                "`ganaudit train2d` with this version of ganaudit"
+            )
+        arrays.append(np.load(path).astype(np.float32))
+    return arrays[0], arrays[1]
+
+
+def _generate(run_dir, epoch: int, n: int, *, seed: int) -> np.ndarray:
+    """``n`` images of the checkpoint at ``epoch`` from latents drawn with ``seed``."""
+    import keras
+
+    run = _load_run(run_dir)
+    path = Path(run_dir) / "checkpoints" / f"generator-epoch-{epoch:04d}.keras"
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # any failure to read the file means the same to the user
+        raise InputError(
+            f"checkpoint {path} cannot be loaded ({type(exc).__name__}: {exc}); it is corrupt or "
+            "incomplete: delete it, or resume training with `ganaudit train2d --resume`"
+        ) from exc
+    latents = np.random.default_rng(seed).standard_normal((n, int(run["latent_dim"]))).astype(np.float32)
+    images = np.asarray(keras.ops.convert_to_numpy(model(latents, training=False)), dtype=np.float32)
+    return images.reshape(n, images.shape[1], images.shape[2])
+
+
+def _names(prefix: str, n: int) -> list[str]:
+    return [f"{prefix}-{i:05d}" for i in range(n)]
+
+
+@dataclass
+class Reference:
+    """What every checkpoint of a run shares: real features, their standardizer, labels.
+
+    Built once per run by :func:`prepare_reference`; pass it to :func:`score_checkpoint` so
+    the real features are not recomputed for each checkpoint.
+    """
+
+    features: str
+    settings: dict
+    standardizer: Standardizer
+    train_features: np.ndarray
+    heldout_features: np.ndarray
+    train_names: list[str]
+    train_labels: pd.DataFrame | None = None
+    detector: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | None = None) -> Reference:
+    """Extract and standardize the features of a 2D run's training and held-out images.
+
+    Parameters
+    ----------
+    run_dir : path
+        A 2D run folder (``run.json``, ``data/train.npy``, ``data/heldout.npy``).
+    features : str
+        Feature extractor name or spec (see ``evaluation.features.get_extractor``).
+    weights : path, optional
+        Weights file for extractors that need one (``inception``).
+    """
+    run = _load_run(run_dir)
+    train, heldout = _run_data(run_dir)
+    extractor = _extractor(features, weights)
+    train_raw = _features(train, extractor, cache=True)
+    heldout_raw = _features(heldout, extractor, cache=True)
+    _check_finite(train_raw, "training", features)
+    _check_finite(heldout_raw, "held-out", features)
+    standardize = Standardizer.fit(train_raw)
+
+    notes: list[str] = []
+    labels, detector, names = None, None, _names("train", len(train))
+    source = (run.get("data") or {}).get("source")
+    labels_path = Path(run_dir) / "data" / "train_labels.csv"
+    if source == "phantom" and labels_path.is_file():
+        labels = pd.read_csv(labels_path)
+        detector = "builtin:phantom"
+        if "file" in labels.columns and len(labels) == len(train):
+            names = [str(name) for name in labels["file"]]
+    else:
+        notes.append(
+            "findings audit skipped: the run's data is not the phantom population (or has no "
+            "data/train_labels.csv), so there is no finding detector; findings columns are NaN"
+        )
+    return Reference(
+        features=features,
+        settings=dict(getattr(extractor, "settings", {}) or {}),
+        standardizer=standardize,
+        train_features=standardize(train_raw),
+        heldout_features=standardize(heldout_raw),
+        train_names=names,
+        train_labels=labels,
+        detector=detector,
+        notes=notes,
+    )
+
+
+def _history_row(run_dir, epoch: int) -> dict[str, Any]:
+    path = Path(run_dir) / "history.csv"
+    row = {name: math.nan for name in HISTORY_COLUMNS}
+    if path.is_file():
+        history = pd.read_csv(path)
+        match = history[history["epoch"] == epoch]
+        if len(match):
+            for name in HISTORY_COLUMNS:
+                if name in match.columns:
+                    value = match.iloc[-1][name]
+                    row[name] = value.item() if hasattr(value, "item") else value
+    return row
+
+
+_DETECTORS: dict[str, Any] = {}
+
+
+def _detector(spec: str):
+    from evaluation.detectors import get_detector
+
+    if spec not in _DETECTORS:
+        _DETECTORS[spec] = get_detector(spec)
+    return _DETECTORS[spec]
+
+
+def score_checkpoint(
+    run_dir,
+    epoch: int,
+    *,
+    n: int = 2000,
+    extractor: str = "radiomics",
+    weights: str | None = None,
+    seed: int = 0,
+    reference: Reference | None = None,
+    kid_subset_size: int | None = None,
+    n_boot: int = 200,
+    memorization_threshold: float | None = None,
+    write_audits: bool = True,
+) -> dict[str, Any]:
+    """Score one checkpoint of a 2D run: metrics, both audits, the history of that epoch.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run folder.
+    epoch : int
+        Checkpoint epoch (``checkpoints/generator-epoch-NNNN.keras``).
+    n : int, default 2000
+        Images to generate. Every checkpoint uses the same latents (drawn with ``seed``).
+    extractor : str, default "radiomics"
+        Feature extractor name or spec.
+    weights : path, optional
+        Weights file of the extractor (``inception``).
+    seed : int, default 0
+        Seed of the latents and of every random subset of the metrics.
+    reference : Reference, optional
+        From :func:`prepare_reference`; built here when not given.
+    kid_subset_size : int, optional
+        Default ``min(1000, n, number of training images)``.
+    n_boot : int, default 200
+        Bootstrap resamples of the FD confidence interval.
+    memorization_threshold : float, optional
+        NCC above which a generated image counts as a copy; default: calibrated on the
+        held-out images by the memorization audit.
+    write_audits : bool, default True
+        Write ``RUN/audit/epoch-NNNN/{memorization,findings}/`` (atomically, as one folder).
+
+    Returns
+    -------
+    dict
+        One ``scores.csv`` row (keys ``SCORE_COLUMNS_2D``).
+    """
+    from evaluation.memorization import memorization_audit, write_memorization
+
+    run_dir = Path(run_dir)
+    if reference is None:
+        reference = prepare_reference(run_dir, features=extractor, weights=weights)
+    train, heldout = _run_data(run_dir)
+    _check_count(n, "the generated set", MIN_IMAGES, f"use --n {MIN_IMAGES} or more")
+    subset = _kid_subset(kid_subset_size, len(train), n)
+
+    row: dict[str, Any] = {name: math.nan for name in SCORE_COLUMNS_2D}
+    row.update(epoch=int(epoch), n_generated=int(n))
+    row.update(_history_row(run_dir, epoch))
+
+    generated = _generate(run_dir, epoch, n, seed=seed)
+    if generated.shape[1:] != train.shape[1:]:
+        raise InputError(
+            f"checkpoint of epoch {epoch} makes {generated.shape[1]}×{generated.shape[2]} images "
+            f"but the run's data is {train.shape[1]}×{train.shape[2]}; the checkpoint belongs to "
+            "another run"
+        )
+    if not np.isfinite(generated).all():
+        warnings.warn(f"epoch {epoch}: the generator produced NaN or infinite pixels; its scores are NaN",
+                      stacklevel=2)
+        return row
+    raw = _features(generated, _extractor(extractor, weights), cache=False)
+    if not np.isfinite(raw).all():
+        warnings.warn(f"epoch {epoch}: generated images gave NaN '{extractor}' features; its scores are NaN",
+                      stacklevel=2)
+        return row
+    fake = reference.standardizer(raw)
+    row.update(distribution_metrics(reference.train_features, fake, seed=seed,
+                                    kid_subset_size=subset, n_boot=n_boot))
+
+    generated_names = _names(f"epoch-{epoch:04d}", n)
+    memo = memorization_audit(
+        train, heldout, generated,
+        train_names=reference.train_names, generated_names=generated_names,
+        threshold=memorization_threshold,
+        train_features=reference.train_features, generated_features=fake,
+        heldout_features=reference.heldout_features, real_fd=row["fd"],
+    )
+    summary = memo.summary
+    row.update(
+        memorization_rate=summary["rate"], memorization_rate_ci_low=summary["rate_ci_low"],
+        memorization_rate_ci_high=summary["rate_ci_high"], memorization_threshold=summary["threshold"],
+        ct_score=summary["ct_score"], authenticity=summary["authenticity"], mifid=summary["mifid"],
+    )
+
+    found = None
+    if reference.detector is not None:
+        from evaluation.findings import findings_audit
+
+        found = findings_audit(train, generated, _detector(reference.detector),
+                               real_labels=reference.train_labels)
+        row.update(
+            findings_impossible=found.summary["impossible"],
+            findings_min_p=found.summary["min_p"],
+            findings_significant=found.summary["significant"],
+        )
+
+    if write_audits:
+        with atomic_path(run_dir / "audit" / f"epoch-{epoch:04d}") as tmp:
+            tmp.mkdir()
+            write_memorization(memo, tmp / "memorization", train, generated)
+            if found is not None:
+                from evaluation.findings import write_findings
+
+                write_findings(found, tmp / "findings", generated)
+    return {name: _plain(row[name]) for name in SCORE_COLUMNS_2D}
+
+
+def _plain(value):
+    """NumPy scalars → Python scalars, so rows compare and serialize the same everywhere."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _score_epoch(epoch: int, **options) -> dict[str, Any]:
+    return score_checkpoint(options.pop("run_dir"), epoch, **options)
+
+
+def score_run_2d(
+    run_dir,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    n: int = 2000,
+    features: str = "radiomics",
+    weights: str | None = None,
+    seed: int = 0,
+    kid_subset_size: int | None = None,
+    n_boot: int = 200,
+    memorization_threshold: float | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Score every checkpoint of a 2D run and write ``RUN/scores.csv`` (atomically).
+
+    The real features are computed once, then the checkpoints are scored serially
+    (``workers=1``), on a local Dask cluster (``workers=N``) or on an existing one
+    (``scheduler=ADDRESS``); the table is the same in every case. Also writes
+    ``RUN/audit/epoch-NNNN/`` per checkpoint and ``RUN/audit/scoring.json`` (settings, notes).
+
+    Parameters are those of :func:`score_checkpoint`, plus ``workers``, ``scheduler`` (see
+    :func:`evaluation.parallel.map_ordered`) and ``progress`` (a progress bar).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per checkpoint, columns ``SCORE_COLUMNS_2D``, sorted by epoch.
+    """
+    from evaluation.parallel import check_workers, map_ordered
+
+    run_dir = Path(run_dir)
+    run = _load_run(run_dir)
+    if run.get("kind") != "2d":
+        raise InputError(
+            f"{run_dir} is a {run.get('kind')!r} run; score_run_2d needs a 2D run "
+            "(1D runs are scored by evaluation.scoring1d.score_run_1d)"
+        )
+    check_workers(workers)
+    checkpoints = _checkpoints(run_dir)
+    if not checkpoints:
+        raise InputError(
+            f"{run_dir} has no checkpoints (checkpoints/generator-epoch-NNNN.keras); run "
+            f"`ganaudit train2d --out {run_dir} …` first"
+        )
+    _check_count(n, "the generated set", MIN_IMAGES, f"use --n {MIN_IMAGES} or more")
+    train, _ = _run_data(run_dir)
+    _kid_subset(kid_subset_size, len(train), n)
+
+    reference = prepare_reference(run_dir, features=features, weights=weights)
+    epochs = [epoch for epoch, _ in checkpoints]
+    rows = map_ordered(
+        _score_epoch, epochs, workers=workers, scheduler=scheduler, progress=progress,
+        desc="scoring checkpoints",
+        shared=dict(run_dir=str(run_dir), n=n, extractor=features, weights=weights, seed=seed,
+                    reference=reference, kid_subset_size=kid_subset_size, n_boot=n_boot,
+                    memorization_threshold=memorization_threshold),
+    )
+    frame = pd.DataFrame(rows, columns=SCORE_COLUMNS_2D).sort_values("epoch").reset_index(drop=True)
+    write_json(run_dir / "audit" / "scoring.json", {
+        "features": features, "feature_settings": reference.settings, "n_generated": n,
+        "seed": seed, "kid_subset_size": _kid_subset(kid_subset_size, len(train), n),
+        "n_boot": n_boot, "real_set": "data/train.npy", "n_real": len(train),
+        "epochs": epochs, "notes": reference.notes,
+    })
+    write_csv(run_dir / "scores.csv", frame)
+    return frame
+
+
+# ----------------------------------------------------------------------------- folders
+
+def score_folders(
+    real_dir,
+    fake_dir,
+    *,
+    features: str = "radiomics",
+    weights: str | None = None,
+    seed: int = 0,
+    kid_subset_size: int | None = None,
+    n_boot: int = 200,
+) -> dict[str, Any]:
+    """Score a folder of generated images against a folder of real images.
+
+    Features are z-scored with the real folder's statistics; metrics as in
+    :func:`distribution_metrics`. Memorization needs a training and a held-out set: use
+    ``ganaudit audit memorization`` for folders.
+
+    Returns
+    -------
+    dict
+        One row (keys ``FOLDER_COLUMNS``).
+    """
+    from gan_models.data import load_images
+
+    real = load_images(real_dir)
+    fake = load_images(fake_dir)
+    if real.images.shape[1:] != fake.images.shape[1:]:
+        raise InputError(
+            f"real images are {real.images.shape[1]}×{real.images.shape[2]} but generated images "
+            f"are {fake.images.shape[1]}×{fake.images.shape[2]}; resize one folder to the other's "
+            "size (the same preprocessing as for training) before scoring"
+        )
+    _check_count(len(real), f"the real folder {real_dir}", MIN_IMAGES, "add images")
+    _check_count(len(fake), f"the generated folder {fake_dir}", MIN_IMAGES, "add images")
+    subset = _kid_subset(kid_subset_size, len(real), len(fake))
+    extractor = _extractor(features, weights)
+    real_raw = _features(real.images, extractor, cache=True)
+    fake_raw = _features(fake.images, extractor, cache=True)
+    _check_finite(real_raw, "real", features)
+    _check_finite(fake_raw, "generated", features)
+    standardize = Standardizer.fit(real_raw)
+    row: dict[str, Any] = {"n_real": len(real), "n_generated": len(fake), "features": features}
+    row.update(distribution_metrics(standardize(real_raw), standardize(fake_raw), seed=seed,
+                                    kid_subset_size=subset, n_boot=n_boot))
+    return {name: _plain(row[name]) for name in FOLDER_COLUMNS}

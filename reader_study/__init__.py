@@ -1,0 +1,12 @@
+"""Blinded real-vs-fake reading sessions: study creation, the answers store, the statistics.
+
+Only ``reader_study/app/`` imports Panel; the rest is plain Python that the app, the command
+line and the tests share.
+
+- ``reader_study.create.create_study``: folder of blinded images, per-reader orders, hashed
+  credentials, the key stored apart.
+- ``reader_study.study.Study``: the public part of a study (never reads the key).
+- ``reader_study.store.AnswerStore``: insert-only answers in SQLite or PostgreSQL.
+- ``reader_study.session.ReaderSession``: one reader's walk through the cases.
+- ``reader_study.analysis.analyze_study``: accuracy, ROC AUC, agreement, fool rates, MRMC.
+"""

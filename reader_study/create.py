@@ -1,0 +1,275 @@
+"""Create a blinded reader study from a folder of real images and folders of generated ones.
+
+Blinding: every image (real, fake, practice) is loaded the same way, resized to one size,
+written as an 8-bit grayscale PNG by the same encoder with *no compression* (so every file
+has exactly the same byte size: size cannot reveal the class), without metadata, under an
+opaque random id (``secrets.token_hex``), in id order with one common modification time. The
+key (case → truth, checkpoint label, source file) goes to ``STUDY/key/``, which the reading
+app never opens.
+
+Balance: half the counted cases are real, half fake; the fakes are split evenly across the
+fake folders (labels), differing by at most one when the numbers do not divide.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from gan_models.atomic import atomic_path
+from gan_models.errors import InputError
+from reader_study.study import hash_password, hash_token
+
+_READER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+
+
+@dataclass
+class CreatedStudy:
+    """A new study: where it is and the credentials to hand out (shown once).
+
+    ``readers`` maps reader id → {"password", "invite_token"}. The same text is in
+    ``credentials_path`` (mode 0600) for the admin; delete it once handed out.
+    """
+
+    path: Path
+    study_id: str
+    n_cases: int
+    readers: dict[str, dict[str, str]]
+    admin_password: str
+    credentials_path: Path
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def credentials_text(self) -> str:
+        lines = [f"ganaudit reader study {self.study_id} ({self.path})",
+                 "Hand each reader their own line; passwords are stored only as hashes.",
+                 "Invite tokens log a reader in without a password: pass them as ?invite=TOKEN.",
+                 "",
+                 f"admin  password: {self.admin_password}", ""]
+        for reader_id, cred in self.readers.items():
+            lines.append(f"reader {reader_id}  password: {cred['password']}  invite token: {cred['invite_token']}")
+        return "\n".join(lines) + "\n"
+
+
+def parse_readers(value: str | Sequence[str]) -> list[str]:
+    """Reader ids from a list, a comma-separated string, or a file with one id per line."""
+    if isinstance(value, (str, os.PathLike)):
+        text = str(value)
+        path = Path(text)
+        if path.is_file():
+            items = [line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        else:
+            items = [s.strip() for s in text.split(",")]
+        items = [s for s in items if s]
+    else:
+        items = list(value)
+    if not items:
+        raise InputError("no readers given; pass --readers alice,bob or a file with one reader id per line")
+    for reader_id in items:
+        if not isinstance(reader_id, str) or not _READER_ID.match(reader_id):
+            raise InputError(f"reader id {reader_id!r} is not allowed; use 1-64 letters, digits, '.', '_', '-' or '@'")
+    dupes = sorted({r for r in items if items.count(r) > 1})
+    if dupes:
+        raise InputError(f"reader ids given twice: {', '.join(dupes)}; list each reader once")
+    return items
+
+
+def _split_even(total: int, n_parts: int, rng: np.random.Generator) -> list[int]:
+    """Split ``total`` into ``n_parts`` counts differing by at most one (extras placed at random)."""
+    counts = [total // n_parts] * n_parts
+    for i in rng.permutation(n_parts)[: total % n_parts]:
+        counts[i] += 1
+    return counts
+
+
+def _reader_rng(seed: int, reader_id: str) -> np.random.Generator:
+    # Depends on the seed and the reader id only, so adding a reader never reshuffles others.
+    digest = int.from_bytes(hashlib.sha256(reader_id.encode("utf-8")).digest()[:8], "little")
+    return np.random.default_rng([seed, digest])
+
+
+def encode_png8(image: np.ndarray) -> bytes:
+    """Image in [-1, 1] → 8-bit grayscale PNG bytes, uncompressed, no metadata chunks."""
+    from PIL import Image
+
+    u8 = np.round((np.clip(np.asarray(image, dtype=np.float64), -1, 1) + 1) / 2 * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(u8, mode="L").save(buf, format="PNG", compress_level=0)
+    return buf.getvalue()
+
+
+def _resize(images: np.ndarray, size: int) -> np.ndarray:
+    if images.shape[1:] == (size, size):
+        return images
+    from skimage.transform import resize
+
+    return np.stack([resize(im, (size, size), anti_aliasing=True, preserve_range=True) for im in images]).astype(np.float32)
+
+
+def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, out_dir, *,
+                 seed: int = 0, practice: int = 0, allow_change: bool = False,
+                 admin_password: str | None = None, size: int | None = None) -> CreatedStudy:
+    """Create a blinded real-vs-fake reading study.
+
+    Parameters
+    ----------
+    real_dir
+        Folder of real images (anything ``gan_models.data.load_images`` reads).
+    fakes
+        ``[(folder, label), ...]``: generated images, one folder per checkpoint; ``label``
+        names the checkpoint (``epoch-0040`` for run checkpoints).
+    readers
+        Reader ids: a list, a comma-separated string, or a file with one id per line.
+    n_cases
+        Counted cases per reader (even: half real, half fake). Every reader reads the same
+        cases, each in their own seeded order.
+    out_dir
+        The study folder to create (must not exist or be empty); created atomically.
+    seed
+        Seeds the choice of images and each reader's order.
+    practice
+        Extra practice cases shown first, with feedback, not counted (about half fake).
+    allow_change
+        Whether readers may change an answer they gave.
+    admin_password
+        Admin password; a random one is generated when None.
+    size
+        Side length of the images shown; default: the smallest size among the folders
+        (images are only ever shrunk, so resolution does not reveal the class).
+
+    Returns
+    -------
+    CreatedStudy
+        The folder and the credentials (also in ``STUDY/credentials.txt``, mode 0600).
+    """
+    from gan_models.data import load_images
+
+    reader_ids = parse_readers(readers)
+    if isinstance(n_cases, bool) or not isinstance(n_cases, (int, np.integer)) or n_cases < 2 or n_cases % 2:
+        raise InputError(f"--cases must be an even number >= 2 (half real, half fake), got {n_cases!r}")
+    if isinstance(practice, bool) or not isinstance(practice, (int, np.integer)) or practice < 0:
+        raise InputError(f"--practice must be a whole number >= 0, got {practice!r}")
+    if not fakes:
+        raise InputError("no fake images given; pass --fake DIR[=LABEL] at least once")
+    labels = [label for _, label in fakes]
+    for label in labels:
+        if not isinstance(label, str) or not _LABEL.match(label) or label == "real":
+            raise InputError(f"checkpoint label {label!r} is not allowed; use letters, digits, '.', '_', '-' "
+                             "(not 'real'), e.g. --fake DIR=epoch-0040")
+    if len(set(labels)) != len(labels):
+        raise InputError(f"checkpoint labels repeat ({', '.join(labels)}); give each --fake folder its own =LABEL")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8):
+        raise InputError(f"--size must be a whole number >= 8, got {size!r}")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise InputError(f"study folder {out_dir} already exists and is not empty; choose a new --out folder")
+
+    sources = [("real", "real", load_images(real_dir, size=size))]
+    sources += [("fake", label, load_images(folder, size=size)) for folder, label in fakes]
+    side = size or min(s[2].images.shape[1] for s in sources)
+
+    rng = np.random.default_rng(seed)
+    half = n_cases // 2
+    p_fake = practice // 2
+    fake_counts = _split_even(half, len(fakes), rng)
+    fake_practice = _split_even(p_fake, len(fakes), rng)
+    need = [(half, practice - p_fake)] + list(zip(fake_counts, fake_practice))
+    for (truth, label, images), (n_main, n_prac) in zip(sources, need):
+        if len(images) < n_main + n_prac:
+            what = "real" if truth == "real" else f"fake ({label})"
+            raise InputError(
+                f"too few {what} images in {images.meta.get('source')}: the study needs {n_main + n_prac} "
+                f"({n_main} counted + {n_prac} practice) but the folder has {len(images)}; "
+                "lower --cases/--practice or add images")
+
+    cases = []  # (case_id, truth, label, source, image, is_practice)
+    used_ids: set[str] = set()
+
+    def new_id() -> str:
+        while True:
+            case_id = secrets.token_hex(8)
+            if case_id not in used_ids:
+                used_ids.add(case_id)
+                return case_id
+
+    for (truth, label, images), (n_main, n_prac) in zip(sources, need):
+        chosen = rng.choice(len(images), size=n_main + n_prac, replace=False)
+        picked = _resize(images.images[chosen], side)
+        src = images.meta.get("source", "")
+        for j, idx in enumerate(chosen):
+            cases.append((new_id(), truth, label, f"{src}/{images.names[idx]}", picked[j], j >= n_main))
+
+    main_ids = sorted(c[0] for c in cases if not c[5])
+    practice_ids = sorted(c[0] for c in cases if c[5])
+    creds: dict[str, dict[str, str]] = {}
+    reader_entries = {}
+    for reader_id in reader_ids:
+        r_rng = _reader_rng(seed, reader_id)
+        order = [main_ids[i] for i in r_rng.permutation(len(main_ids))]
+        prac = [practice_ids[i] for i in r_rng.permutation(len(practice_ids))]
+        password, token = secrets.token_urlsafe(12), secrets.token_urlsafe(24)
+        creds[reader_id] = {"password": password, "invite_token": token}
+        reader_entries[reader_id] = {"password_hash": hash_password(password),
+                                     "invite_token_hash": hash_token(token),
+                                     "order": order, "practice": prac}
+    if admin_password is None:
+        admin_password = secrets.token_urlsafe(12)
+    elif not isinstance(admin_password, str) or len(admin_password) < 8:
+        raise InputError("admin password must be at least 8 characters; choose a longer one or omit it to get a random one")
+    study_id = secrets.token_hex(6)
+    settings = {"study_id": study_id, "n_cases": n_cases, "allow_change": bool(allow_change),
+                "practice": int(practice), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "image_size": int(side)}
+
+    created = CreatedStudy(path=out_dir, study_id=study_id, n_cases=n_cases, readers=creds,
+                           admin_password=admin_password, credentials_path=out_dir / "credentials.txt",
+                           counts={"real": half, **dict(zip(labels, fake_counts)), "practice": int(practice)})
+    with atomic_path(out_dir) as tmp:
+        (tmp / "images").mkdir(parents=True)
+        (tmp / "key").mkdir()
+        stamp = datetime(2000, 1, 1, tzinfo=timezone.utc).timestamp()
+        for case in sorted(cases, key=lambda c: c[0]):
+            path = tmp / "images" / f"{case[0]}.png"
+            path.write_bytes(encode_png8(case[4]))
+            os.utime(path, (stamp, stamp))
+        _write_json(tmp / "study.json", settings)
+        _write_json(tmp / "readers.json", {"readers": reader_entries,
+                                           "admin": {"password_hash": hash_password(admin_password)}})
+        _write_json(tmp / "practice.json", {c[0]: c[1] for c in sorted(cases, key=lambda c: c[0]) if c[5]})
+        for name, keep in (("key.csv", False), ("practice_key.csv", True)):
+            with open(tmp / "key" / name, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(["case_id", "truth", "label", "source"])
+                for c in sorted(cases, key=lambda c: c[0]):
+                    if c[5] == keep:
+                        writer.writerow([c[0], c[1], c[2], c[3]])
+        fd = os.open(tmp / "credentials.txt", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(created.credentials_text())
+        os.chmod(tmp / "credentials.txt", 0o600)
+        _init_store(tmp)
+    return created
+
+
+def _write_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
+
+
+def _init_store(folder: Path) -> None:
+    """Create the default SQLite answers file with the readers' case lists registered."""
+    from reader_study.store import AnswerStore
+    from reader_study.study import Study
+
+    store = AnswerStore(f"sqlite:///{folder.resolve() / 'answers.db'}", study=Study.open(folder))
+    store.close()

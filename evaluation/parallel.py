@@ -16,6 +16,9 @@ from typing import Any, Callable, Sequence
 
 from gan_models.errors import InputError
 
+# How long to wait for an external scheduler before giving up.
+CONNECT_TIMEOUT = "10s"
+
 
 def check_workers(workers: int) -> int:
     """Validate a worker count (a positive integer) and return it."""
@@ -30,7 +33,7 @@ def _connect(scheduler: str | None, workers: int):
 
     if scheduler is not None:
         try:
-            return Client(scheduler, timeout="10s"), None
+            return Client(scheduler, timeout=CONNECT_TIMEOUT), None
         except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(
                 f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one with "

@@ -1,0 +1,92 @@
+"""`ganaudit score`: runs (2D, 1D dispatch), folders, and one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import types
+
+import pandas as pd
+import pytest
+
+from evaluation.scoring2d import FOLDER_COLUMNS, SCORE_COLUMNS_2D
+from ganaudit.cli import main
+from gan_models.data import write_png16
+from tests.evaluation.test_scoring2d import blob_images, make_tiny_run
+
+
+@pytest.fixture(autouse=True)
+def _feature_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANAUDIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
+def test_score_a_2d_run(tmp_path, capsys):
+    run = make_tiny_run(tmp_path)
+    code = main(["score", str(run), "--features", "pixels", "--n", "30", "--quiet"])
+    assert code == 0
+    frame = pd.read_csv(run / "scores.csv")
+    assert list(frame.columns) == SCORE_COLUMNS_2D
+    assert frame["epoch"].tolist() == [1, 2]
+    assert (frame["n_generated"] == 30).all()
+    assert "scored 2 checkpoints" in capsys.readouterr().out
+
+
+def test_score_a_1d_run_calls_the_1d_scorer(tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run1d"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"kind": "1d", "latent_dim": 5}))
+    calls = []
+
+    def score_run_1d(run_dir):
+        calls.append(str(run_dir))
+        return pd.DataFrame({"epoch": [1, 2, 3]})
+
+    monkeypatch.setitem(sys.modules, "evaluation.scoring1d",
+                        types.SimpleNamespace(score_run_1d=score_run_1d))
+    assert main(["score", str(run)]) == 0
+    assert calls == [str(run)]
+    assert "scored 3 checkpoints" in capsys.readouterr().out
+
+
+def test_score_folders_to_csv(tmp_path):
+    write_png16(blob_images(40, seed=1), tmp_path / "real")
+    write_png16(blob_images(30, seed=2), tmp_path / "fake")
+    out = tmp_path / "out" / "scores.csv"
+    code = main(["score", "--real", str(tmp_path / "real"), "--fake", str(tmp_path / "fake"),
+                 "--features", "pixels", "--out", str(out)])
+    assert code == 0
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == FOLDER_COLUMNS
+    assert len(frame) == 1 and frame["n_real"].item() == 40 and frame["n_generated"].item() == 30
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["score"], r"nothing to score: give a RUN folder, or --real DIR --fake DIR"),
+    (["score", "--real", "x"], r"needs both --real DIR and --fake DIR"),
+    (["score", "somerun", "--real", "a", "--fake", "b"], r"either RUN or --real DIR --fake DIR"),
+    (["score", "{tmp}"], r"not a ganaudit run \(no run.json\)"),
+    (["score", "--real", "{tmp}/empty", "--fake", "{tmp}/empty"], r"no images in"),
+    (["score", "{run}", "--workers", "0"], r"workers must be a whole number ≥ 1"),
+    (["score", "{run}", "--features", "pixels", "--n", "30", "--kid-subset", "31"],
+     r"KID subset size 31 needs at least 31 images"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
+    (tmp_path / "empty").mkdir()
+    run = make_tiny_run(tmp_path, epochs=(1,)) if "{run}" in argv else None
+    argv = [a.replace("{tmp}", str(tmp_path)).replace("{run}", str(run)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ganaudit score: error: ")
+    assert err.count("\n") == 1
+    assert re.search(message, err)
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["score", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for option in ["--features", "--weights", "--n", "--workers", "--scheduler", "--real", "--fake", "--out"]:
+        assert option in out

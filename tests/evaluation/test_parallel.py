@@ -1,0 +1,76 @@
+"""Many checkpoints on Dask: same results as the serial run, in the same order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evaluation import parallel
+from evaluation.parallel import map_ordered
+from evaluation.scoring2d import score_run_2d
+from gan_models.errors import InputError
+from tests.evaluation.test_scoring2d import make_tiny_run
+
+
+def slow_first(item: int, *, scale: float) -> float:
+    """Items finish out of order (the first is slowest), results must still come back in order."""
+    import time
+
+    time.sleep(0.3 if item == 0 else 0.0)
+    rng = np.random.default_rng(item)
+    matrix = rng.standard_normal((50, 50))
+    return float(np.linalg.eigvalsh(matrix @ matrix.T).sum() * scale)
+
+
+def refuse_three(item: int) -> int:
+    if item == 3:
+        raise InputError("item 3 is bad input")
+    return item
+
+
+@pytest.fixture(autouse=True)
+def _feature_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANAUDIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
+def test_local_cluster_returns_serial_results_in_item_order():
+    items = [0, 1, 2, 3]
+    serial = map_ordered(slow_first, items, shared={"scale": 2.0}, progress=False)
+    assert serial == [slow_first(i, scale=2.0) for i in items]
+    assert map_ordered(slow_first, items, workers=2, shared={"scale": 2.0}, progress=False) == serial
+
+
+def test_input_error_in_a_task_reaches_the_caller():
+    with pytest.raises(InputError, match="item 3 is bad input"):
+        map_ordered(refuse_three, [1, 2, 3], workers=2, progress=False)
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True])
+def test_bad_worker_count(workers):
+    with pytest.raises(InputError, match=r"workers must be a whole number ≥ 1"):
+        map_ordered(refuse_three, [1], workers=workers, progress=False)
+
+
+def test_unreachable_scheduler(monkeypatch):
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", "1s")
+    with pytest.raises(InputError, match=r"cannot reach the Dask scheduler at 'tcp://127\.0\.0\.1:9'"):
+        map_ordered(refuse_three, [1], scheduler="tcp://127.0.0.1:9", progress=False)
+
+
+def test_scoring_a_run_on_workers_or_a_scheduler_equals_the_serial_run(tmp_path):
+    from distributed import LocalCluster
+
+    run = make_tiny_run(tmp_path, epochs=(1, 2, 3))
+    options = dict(features="pixels", n=40, n_boot=20, progress=False)
+    serial = score_run_2d(run, **options)
+    serial_audit = pd.read_csv(run / "audit" / "epoch-0003" / "memorization" / "memorization.csv")
+    on_workers = score_run_2d(run, workers=2, **options)
+    pd.testing.assert_frame_equal(on_workers, serial, check_exact=True)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(run / "audit" / "epoch-0003" / "memorization" / "memorization.csv"), serial_audit)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        on_scheduler = score_run_2d(run, scheduler=cluster.scheduler_address, **options)
+    pd.testing.assert_frame_equal(on_scheduler, serial, check_exact=True)
+    pd.testing.assert_frame_equal(pd.read_csv(run / "scores.csv"), serial, check_dtype=False)

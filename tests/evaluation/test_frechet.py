@@ -1,0 +1,194 @@
+"""Fréchet distance, FD∞ and the bootstrap interval, checked against TF-GAN and closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from evaluation.frechet import (
+    fd_bootstrap_ci,
+    fd_infinity,
+    features_to_statistics,
+    frechet_distance,
+    frechet_distance_from_features,
+)
+from gan_models.errors import InputError
+from tests.tfgan_oracle import load_tfgan
+
+
+def _correlated(rng, n, d, shift=0.0, scale=1.0):
+    mixing = rng.normal(size=(d, d)) / np.sqrt(d)
+    return rng.normal(size=(n, d)) @ mixing * scale + shift
+
+
+@pytest.fixture(scope="module")
+def tfgan_fd():
+    _, tfgan_eval = load_tfgan()
+    import tensorflow as tf
+
+    def oracle(a, b):
+        return float(tfgan_eval.frechet_classifier_distance_from_activations(tf.constant(a), tf.constant(b)).numpy())
+
+    return oracle
+
+
+@pytest.mark.parametrize(
+    "n1, n2, d, shift",
+    [(400, 300, 16, 0.3), (1000, 800, 64, 0.0), (50, 70, 8, 2.0), (200, 200, 32, -0.5)],
+)
+def test_matches_tfgan(tfgan_fd, n1, n2, d, shift):
+    rng = np.random.default_rng(n1 + d)
+    a = _correlated(rng, n1, d)
+    b = _correlated(rng, n2, d, shift=shift, scale=1.3)
+    ours = frechet_distance_from_features(a, b)
+    assert ours == pytest.approx(tfgan_fd(a, b), rel=1e-6)
+
+
+def test_identical_sets_give_zero():
+    rng = np.random.default_rng(1)
+    a = _correlated(rng, 500, 32)
+    fd = frechet_distance_from_features(a, a.copy())
+    trace = np.trace(np.cov(a, rowvar=False))
+    assert 0.0 <= fd < 1e-9 * trace
+
+
+def test_symmetric():
+    rng = np.random.default_rng(2)
+    a, b = _correlated(rng, 300, 24), _correlated(rng, 350, 24, shift=0.2, scale=2.0)
+    assert frechet_distance_from_features(a, b) == pytest.approx(frechet_distance_from_features(b, a), rel=1e-10)
+
+
+def test_diagonal_gaussians_closed_form():
+    rng = np.random.default_rng(3)
+    d = 10
+    mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
+    v1, v2 = rng.uniform(0.1, 3, size=d), rng.uniform(0.1, 3, size=d)
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(v1) - np.sqrt(v2)) ** 2)
+    assert frechet_distance(mu1, np.diag(v1), mu2, np.diag(v2)) == pytest.approx(expected, rel=1e-12)
+
+
+def test_commuting_full_covariances_closed_form():
+    # Σ1 = Q diag(a) Qᵀ, Σ2 = Q diag(b) Qᵀ share eigenvectors: tr term is Σ √(a b).
+    rng = np.random.default_rng(4)
+    d = 12
+    q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    a, b = rng.uniform(0.2, 4, size=d), rng.uniform(0.2, 4, size=d)
+    s1, s2 = q @ np.diag(a) @ q.T, q @ np.diag(b) @ q.T
+    mu = rng.normal(size=d)
+    expected = np.sum(a) + np.sum(b) - 2 * np.sum(np.sqrt(a * b))
+    assert frechet_distance(mu, s1, mu, s2) == pytest.approx(expected, rel=1e-10)
+
+
+def test_rank_deficient_is_finite_and_matches_tfgan(tfgan_fd):
+    rng = np.random.default_rng(5)
+    a = _correlated(rng, 20, 64)  # N < D: singular covariance, Cholesky fails
+    b = _correlated(rng, 30, 64, shift=0.1)
+    fd = frechet_distance_from_features(a, b)
+    assert np.isfinite(fd) and fd > 0
+    assert fd == pytest.approx(tfgan_fd(a, b), rel=1e-6)
+    assert frechet_distance_from_features(b, a) == pytest.approx(fd, rel=1e-8)
+
+
+def test_singular_sigma1_uses_eigh_route():
+    rng = np.random.default_rng(6)
+    d = 6
+    mu = np.zeros(d)
+    s1 = np.diag([1.0, 2.0, 0.0, 0.0, 3.0, 0.5])
+    s2 = np.diag(rng.uniform(0.5, 2, size=d))
+    expected = np.sum((np.sqrt(np.diag(s1)) - np.sqrt(np.diag(s2))) ** 2)
+    assert frechet_distance(mu, s1, mu, s2) == pytest.approx(expected, rel=1e-10)
+
+
+def test_statistics_are_unbiased():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(40, 3))
+    mu, sigma = features_to_statistics(x)
+    np.testing.assert_allclose(sigma, (x - x.mean(0)).T @ (x - x.mean(0)) / 39, rtol=1e-12)
+    np.testing.assert_allclose(mu, x.mean(0), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "a, b, match",
+    [
+        (np.ones((5, 3)), np.ones((5, 4)), "same feature extractor"),
+        (np.ones(5), np.ones((5, 4)), r"shape \(N samples, D features\)"),
+        (np.ones((1, 3)), np.ones((5, 3)), "at least 2 are needed"),
+        (np.array([[1.0, np.nan], [2.0, 3.0]]), np.ones((3, 2)), "NaN or infinite.*fix the feature extractor"),
+        (np.ones((3, 2)), np.array([[1.0, np.inf], [2.0, 3.0]]), "second features contain NaN"),
+    ],
+)
+def test_bad_features(a, b, match):
+    with pytest.raises(InputError, match=match):
+        frechet_distance_from_features(a, b)
+
+
+@pytest.mark.parametrize(
+    "mu1, s1, mu2, s2, match",
+    [
+        (np.zeros(3), np.eye(2), np.zeros(3), np.eye(3), r"sigma1 must have shape \(3, 3\)"),
+        (np.zeros(3), np.eye(3), np.zeros(2), np.eye(2), "mu1 has 3 dimensions but mu2 has 2"),
+        (np.zeros(2), np.array([[1.0, 0.5], [0.0, 1.0]]), np.zeros(2), np.eye(2), "sigma1 is not symmetric"),
+        (np.zeros(2), np.eye(2), np.array([0.0, np.nan]), np.eye(2), "mu2/sigma2 contain NaN"),
+    ],
+)
+def test_bad_statistics(mu1, s1, mu2, s2, match):
+    with pytest.raises(InputError, match=match):
+        frechet_distance(mu1, s1, mu2, s2)
+
+
+def test_fd_infinity_removes_small_sample_bias():
+    rng = np.random.default_rng(8)
+    d = 32
+    real = rng.normal(size=(4000, d))
+    fake = rng.normal(size=(800, d))  # same distribution: the true FD is ~0
+    fd_n = frechet_distance_from_features(real, fake)
+    result = fd_infinity(real, fake, seed=1)
+    assert set(result) == {"fd_inf", "ci_low", "ci_high", "slope"}
+    assert abs(result["fd_inf"]) < 0.25 * fd_n
+    assert result["ci_low"] <= result["fd_inf"] <= result["ci_high"]
+    assert result["slope"] > 0  # FD grows as N shrinks
+
+
+def test_fd_infinity_matches_a_direct_regression():
+    # Recompute the same subsets with the plain FD function and fit with scipy.
+    rng = np.random.default_rng(9)
+    real, fake = rng.normal(size=(600, 10)), rng.normal(size=(300, 10)) + 0.3
+    from evaluation.frechet import _canonical_order
+
+    sizes = np.unique(np.linspace(30, 300, 15).round().astype(int))
+    r, f = _canonical_order(real), _canonical_order(fake)
+    pick = np.random.default_rng(3)
+    fds = [frechet_distance_from_features(r, f[np.sort(pick.choice(300, n, replace=False))]) for n in sizes]
+    fit = scipy.stats.linregress(1 / sizes, fds)
+    half = scipy.stats.t.ppf(0.975, len(sizes) - 2) * fit.intercept_stderr
+    result = fd_infinity(real, fake, seed=3)
+    assert result["fd_inf"] == pytest.approx(fit.intercept, rel=1e-9)
+    assert result["slope"] == pytest.approx(fit.slope, rel=1e-9)
+    assert result["ci_high"] - result["ci_low"] == pytest.approx(2 * half, rel=1e-9)
+
+
+def test_fd_infinity_bad_input():
+    rng = np.random.default_rng(10)
+    with pytest.raises(InputError, match="at least 20 generated samples"):
+        fd_infinity(rng.normal(size=(50, 3)), rng.normal(size=(15, 3)))
+    with pytest.raises(InputError, match="n_points must be an integer >= 3"):
+        fd_infinity(rng.normal(size=(50, 3)), rng.normal(size=(50, 3)), n_points=2)
+
+
+def test_bootstrap_interval_brackets_the_estimate_and_narrows_with_n():
+    rng = np.random.default_rng(11)
+    d = 8
+    small = fd_bootstrap_ci(rng.normal(size=(200, d)), rng.normal(size=(200, d)) + 0.5, n_boot=100)
+    big_real, big_fake = rng.normal(size=(3200, d)), rng.normal(size=(3200, d)) + 0.5
+    big = fd_bootstrap_ci(big_real, big_fake, n_boot=100)
+    fd = frechet_distance_from_features(big_real, big_fake)
+    assert big[0] < fd < big[1]
+    # True FD is 8 × 0.25 = 2; sampling noise shrinks as 1/√N.
+    assert big[0] < 2.0 * 1.1 and big[1] > 2.0 * 0.9
+    assert (big[1] - big[0]) < 0.5 * (small[1] - small[0])
+
+
+def test_bootstrap_bad_alpha():
+    with pytest.raises(InputError, match="alpha must be between 0 and 1"):
+        fd_bootstrap_ci(np.eye(4), np.eye(4), alpha=1.5)

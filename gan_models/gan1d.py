@@ -1,0 +1,46 @@
+"""The 1D teaching GAN: learn a pattern's (x, y) points, one checkpoint per epoch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gan_models import runs
+from gan_models.atomic import atomic_path
+from gan_models.errors import InputError
+from gan_models.patterns import Pattern, resolve_pattern
+
+
+def _write_points(generator, latents, run_dir, epoch):
+    points = np.asarray(generator.predict(latents, batch_size=len(latents), verbose=0), dtype=np.float32)
+    with atomic_path(Path(run_dir) / "samples" / f"epoch-{epoch:04d}.npy") as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, points)
+
+
+def train_1d(pattern, out, *, epochs: int | None = None, seed: int = 0, resume: bool = False,
+             quiet: bool = False, **overrides) -> dict:
+    """Train a 1D GAN on ``pattern`` into the run folder ``out``; return a summary."""
+    if epochs is not None and int(epochs) <= 0:
+        raise InputError(f"--epochs must be a positive number of epochs, got {epochs}")
+    unknown = set(overrides) - set(runs.DEFAULTS_1D)
+    if unknown:
+        raise InputError(f"unknown 1D training settings {sorted(unknown)}; known: {sorted(runs.DEFAULTS_1D)}")
+    pattern_obj: Pattern = resolve_pattern(pattern)
+    out = runs.prepare_run_dir(out, resume=resume)
+    if resume:
+        run = runs.resumed_settings(out, {"epochs": epochs} if epochs else {})
+        pattern_obj = resolve_pattern(run["pattern"]["spec"])
+    else:
+        settings = {**runs.DEFAULTS_1D, **overrides}
+        if epochs is not None:
+            settings["epochs"] = int(epochs)
+        run = runs.base_run_json("1d", settings, seed)
+        run["pattern"] = {**pattern_obj.to_json(),
+                          "spec": pattern if isinstance(pattern, str) else pattern_obj.name}
+        runs.write_run_json(out, run)
+    data = pattern_obj.sample(int(run["n_train"]), np.random.default_rng([int(run["seed"]), 1]))
+    summary = runs.train(out, run, data, resume=resume, write_samples=_write_points, quiet=quiet)
+    summary["run_dir"] = str(out)
+    return summary

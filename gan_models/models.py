@@ -1,0 +1,80 @@
+"""Generators and discriminators (Keras 3 layers only, so they run on every backend).
+
+Discriminators output logits. Generators are plain functional models of built-in layers, so
+a checkpoint file loads with ``keras.saving.load_model`` anywhere, no ganaudit needed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers
+
+from gan_models.errors import InputError
+
+SIZES_2D = (64, 128, 256)
+
+
+def generator_1d(latent_dim: int = 8, *, width: int = 128, depth: int = 3) -> keras.Model:
+    """MLP mapping a latent vector to an (x, y) point (linear output: it learns the ranges)."""
+    z = keras.Input((latent_dim,), name="z")
+    h = z
+    for i in range(depth):
+        h = layers.Dense(width, activation="leaky_relu", name=f"dense_{i}")(h)
+    out = layers.Dense(2, name="xy")(h)
+    return keras.Model(z, out, name="generator_1d")
+
+
+def discriminator_1d(*, width: int = 128, depth: int = 3) -> keras.Model:
+    """MLP scoring an (x, y) point as real (positive logit) or fake."""
+    xy = keras.Input((2,), name="xy")
+    h = xy
+    for i in range(depth):
+        h = layers.Dense(width, activation="leaky_relu", name=f"dense_{i}")(h)
+    out = layers.Dense(1, name="logit")(h)
+    return keras.Model(xy, out, name="discriminator_1d")
+
+
+def _check_size(size: int) -> int:
+    if size not in SIZES_2D:
+        raise InputError(f"image size {size} is not supported; choose one of {SIZES_2D}")
+    return int(math.log2(size)) - 2  # number of ×2 upsampling blocks from 4×4
+
+
+def generator_2d(size: int = 64, latent_dim: int = 100, *, base: int = 64) -> keras.Model:
+    """DCGAN generator (Radford et al. 2016): dense → 4×4, transposed convolutions ×2 per block.
+
+    Blocks are added by size (4 for 64², 5 for 128², 6 for 256²); channels halve per block
+    from ``base·2^(blocks-1)``. No batch normalisation: it keeps the training step stateless
+    and fast, and the fixed-latent sample grids stable.
+    """
+    blocks = _check_size(size)
+    z = keras.Input((latent_dim,), name="z")
+    channels = base * 2 ** (blocks - 1)
+    h = layers.Dense(4 * 4 * channels, name="project")(z)
+    h = layers.LeakyReLU(0.2)(h)
+    h = layers.Reshape((4, 4, channels))(h)
+    for i in range(blocks - 1):
+        channels //= 2
+        h = layers.Conv2DTranspose(max(channels, 16), 4, strides=2, padding="same",
+                                   name=f"up_{i}")(h)
+        h = layers.LeakyReLU(0.2)(h)
+    h = layers.Conv2DTranspose(1, 4, strides=2, padding="same", name=f"up_{blocks - 1}")(h)
+    out = layers.Activation("tanh", dtype="float32", name="image")(h)
+    return keras.Model(z, out, name=f"generator_{size}")
+
+
+def discriminator_2d(size: int = 64, *, base: int = 64) -> keras.Model:
+    """DCGAN discriminator: strided convolutions ×½ per block, LeakyReLU, dense logit."""
+    blocks = _check_size(size)
+    x = keras.Input((size, size, 1), name="image")
+    h = x
+    channels = base
+    for i in range(blocks):
+        h = layers.Conv2D(min(channels, 512), 4, strides=2, padding="same", name=f"down_{i}")(h)
+        h = layers.LeakyReLU(0.2)(h)
+        channels *= 2
+    h = layers.Flatten()(h)
+    out = layers.Dense(1, dtype="float32", name="logit")(h)
+    return keras.Model(x, out, name=f"discriminator_{size}")

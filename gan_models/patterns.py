@@ -1,0 +1,132 @@
+"""The 1D teaching patterns: curves in the plane that a GAN learns from (x, y) samples.
+
+A pattern is a parametric curve t ∈ [0, 1] → (x, y). Real examples are points at uniformly
+random t; the dense curve (used to measure coverage) is the same map on a fine grid of t.
+``circle`` is not a function of x, which is the point of it. Users add patterns without
+touching the package: a :class:`Pattern`, a callable ``sampler(n, rng) -> (n, 2) array`` or a
+``module:function`` spec returning either.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from gan_models.errors import InputError
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A named curve with the x- and y-ranges a GAN must learn."""
+
+    name: str
+    curve: Callable[[np.ndarray], np.ndarray]  # t in [0, 1] → (len(t), 2)
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    description: str = ""
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` real examples: points at uniform random positions along the curve."""
+        return self.curve(rng.uniform(0.0, 1.0, size=n)).astype(np.float32)
+
+    def dense(self, n: int = 20_000) -> np.ndarray:
+        """The curve sampled on a fine regular grid of its parameter (float64)."""
+        return np.asarray(self.curve(np.linspace(0.0, 1.0, n)), dtype=np.float64)
+
+    @property
+    def y_span(self) -> float:
+        return float(self.y_range[1] - self.y_range[0])
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "x_range": list(self.x_range), "y_range": list(self.y_range),
+                "description": self.description}
+
+
+def _graph(fn, x0, x1):
+    def curve(t):
+        x = x0 + (x1 - x0) * np.asarray(t, dtype=np.float64)
+        return np.stack([x, fn(x)], axis=1)
+    return curve
+
+
+def _polyline(vertices):
+    """Curve through ``vertices`` at uniform speed along its length (vertical edges included:
+    a square wave or sawtooth as drawn, which a continuous generator can follow)."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    lengths = np.linalg.norm(np.diff(vertices, axis=0), axis=1)
+    cumulative = np.concatenate([[0.0], np.cumsum(lengths)]) / lengths.sum()
+
+    def curve(t):
+        t = np.asarray(t, dtype=np.float64)
+        return np.stack([np.interp(t, cumulative, vertices[:, 0]),
+                         np.interp(t, cumulative, vertices[:, 1])], axis=1)
+    return curve
+
+
+def _circle(t):
+    angle = 2 * np.pi * np.asarray(t, dtype=np.float64)
+    return np.stack([np.cos(angle), np.sin(angle)], axis=1)
+
+
+PATTERNS: dict[str, Pattern] = {
+    "sine": Pattern("sine", _graph(np.sin, -np.pi, np.pi), (-np.pi, np.pi), (-1.0, 1.0),
+                    "y = sin x on [−π, π]"),
+    "square": Pattern("square", _polyline([(-3, -1), (-1.5, -1), (-1.5, 1), (1.5, 1), (1.5, -1), (3, -1)]),
+                      (-3.0, 3.0), (-1.0, 1.0), "one period of a square wave on [−3, 3], edges drawn"),
+    "parabola": Pattern("parabola", _graph(np.square, -1.5, 1.5), (-1.5, 1.5), (0.0, 2.25),
+                        "y = x² on [−1.5, 1.5]"),
+    "sawtooth": Pattern("sawtooth", _polyline([(0, 0), (1, 1), (1, 0), (2, 1)]), (0.0, 2.0), (0.0, 1.0),
+                        "two teeth of y = x − ⌊x⌋ on [0, 2], drop drawn"),
+    "circle": Pattern("circle", _circle, (-1.0, 1.0), (-1.0, 1.0), "unit circle (not a function of x)"),
+}
+
+
+def _from_sampler(name: str, sampler: Callable) -> Pattern:
+    """Wrap a user sampler ``sampler(n, rng) -> (n, 2)`` as a Pattern (ranges measured)."""
+    probe = np.asarray(sampler(50_000, np.random.default_rng(0)), dtype=np.float64)
+    if probe.ndim != 2 or probe.shape[1] != 2:
+        raise InputError(f"pattern {name!r} returned shape {probe.shape}; a pattern sampler must "
+                         "return an (n, 2) array of (x, y) points")
+    if not np.all(np.isfinite(probe)):
+        bad = int((~np.isfinite(probe)).any(axis=1).sum())
+        raise InputError(f"pattern {name!r} returned {bad} non-finite (NaN/inf) points out of "
+                         f"{len(probe)}; fix the function so every (x, y) is a finite number")
+    # A sampler has no curve parameter: its "dense curve" is a large fixed sample.
+    def curve(t):
+        rng = np.random.default_rng(12345)
+        return np.asarray(sampler(len(t), rng), dtype=np.float64)
+
+    x, y = probe[:, 0], probe[:, 1]
+    return Pattern(name, curve, (float(x.min()), float(x.max())), (float(y.min()), float(y.max())),
+                   f"user pattern {name}")
+
+
+def resolve_pattern(spec) -> Pattern:
+    """A Pattern from a built-in name, a Pattern, a sampler callable or ``module:function``."""
+    if isinstance(spec, Pattern):
+        return spec
+    if callable(spec):
+        return _from_sampler(getattr(spec, "__name__", "custom"), spec)
+    if not isinstance(spec, str) or not spec:
+        raise InputError(f"pattern must be a name or 'module:function', got {spec!r}")
+    if spec in PATTERNS:
+        return PATTERNS[spec]
+    if ":" not in spec:
+        raise InputError(f"unknown pattern {spec!r}; known patterns: {', '.join(PATTERNS)}; "
+                         "or give your own as 'module:function'")
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InputError(f"cannot import module {module_name!r} for pattern {spec!r}: {exc}; "
+                         "make sure it is on PYTHONPATH") from exc
+    obj = getattr(module, attr, None)
+    if obj is None:
+        raise InputError(f"module {module_name!r} has no attribute {attr!r} (pattern {spec!r})")
+    pattern = obj if isinstance(obj, Pattern) else _from_sampler(spec, obj) if callable(obj) else None
+    if pattern is None:
+        raise InputError(f"{spec!r} is neither a Pattern nor a callable sampler(n, rng)")
+    return pattern

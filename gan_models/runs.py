@@ -1,0 +1,248 @@
+"""Training runs on disk: create or resume RUN/, train, write history, checkpoints, samples.
+
+RUN/run.json holds everything needed to rebuild the models and the data pipeline; history.csv
+gets one row per finished epoch; checkpoints/ and samples/ one file per epoch. The order of
+writes at the end of an epoch (generator, samples, history, then the resume state) means that
+after a SIGKILL the newest state file always names an epoch whose other files are complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import platform
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from gan_models import checkpoints as ckpt
+from gan_models.atomic import write_json, write_text
+from gan_models.errors import InputError
+
+HISTORY_COLUMNS = ["epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "seconds", "healthy"]
+
+DEFAULTS_1D = {
+    "latent_dim": 8, "width": 128, "depth": 3, "loss": "modified", "label_smoothing": 0.0,
+    "gradient_penalty": 10.0, "d_learning_rate": 1e-3, "g_learning_rate": 1e-3, "beta_1": 0.5,
+    "beta_2": 0.999, "batch_size": 256, "n_train": 16_384, "steps_per_call": 32, "epochs": 40,
+    "n_samples": 1000,
+}
+DEFAULTS_2D = {
+    "latent_dim": 100, "base": 32, "loss": "modified", "label_smoothing": 0.0,
+    "gradient_penalty": 10.0, "d_learning_rate": 2e-4, "g_learning_rate": 2e-4, "beta_1": 0.5,
+    "beta_2": 0.999, "batch_size": 64, "steps_per_call": 8, "epochs": 20, "n_grid": 64,
+    "heldout_fraction": 0.2,
+}
+
+
+def load_run(run_dir) -> dict:
+    """run.json of a run, plus its ``path``; InputError when RUN is not a ganaudit run."""
+    path = Path(run_dir) / "run.json"
+    if not path.is_file():
+        raise InputError(f"{run_dir} is not a training run (no run.json); make one with "
+                         "`ganaudit train1d` or `ganaudit train2d`")
+    try:
+        run = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} is not valid JSON ({exc})") from exc
+    run["path"] = str(Path(run_dir))
+    return run
+
+
+def read_history(run_dir):
+    import pandas as pd
+
+    path = Path(run_dir) / "history.csv"
+    if not path.is_file():
+        return pd.DataFrame(columns=HISTORY_COLUMNS)
+    frame = pd.read_csv(path)
+    frame["healthy"] = frame["healthy"].astype(str).str.lower().isin(["true", "1"])
+    return frame
+
+
+def load_run_data(run_dir) -> tuple[np.ndarray, np.ndarray]:
+    """The preprocessed (train, held-out) images of a 2D run, float32 (N, S, S) in [-1, 1]."""
+    folder = Path(run_dir) / "data"
+    try:
+        return np.load(folder / "train.npy"), np.load(folder / "heldout.npy")
+    except FileNotFoundError as exc:
+        raise InputError(f"{run_dir} has no stored training data ({exc.filename}); only 2D runs "
+                         "made by `ganaudit train2d` have it") from exc
+
+
+def _versions() -> dict:
+    import keras
+
+    versions = {"python": platform.python_version(), "keras": keras.__version__,
+                "numpy": np.__version__}
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        versions["tensorflow"] = tf.__version__
+    elif backend == "jax":
+        import jax
+        versions["jax"] = jax.__version__
+    return versions
+
+
+def _history_text(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row[k] for k in HISTORY_COLUMNS})
+    return buf.getvalue()
+
+
+def _read_history_rows(run_dir) -> list[dict]:
+    path = Path(run_dir) / "history.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def prepare_run_dir(out, *, resume: bool) -> Path:
+    """Refuse a non-empty folder unless resuming; refuse resuming what is not a run."""
+    out = Path(out)
+    if resume:
+        if not (out / "run.json").is_file():
+            raise InputError(f"cannot resume: {out} has no run.json; start a new run without --resume")
+        return out
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"output folder {out} is not empty; choose a new folder, or add --resume "
+                         "to continue the run that is there")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _seed_everything(seed: int) -> None:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+        try:
+            tf.config.experimental.enable_op_determinism()
+        except Exception:  # only available on some builds; determinism is best effort then
+            pass
+
+
+def build_gan(run: dict):
+    """Rebuild generator, discriminator and compiled GAN from run.json settings."""
+    import keras
+
+    from gan_models import models
+    from gan_models.losses import get_loss
+    from gan_models.trainer import GAN
+
+    _seed_everything(int(run["seed"]))
+    if run["kind"] == "1d":
+        generator = models.generator_1d(run["latent_dim"], width=run["width"], depth=run["depth"])
+        discriminator = models.discriminator_1d(width=run["width"], depth=run["depth"])
+    else:
+        generator = models.generator_2d(run["image_size"], run["latent_dim"], base=run["base"])
+        discriminator = models.discriminator_2d(run["image_size"], base=run["base"])
+    gan = GAN(generator, discriminator, run["latent_dim"])
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(run["d_learning_rate"], beta_1=run["beta_1"], beta_2=run["beta_2"]),
+        g_optimizer=keras.optimizers.Adam(run["g_learning_rate"], beta_1=run["beta_1"], beta_2=run["beta_2"]),
+        loss=get_loss(run["loss"], label_smoothing=run["label_smoothing"],
+                      gradient_penalty=run["gradient_penalty"]),
+    )
+    return gan
+
+
+def fixed_latents(run: dict, n: int) -> np.ndarray:
+    """The latent vectors used for every epoch's samples (same for all epochs)."""
+    rng = np.random.default_rng([int(run["seed"]), 7919])
+    return rng.standard_normal((n, int(run["latent_dim"])), dtype=np.float32)
+
+
+def train(run_dir, run: dict, data: np.ndarray, *, resume: bool, write_samples, quiet: bool = False) -> dict:
+    """Train (or resume) the run in ``run_dir``; return a summary dict."""
+    from tqdm.auto import tqdm
+
+    from gan_models.trainer import LoopSettings, fit_gan
+
+    run_dir = Path(run_dir)
+    gan = build_gan(run)
+    rng = np.random.default_rng(int(run["seed"]))
+    start = 1
+    rows: list[dict] = []
+    if resume:
+        latest = ckpt.latest_state(run_dir)
+        if latest is not None:
+            arrays, meta = ckpt.load_state(latest[1])
+            try:
+                gan.load_state_arrays(arrays)
+            except ValueError as exc:
+                raise InputError(f"{latest[1]} does not belong to this run's models ({exc}); "
+                                 "resume needs the checkpoint written by the same run") from exc
+            rng.bit_generator.state = meta["rng"]
+            start = int(meta["epoch"]) + 1
+            rows = [r for r in _read_history_rows(run_dir) if int(r["epoch"]) < start]
+        # Files from an epoch that did not finish are redone.
+        for epoch, path in ckpt.list_checkpoints(run_dir):
+            if epoch >= start:
+                path.unlink()
+        write_text(run_dir / "history.csv", _history_text(rows))
+    else:
+        write_text(run_dir / "history.csv", _history_text([]))
+    settings = LoopSettings(epochs=int(run["epochs"]), batch_size=int(run["batch_size"]),
+                            steps_per_call=int(run["steps_per_call"]))
+    (run_dir / "samples").mkdir(exist_ok=True)
+    (run_dir / "checkpoints").mkdir(exist_ok=True)
+    latents = fixed_latents(run, int(run.get("n_samples", run.get("n_grid", 64))))
+    unhealthy = []
+
+    def on_epoch_end(epoch: int, row: dict) -> None:
+        ckpt.save_generator(gan.generator, run_dir, epoch)
+        write_samples(gan.generator, latents, run_dir, epoch)
+        rows.append(row)
+        write_text(run_dir / "history.csv", _history_text(rows))
+        ckpt.save_state(gan, run_dir, epoch, rng)
+        if not row["healthy"]:
+            unhealthy.append(epoch)
+
+    n = len(data)
+    steps = max(n // min(int(run["batch_size"]), n), 1)
+    total = steps * (settings.epochs - start + 1)
+    with tqdm(total=total, desc=f"train {run_dir.name}", unit="step", disable=quiet or total <= 0,
+              leave=False, file=sys.stderr) as bar:
+        try:
+            fit_gan(gan, data, settings, rng, start_epoch=start, on_epoch_end=on_epoch_end, progress=bar)
+        except FloatingPointError as exc:
+            raise InputError(f"{exc}; the checkpoints up to the last finished epoch are kept. Restart "
+                             "in a new folder with another --seed or a lower learning rate") from exc
+    if unhealthy:
+        warnings.warn(
+            f"training was unhealthy at epochs {unhealthy}: the discriminator's accuracy stayed above "
+            "90 % or below 10 %. Restart with another --seed or a lower discriminator learning rate, "
+            "or keep only the healthy epochs (the report leaves the others out).", stacklevel=2)
+    return {"epochs": len(rows), "unhealthy": unhealthy, "history": rows}
+
+
+def base_run_json(kind: str, settings: dict, seed: int) -> dict:
+    import keras
+
+    run = {"kind": kind, **settings, "seed": int(seed), "backend": keras.backend.backend(),
+           "versions": _versions(), "optimizer": "adam", "command": " ".join(sys.argv)}
+    return run
+
+
+def write_run_json(run_dir, run: dict) -> None:
+    write_json(Path(run_dir) / "run.json", {k: v for k, v in run.items() if k != "path"})
+
+
+def resumed_settings(run_dir, new: dict) -> dict:
+    """On --resume, keep the stored settings; only ``epochs`` may grow."""
+    stored = load_run(run_dir)
+    stored.pop("path", None)
+    if int(new.get("epochs", stored["epochs"])) > int(stored["epochs"]):
+        stored["epochs"] = int(new["epochs"])
+        write_run_json(run_dir, stored)
+    return stored

@@ -1,0 +1,36 @@
+"""Generate from a saved checkpoint (the same latents for every epoch of a run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gan_models import checkpoints as ckpt
+from gan_models.errors import InputError
+from gan_models.runs import load_run
+
+
+def generate(run_dir, epoch: int, n: int, *, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+    """``n`` samples of checkpoint ``epoch``: 2D float32 (n, S, S) in [-1, 1]; 1D (n, 2) points.
+
+    Latents come from ``seed`` alone, so every checkpoint is scored on the same latents.
+    """
+    run = load_run(run_dir)
+    path = ckpt.generator_path(run_dir, epoch)
+    if not path.is_file():
+        known = [e for e, _ in ckpt.list_checkpoints(run_dir)]
+        raise InputError(f"{run_dir} has no checkpoint for epoch {epoch}; it has epochs {known or 'none'}")
+    generator = ckpt.load_generator(path)
+    latent_dim = int(run["latent_dim"])
+    if tuple(generator.input_shape[1:]) != (latent_dim,):
+        raise InputError(f"checkpoint {path} takes latents of shape {generator.input_shape[1:]}, but "
+                         f"run.json says latent_dim={latent_dim}: the file belongs to another run")
+    z = np.random.default_rng([int(seed), 104729]).standard_normal((n, latent_dim), dtype=np.float32)
+    out = np.asarray(generator.predict(z, batch_size=batch_size, verbose=0), dtype=np.float32)
+    if not np.all(np.isfinite(out)):
+        raise InputError(f"checkpoint {Path(path).name} produces NaN/inf outputs (its weights hold NaN); "
+                         "training had diverged at that epoch: pick an earlier one")
+    if out.ndim == 4:
+        out = out[..., 0]
+    return out

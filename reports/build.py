@@ -1,0 +1,642 @@
+"""Build a run's report: ``report/index.html``, ``report.json``, ``scores.csv`` and one quality
+page per checkpoint (``report/checkpoints/epoch-NNNN.html``).
+
+The whole report folder is written under a temporary name and renamed at the end, so a crash
+never leaves half a report. Lower is better for FD∞, FD, KID, true error and memorization
+rate; higher is better for precision, recall, coverage and authenticity (each table says so).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gan_models.atomic import atomic_path
+from reports import html as H
+from reports import plots
+from reports.load import RunData, load_run
+from reports.stopping import Decision, RuleOptions, decide, fmt, pct
+
+#: column → (label, direction of "better", what it measures / units)
+METRIC_INFO: dict[str, tuple[str, str, str]] = {
+    "fd_inf": ("FD∞", "lower", "Fréchet distance extrapolated to infinitely many images "
+               "(Chong & Forsyth 2020); squared feature units"),
+    "fd": ("FD", "lower", "Fréchet distance between real and generated features "
+           "(Heusel et al. 2017); squared feature units, depends on the number of images"),
+    "kid_mean": ("KID", "lower", "kernel inception distance, unbiased MMD² (Bińkowski et al. "
+                 "2018); ± one standard deviation over subsets"),
+    "precision": ("precision", "higher", "share of generated images that look like real ones "
+                  "(Kynkäänniemi et al. 2019)"),
+    "recall": ("recall", "higher", "share of real images the generator can produce "
+               "(Kynkäänniemi et al. 2019)"),
+    "density": ("density", "≈ 1", "how densely generated images sit among real ones "
+                "(Naeem et al. 2020)"),
+    "coverage": ("coverage", "higher", "share of real images with a generated image nearby "
+                 "(Naeem et al. 2020)"),
+    "memorization_rate": ("memorization rate", "lower", "share of generated images matching a "
+                          "training image (shift/flip-invariant NCC above the held-out threshold)"),
+    "ct_score": ("C_T", "≈ 0", "data-copying test (Meehan et al. 2020); ≪ 0 copying, ≫ 0 "
+                 "underfitting"),
+    "authenticity": ("authenticity", "higher", "share of generated images that are not copies "
+                     "(Alaa et al. 2022)"),
+    "mifid": ("MiFID", "lower", "memorization-informed FID (Bai et al. 2021)"),
+    "findings_impossible": ("impossible findings", "lower", "generated images with a finding "
+                            "combination never seen in real images (count)"),
+    "findings_min_p": ("findings min p", "higher", "smallest Fisher p over findings' prevalence "
+                       "real vs generated"),
+    "true_error": ("true error", "lower", "mean of precision and coverage error, in the "
+                   "pattern's units"),
+    "precision_error": ("precision error", "lower", "mean distance of generated points to the "
+                        "true curve (pattern units)"),
+    "coverage_error": ("coverage error", "lower", "mean distance from the true curve to the "
+                       "nearest generated point (pattern units)"),
+    "true_error_rel": ("true error / y-range", "lower", "true error as a share of the "
+                       "pattern's y-range"),
+}
+INTERVALS = {"fd_inf": ("fd_inf_ci_low", "fd_inf_ci_high"), "fd": ("fd_ci_low", "fd_ci_high"),
+             "kid_mean": ("kid_low", "kid_high"),
+             "memorization_rate": ("memorization_rate_ci_low", "memorization_rate_ci_high"),
+             "true_error": ("true_error_ci_low", "true_error_ci_high")}
+SHOWN = {"2d": ["fd_inf", "fd", "kid_mean", "precision", "recall", "density", "coverage",
+                "memorization_rate", "ct_score", "authenticity", "mifid", "findings_impossible",
+                "findings_min_p"],
+         "1d": ["true_error", "precision_error", "coverage_error", "true_error_rel", "fd"]}
+TABLE_EXTRA = {"2d": ["fd_inf", "fd", "kid_mean", "memorization_rate", "precision", "recall"],
+               "1d": ["true_error", "true_error_rel", "precision_error", "coverage_error", "fd"]}
+GATE_LABELS = {"health": "Training healthy", "memorization": "No memorization",
+               "findings": "Findings plausible", "scored": "Scored"}
+
+
+def build_report(run_dir: str | Path, *, study_dir: str | Path | None = None,
+                 metric: str | None = None, tolerance: float | None = None,
+                 memorization_max: float = 0.05, alpha: float = 0.05,
+                 out_dir: str | Path | None = None) -> Path:
+    """Write the report of a run and return the path of its ``index.html``.
+
+    Parameters
+    ----------
+    run_dir : path
+        Training run folder, scored by ``ganaudit score``.
+    study_dir : path, optional
+        Reading-study folder analysed by ``ganaudit study analyze``.
+    metric, tolerance, memorization_max, alpha
+        Stopping-rule options; see :class:`reports.stopping.RuleOptions`.
+    out_dir : path, optional
+        Report folder (default ``RUN/report``); replaced as a whole.
+
+    Raises
+    ------
+    InputError
+        When a piece of the run is missing (the message names the command that makes it) or an
+        option is out of range.
+    """
+    options = RuleOptions(metric=metric, tolerance=tolerance, memorization_max=memorization_max,
+                          alpha=alpha)
+    data = load_run(run_dir, study_dir=study_dir)
+    decision = decide(data.scores, kind=data.kind, options=options, study=data.study)
+    table = decision.table.copy()
+    if "kid_mean" in table.columns and "kid_std" in table.columns:
+        table["kid_low"] = table["kid_mean"] - table["kid_std"]
+        table["kid_high"] = table["kid_mean"] + table["kid_std"]
+    out = Path(out_dir) if out_dir is not None else data.path / "report"
+    with atomic_path(out) as tmp:
+        tmp.mkdir(parents=True)
+        (tmp / "checkpoints").mkdir()
+        (tmp / "index.html").write_text(_index_page(data, decision, table), encoding="utf-8")
+        for _, row in table.iterrows():
+            epoch = int(row["epoch"])
+            (tmp / "checkpoints" / f"epoch-{epoch:04d}.html").write_text(
+                _checkpoint_page(data, decision, table, row), encoding="utf-8")
+        report = _report_json(data, decision)
+        import json
+
+        (tmp / "report.json").write_text(json.dumps(report, indent=2, default=_json_default)
+                                         + "\n", encoding="utf-8")
+        decision.table.to_csv(tmp / "scores.csv", index=False)
+    return out / "index.html"
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def _clean(value):
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def _report_json(data: RunData, decision: Decision) -> dict:
+    rows = []
+    gate_cols = [c for c in decision.table.columns if c.startswith("gate_")]
+    for record in decision.table.to_dict(orient="records"):
+        row = {k: _clean(v) for k, v in record.items()}
+        row["gates"] = {c[5:]: row[c] for c in gate_cols}
+        rows.append(row)
+    return {
+        "stopping_epoch": decision.stopping_epoch,
+        "best_epoch": decision.best_epoch,
+        "rule": decision.rule,
+        "rationale": decision.rationale,
+        "recommendations": decision.recommendations,
+        "run": {"path": str(data.path.resolve()), "kind": data.kind,
+                "pattern": data.run.get("pattern"), "data": data.run.get("data"),
+                "epochs": data.run.get("epochs"), "loss": data.run.get("loss"),
+                "seed": data.run.get("seed")},
+        "study": str(data.study_path.resolve()) if data.study_path else None,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "checkpoints": rows,
+    }
+
+
+# ---------------------------------------------------------------------------- pieces of pages
+
+def _run_title(data: RunData) -> str:
+    if data.kind == "1d":
+        pattern = (data.run.get("pattern") or {}).get("name", "?")
+        return f"1D GAN ‘{pattern}’ — {data.path.name}"
+    source = (data.run.get("data") or {}).get("source", "?")
+    size = data.run.get("image_size", "?")
+    return f"2D GAN {size}×{size} ({Path(str(source)).name}) — {data.path.name}"
+
+
+def _subtitle(data: RunData) -> str:
+    bits = [f"Run folder <code>{H.esc(data.path.resolve())}</code>",
+            f"{len(data.history)} epochs trained, {len(data.scores)} checkpoints scored"]
+    for key in ("loss", "seed", "backend"):
+        if data.run.get(key) is not None:
+            bits.append(f"{key} {H.esc(data.run[key])}")
+    bits.append("report made " + _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    return " · ".join(bits)
+
+
+def _value_ci_html(row, col: str) -> str:
+    """Value with its interval on a second, smaller line (escaped HTML)."""
+    text = _value_ci(row, col)
+    if " (" in text:
+        value, interval = text.split(" (", 1)
+        return f"{H.esc(value)}<br><small>{H.esc(interval[:-1])}</small>"
+    return H.esc(text)
+
+
+def _value_ci(row, col: str) -> str:
+    value = row.get(col, np.nan)
+    if col in ("memorization_rate",):
+        text = pct(value)
+    else:
+        text = fmt(value)
+    if col in INTERVALS:
+        lo, hi = (row.get(c, np.nan) for c in INTERVALS[col])
+        if pd.notna(lo) and pd.notna(hi):
+            if col == "memorization_rate":
+                return f"{text} ({pct(lo)}–{pct(hi)})"
+            return f"{text} ({fmt(lo)}–{fmt(hi)})"
+    return text
+
+
+def _summary_box(data: RunData, decision: Decision, table: pd.DataFrame) -> str:
+    chosen = decision.stopping_epoch
+    if chosen is None:
+        verdict = "No checkpoint passed the gates"
+        cls = "summary none"
+        figs = ""
+    else:
+        verdict = f"Stop at epoch {chosen}"
+        cls = "summary"
+        row = table[table["epoch"] == chosen].iloc[0]
+        items = [(f"{decision.metric_label} (lower is better)", _value_ci(row, decision.metric))]
+        if decision.best_epoch is not None and decision.best_epoch != chosen:
+            best = table[table["epoch"] == decision.best_epoch].iloc[0]
+            items.append((f"best {decision.metric_label}: epoch {decision.best_epoch}",
+                          _value_ci(best, decision.metric)))
+        if data.kind == "2d":
+            items.append(("memorization rate", _value_ci(row, "memorization_rate")))
+            if pd.notna(row.get("findings_impossible", np.nan)):
+                items.append(("impossible findings", fmt(row.get("findings_impossible"))))
+        else:
+            if pd.notna(row.get("true_error_rel", np.nan)):
+                items.append(("true error / y-range", pct(row.get("true_error_rel"))))
+        if "fool_rate" in row.index and pd.notna(row.get("fool_rate")):
+            items.append(("readers fooled", f"{pct(row['fool_rate'])} (p = {fmt(row['detect_p'])})"))
+        figs = H.keyfigs(items)
+    recs = ""
+    if decision.recommendations:
+        recs = ("<div class=\"recommend\"><strong>Recommendation</strong>"
+                + H.bullets(decision.recommendations) + "</div>")
+    return (f"<div class=\"{cls}\"><p class=\"verdict\">{H.esc(verdict)}</p>{figs}"
+            f"<strong>Why</strong>{H.bullets(decision.rationale)}</div>{recs}")
+
+
+def _rule_section(decision: Decision) -> str:
+    params = decision.rule["parameters"]
+    rows = [["rule", decision.rule["name"]],
+            ["ranking metric", f"{params['metric_label']} ({params['metric']}), lower is better"],
+            ["“within” means", decision.interval + (f" (bound {fmt(decision.bound)})"
+                                                    if decision.bound is not None else "")]]
+    if params.get("memorization_max") is not None:
+        rows.append(["memorization limit", pct(params["memorization_max"]) + " of generated images"])
+    rows.append(["readers' significance level α", fmt(params["alpha"])])
+    rows.append(["gates", ", ".join(GATE_LABELS.get(g, g) for g in params["gates"])])
+    body = H.bullets(decision.rule["description"]) + H.table(["parameter", "value"], rows,
+                                                            left=(0, 1))
+    body += H.para("Change the parameters with ganaudit report RUN --metric … --tolerance … "
+                   "--memorization-max … --alpha …; docs/stopping-rule.md explains the rule.",
+                   cls="note")
+    return H.section("The stopping rule", body, anchor="rule")
+
+
+def _checkpoint_table(data: RunData, decision: Decision, table: pd.DataFrame, *,
+                      link_prefix: str = "checkpoints/") -> str:
+    metric = decision.metric
+    extra = [c for c in TABLE_EXTRA[data.kind] if c != metric and c in table.columns
+             and table[c].notna().any()][:5]
+    gate_cols = [c for c in table.columns if c.startswith("gate_") and c != "gate_scored"]
+    header = ["epoch", f"{METRIC_INFO[metric][0]} ↓ (interval)"]
+    header += [f"{METRIC_INFO[c][0]} {_arrow(c)}" for c in extra]
+    header += [GATE_LABELS[c[5:]] for c in gate_cols]
+    have_readers = "detect_p" in table.columns
+    if have_readers:
+        header += ["readers fooled ↑", "detect p"]
+    header += ["result"]
+    rows, classes = [], []
+    for _, row in table.iterrows():
+        epoch = int(row["epoch"])
+        cells = [f"<a href=\"{link_prefix}epoch-{epoch:04d}.html\">{epoch}</a>",
+                 _value_ci_html(row, metric)]
+        cells += [_value_ci_html(row, c) for c in extra]
+        cells += [H.badge(row[c]) for c in gate_cols]
+        if have_readers:
+            cells += [H.esc(pct(row.get("fool_rate"))), H.esc(fmt(row.get("detect_p")))]
+        if row["chosen"]:
+            result = "<strong>stopping epoch</strong>"
+        elif not row["passes_gates"]:
+            result = "out"
+        elif row["within_interval"] and row.get("readers_detect") == True:  # noqa: E712 (None)
+            result = "within interval; readers spot its fakes"
+        elif row["within_interval"]:
+            result = "within interval"
+        else:
+            result = "passes, worse"
+        cells.append(result)
+        rows.append(cells)
+        classes.append("chosen" if row["chosen"] else "")
+    legend = H.para("↓ lower is better, ↑ higher is better, ≈ best near the stated value. "
+                    "Intervals are 95 % confidence intervals (KID: ± one standard deviation over "
+                    "subsets). Click an epoch for its quality report.", cls="note")
+    return H.table(header, rows, raw=True, row_classes=classes, left=(0,)) + legend
+
+
+def _arrow(col: str) -> str:
+    direction = METRIC_INFO[col][1]
+    return {"lower": "↓", "higher": "↑"}.get(direction, direction)
+
+
+def _metric_figures(data: RunData, decision: Decision, table: pd.DataFrame) -> str:
+    excluded = [int(e) for e in table.loc[~table["passes_gates"], "epoch"]]
+    figs = []
+    for col in SHOWN[data.kind]:
+        if col not in table.columns or col in ("findings_min_p",):
+            continue
+        label, direction, meaning = METRIC_INFO[col]
+        low, high = INTERVALS.get(col, (None, None))
+        is_metric = col == decision.metric
+        limit = None
+        if col == "memorization_rate" and decision.rule["parameters"].get("memorization_max") is not None:
+            limit = decision.rule["parameters"]["memorization_max"]
+        uri = plots.metric_plot(
+            table, col, title=f"{label} ({direction} is better)" if direction in ("lower", "higher")
+            else f"{label} (best {direction})", ylabel=label, low=low, high=high,
+            chosen=decision.stopping_epoch, bound=decision.bound if is_metric else None,
+            limit=limit, limit_label="memorization limit",
+            excluded=excluded if is_metric else None)
+        if uri:
+            figs.append(H.figure(uri, f"{label}: {meaning}."))
+    if not figs:
+        return H.para("No metric has a value yet; run ganaudit score RUN.", cls="note")
+    return "<div class=\"grid\">" + "".join(figs) + "</div>"
+
+
+def _pattern_truth(data: RunData):
+    spec = (data.run.get("pattern") or {})
+    name = spec.get("name")
+    try:
+        from gan_models import PATTERNS, resolve_pattern
+    except ImportError:
+        return None, None, None
+    pattern = PATTERNS.get(name)
+    if pattern is None and name:
+        try:
+            pattern = resolve_pattern(name)
+        except (ValueError, ImportError, AttributeError):
+            pattern = None
+    x_range = spec.get("x_range") or (pattern.x_range if pattern is not None else None)
+    y_range = spec.get("y_range") or (pattern.y_range if pattern is not None else None)
+    if pattern is None:
+        return None, x_range, y_range
+    return pattern.dense(3000), x_range, y_range
+
+
+def _pattern_section(data: RunData, decision: Decision, table: pd.DataFrame) -> str:
+    epochs = [int(e) for e in table["epoch"]]
+    candidates = [epochs[0], epochs[len(epochs) // 4], epochs[len(epochs) // 2], epochs[-1]]
+    for extra in (decision.stopping_epoch, decision.best_epoch):
+        if extra is not None:
+            candidates.append(extra)
+    picked = {}
+    for epoch in sorted(set(candidates)):
+        pts = data.sample_points(epoch)
+        if pts is not None:
+            picked[epoch] = pts
+    if not picked:
+        return H.section("What the generator draws", H.para(
+            "No sample points found (samples/epoch-NNNN.npy); they are written by ganaudit "
+            "train1d.", cls="note"), anchor="pattern")
+    truth, x_range, y_range = _pattern_truth(data)
+    uri = plots.pattern_plot(picked, truth, chosen=decision.stopping_epoch, x_range=x_range,
+                             y_range=y_range)
+    caption = ("True pattern in red, generator points in blue, at several epochs; the stopping "
+               "epoch is framed in green.")
+    if truth is None:
+        caption += " (The true pattern could not be loaded: only the generator points are shown.)"
+    return H.section("What the generator draws", H.figure(uri, caption), anchor="pattern")
+
+
+def _neighbours(epochs: list[int], centre: int) -> list[int]:
+    i = epochs.index(centre)
+    return epochs[max(0, i - 1): i + 2]
+
+
+def _samples_section(data: RunData, decision: Decision, table: pd.DataFrame) -> str:
+    epochs = [int(e) for e in table["epoch"]]
+    centre = decision.stopping_epoch or decision.best_epoch or epochs[-1]
+    figs = []
+    for epoch in _neighbours(epochs, centre):
+        png = data.sample_png(epoch)
+        tag = " — stopping epoch" if epoch == decision.stopping_epoch else ""
+        figs.append(H.figure(plots.file_uri(png) if png else None,
+                             f"Epoch {epoch}{tag}: samples from fixed latent vectors.",
+                             missing=f"No sample grid for epoch {epoch}.", picture=True))
+    return H.section("Generated images around the stopping epoch",
+                     "<div class=\"grid\">" + "".join(figs) + "</div>", anchor="samples")
+
+
+def _memorization_block(data: RunData, epoch: int, *, title: str) -> str:
+    audit = data.audits.get(epoch)
+    if audit is None or (audit.memorization_summary is None and audit.memorization_gallery is None):
+        return (f"<h3>{H.esc(title)}</h3>" + H.para(
+            f"No memorization audit for epoch {epoch}; ganaudit score RUN makes it.", cls="note"))
+    body = f"<h3>{H.esc(title)}</h3>"
+    summary = audit.memorization_summary or {}
+    items = []
+    if "rate" in summary:
+        ci = ""
+        if summary.get("rate_ci_low") is not None and summary.get("rate_ci_high") is not None:
+            ci = f" ({pct(summary['rate_ci_low'])}–{pct(summary['rate_ci_high'])})"
+        items.append(("flagged as copies ↓", pct(summary["rate"]) + ci))
+    if "threshold" in summary:
+        items.append(("NCC threshold", fmt(summary["threshold"])))
+    for key, label in (("ct_score", "C_T (≈ 0)"), ("authenticity", "authenticity ↑"),
+                       ("mifid", "MiFID ↓")):
+        if summary.get(key) is not None:
+            items.append((label, fmt(summary[key])))
+    if items:
+        body += H.keyfigs(items)
+    if summary.get("threshold_source"):
+        body += H.para(f"Threshold: {summary['threshold_source']}.", cls="note")
+    if audit.memorization_gallery is not None:
+        body += H.figure(plots.file_uri(audit.memorization_gallery),
+                         "Closest generated / training pairs (flagged pairs are marked).",
+                         picture=True)
+    frame = audit.memorization_table
+    if frame is not None and not frame.empty and "ncc" in frame.columns:
+        top = frame.sort_values("ncc", ascending=False).head(10)
+        cols = [c for c in ("file", "nearest_train", "ncc", "flagged", "feature_distance")
+                if c in top.columns]
+        rows = [[fmt(v) if isinstance(v, (float, np.floating)) else str(v) for v in r]
+                for r in top[cols].itertuples(index=False)]
+        body += H.table(cols, rows, left=(0, 1))
+        body += H.para("The 10 generated images most similar to a training image "
+                       "(normalized cross-correlation, 1 = identical).", cls="note")
+    return body
+
+
+def _prevalence(summary: dict) -> pd.DataFrame | None:
+    """Per-finding prevalence real vs generated from findings/summary.json (tolerant)."""
+    raw = summary.get("prevalence") or summary.get("findings")
+    rows = []
+    if isinstance(raw, dict):
+        raw = [dict(v, finding=k) if isinstance(v, dict) else None for k, v in raw.items()]
+    if not isinstance(raw, list):
+        return None
+    for item in raw:
+        if not isinstance(item, dict):
+            continue
+        name = item.get("finding") or item.get("name")
+        real = item.get("real", item.get("real_prevalence"))
+        gen = item.get("generated", item.get("generated_prevalence"))
+        if isinstance(real, dict):
+            item = {**item, "real_ci_low": real.get("ci_low"), "real_ci_high": real.get("ci_high")}
+            real = real.get("prevalence", real.get("rate"))
+        if isinstance(gen, dict):
+            item = {**item, "generated_ci_low": gen.get("ci_low"),
+                    "generated_ci_high": gen.get("ci_high")}
+            gen = gen.get("prevalence", gen.get("rate"))
+        if name is None or real is None or gen is None:
+            continue
+        rows.append({"finding": str(name), "real": float(real), "generated": float(gen),
+                     "real_ci_low": item.get("real_ci_low", np.nan),
+                     "real_ci_high": item.get("real_ci_high", np.nan),
+                     "generated_ci_low": item.get("generated_ci_low", np.nan),
+                     "generated_ci_high": item.get("generated_ci_high", np.nan),
+                     "p": item.get("p", item.get("p_value", np.nan))})
+    return pd.DataFrame(rows) if rows else None
+
+
+def _impossible(summary: dict) -> list[str]:
+    raw = summary.get("impossible_combinations") or summary.get("impossible_list") or []
+    out = []
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, dict):
+            combo = item.get("combination", item)
+            if isinstance(combo, dict):
+                text = ", ".join(f"{k} = {v}" for k, v in combo.items()
+                                 if k not in ("count", "n_generated", "n", "files", "examples"))
+            else:
+                text = str(combo)
+            count = item.get("count", item.get("n_generated", item.get("n")))
+            out.append(text + (f" ({count} generated images)" if count is not None else ""))
+        else:
+            out.append(str(item))
+    return out
+
+
+def _findings_block(data: RunData, epoch: int) -> str:
+    audit = data.audits.get(epoch)
+    summary = audit.findings_summary if audit else None
+    if not summary:
+        return H.para(f"No findings audit for epoch {epoch} (made by ganaudit score RUN for "
+                      "phantom data, or ganaudit audit findings for other data).", cls="note")
+    body = ""
+    prevalence = _prevalence(summary)
+    if prevalence is not None:
+        body += H.figure(plots.prevalence_plot(prevalence),
+                         f"Epoch {epoch}: share of images with each finding, real vs generated.")
+        rows = [[r.finding, pct(r.real), pct(r.generated), fmt(r.p)]
+                for r in prevalence.itertuples()]
+        body += H.table(["finding", "real", "generated", "Fisher p"], rows)
+    combos = _impossible(summary)
+    n_impossible = summary.get("impossible")
+    if combos:
+        body += ("<h3>Impossible combinations among generated images</h3>"
+                 + H.bullets(combos))
+    elif n_impossible is not None:
+        body += H.para(f"Generated images with a combination never seen in real images: "
+                       f"{n_impossible}.")
+    if summary.get("significant") is not None:
+        verdict = ("a significant prevalence change (after Bonferroni correction)"
+                   if summary["significant"] else "no significant prevalence change")
+        body += H.para(f"Findings audit: {verdict}; smallest p = {fmt(summary.get('min_p'))}.")
+    if audit.findings_gallery is not None:
+        body += H.figure(plots.file_uri(audit.findings_gallery),
+                         "Examples of generated images the findings audit flagged.", picture=True)
+    return body or H.para("The findings summary has no prevalence table.", cls="note")
+
+
+def _reader_section(data: RunData, decision: Decision, table: pd.DataFrame) -> str:
+    study = data.study
+    matched = table.dropna(subset=["detect_p"]) if "detect_p" in table.columns else table.iloc[:0]
+    body = H.para(f"Study folder: {data.study_path}.", cls="note")
+    if matched.empty:
+        body += H.para("The reading study has no results labelled epoch-NNNN for this run's "
+                       "checkpoints, so reader data did not change the pick.")
+    uri = plots.reader_plot(table, chosen=decision.stopping_epoch)
+    if uri:
+        body += H.figure(uri, "Share of each checkpoint's fakes that readers called real, with "
+                         "95 % interval; 50 % means readers could not tell.")
+    rows = []
+    for r in study.itertuples():
+        rows.append([str(r.label), str(r.n_read), str(r.called_real), pct(r.fool_rate),
+                     f"{pct(r.fool_rate_ci_low)}–{pct(r.fool_rate_ci_high)}", fmt(r.detect_p),
+                     "yes" if pd.notna(r.detect_p) and r.detect_p < decision.rule["parameters"]["alpha"]
+                     else "no"])
+    body += H.table(["checkpoint", "fakes read", "called real", "fool rate ↑", "95 % interval",
+                     "detect p", "readers tell fakes apart"], rows)
+    if data.study_summary:
+        pooled = {k: v for k, v in data.study_summary.items()
+                  if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        if pooled:
+            body += "<h3>Pooled results</h3>" + H.table(
+                ["measure", "value"], [[k, fmt(v)] for k, v in list(pooled.items())[:12]])
+    return H.section("Readers: can radiologists tell the fakes?", body, anchor="readers")
+
+
+def _footer(data: RunData) -> str:
+    return (f"Made by ganaudit report from {H.esc(data.path.resolve())}: run.json, history.csv, "
+            "scores.csv" + (", audit/" if data.kind == "2d" else "")
+            + (f", {H.esc(data.study_path)}/analysis" if data.study_path else "")
+            + ". The table is also in scores.csv and report.json next to this page.")
+
+
+def _index_page(data: RunData, decision: Decision, table: pd.DataFrame) -> str:
+    parts = [_summary_box(data, decision, table), _rule_section(decision)]
+    parts.append(H.section("Training", H.figure(
+        plots.training_curves(data.history, chosen=decision.stopping_epoch),
+        "Losses and discriminator accuracy per epoch; red bands mark unhealthy epochs "
+        "(accuracy outside 10–90 %); the dashed green line is the stopping epoch."),
+        anchor="training"))
+    if data.kind == "1d":
+        parts.append(_pattern_section(data, decision, table))
+    parts.append(H.section("Scores per checkpoint", _metric_figures(data, decision, table)
+                           + _checkpoint_table(data, decision, table), anchor="scores"))
+    if data.kind == "2d":
+        parts.append(_samples_section(data, decision, table))
+        focus = decision.stopping_epoch or decision.best_epoch or int(table["epoch"].iloc[-1])
+        mem = _memorization_block(data, focus, title=f"Epoch {focus}")
+        rejected = table[(table.get("gate_memorization") == "fail")
+                         & (table["metric_value"] < table.loc[table["epoch"] == focus,
+                                                              "metric_value"].iloc[0])]
+        if not rejected.empty:
+            worst = int(rejected.sort_values("metric_value").iloc[0]["epoch"])
+            mem += _memorization_block(
+                data, worst, title=f"Epoch {worst} (better score, rejected: it memorizes)")
+        parts.append(H.section("Memorization audit", mem, anchor="memorization"))
+        parts.append(H.section(f"Findings audit (epoch {focus})", _findings_block(data, focus),
+                               anchor="findings"))
+    if data.study is not None:
+        parts.append(_reader_section(data, decision, table))
+    return H.page(f"Stopping-epoch report: {_run_title(data)}", "".join(parts),
+                  subtitle=_subtitle(data), footer=_footer(data))
+
+
+def _checkpoint_page(data: RunData, decision: Decision, table: pd.DataFrame,
+                     row: pd.Series) -> str:
+    epoch = int(row["epoch"])
+    if row["chosen"]:
+        verdict, cls = f"Epoch {epoch} is the stopping epoch", "summary"
+    elif not row["passes_gates"]:
+        verdict, cls = f"Epoch {epoch} is out", "summary none"
+    else:
+        verdict, cls = f"Epoch {epoch} passes every gate", "summary"
+    why = [r[:1].upper() + r[1:] + "." for r in str(row["reasons"]).split("; ") if r]
+    if not why and row["passes_gates"]:
+        why = [f"It passed every gate; {'it is within' if row['within_interval'] else 'it is outside'}"
+               f" the best checkpoint's interval ({decision.metric_label} ≤ {fmt(decision.bound)})."]
+    body = (f"<div class=\"{cls}\"><p class=\"verdict\">{H.esc(verdict)}</p>"
+            + H.bullets(why) + "</div>")
+    gate_cols = [c for c in table.columns if c.startswith("gate_")]
+    body += H.table(["gate", "result"], [[GATE_LABELS[c[5:]], H.badge(row[c])] for c in gate_cols],
+                    raw=True)
+    rows = []
+    for col in SHOWN[data.kind]:
+        if col in row.index and pd.notna(row.get(col)):
+            label, direction, meaning = METRIC_INFO[col]
+            rows.append([label, _value_ci(row, col), direction, meaning])
+    train = [("discriminator loss", "d_loss"), ("generator loss", "g_loss"),
+             ("D accuracy on real", "d_acc_real"), ("D accuracy on fake", "d_acc_fake")]
+    for label, col in train:
+        if pd.notna(row.get(col, np.nan)):
+            rows.append([label, fmt(row[col]), "10–90 %" if "acc" in col else "–", "training"])
+    body += H.section("Scores", H.table(["measure", "value (95 % interval)", "better",
+                                         "meaning"], rows, left=(0, 3)))
+    if data.kind == "2d":
+        png = data.sample_png(epoch)
+        body += H.section("Generated images", H.figure(
+            plots.file_uri(png) if png else None, f"Epoch {epoch}: samples from fixed latent vectors.",
+            missing="No sample grid for this epoch (samples/epoch-NNNN.png).", picture=True))
+        body += H.section("Memorization audit", _memorization_block(data, epoch, title=f"Epoch {epoch}"))
+        body += H.section("Findings audit", _findings_block(data, epoch))
+    else:
+        pts = data.sample_points(epoch)
+        if pts is not None:
+            truth, x_range, y_range = _pattern_truth(data)
+            body += H.section("What the generator draws", H.figure(
+                plots.pattern_plot({epoch: pts}, truth, chosen=decision.stopping_epoch,
+                                   x_range=x_range, y_range=y_range),
+                "True pattern in red, generator points in blue."))
+    if "detect_p" in row.index:
+        if pd.notna(row.get("detect_p")):
+            text = (f"Readers read {fmt(row['n_read'])} fakes of this checkpoint and called "
+                    f"{pct(row['fool_rate'])} of them real (95 % interval "
+                    f"{pct(row['fool_rate_ci_low'])}–{pct(row['fool_rate_ci_high'])}); one-sided "
+                    f"p that they detect fakes better than chance = {fmt(row['detect_p'])}.")
+        else:
+            text = "This checkpoint was not part of the reading study."
+        body += H.section("Readers", H.para(text))
+    body += (f"<p class=\"noprint\"><a href=\"../index.html\">← back to the run report</a> "
+             f"(stopping epoch: {decision.stopping_epoch if decision.stopping_epoch is not None else 'none'})</p>")
+    return H.page(f"Checkpoint quality report: epoch {epoch}", body,
+                  subtitle=H.esc(_run_title(data)), footer=_footer(data))

@@ -1,0 +1,227 @@
+"""Read everything a report needs from a run folder (and, optionally, a study folder).
+
+The report is built from files other commands wrote (see the shared file contracts):
+``run.json`` and ``history.csv`` (``ganaudit train1d`` / ``train2d``), ``scores.csv`` and
+``audit/epoch-NNNN/...`` (``ganaudit score``), ``STUDY/analysis/checkpoints.csv``
+(``ganaudit study analyze``). When a piece the report cannot do without is missing, the error
+names the command that makes it. Optional pieces (audits, sample pictures) may be missing: the
+report then says so in the section where they would have been.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gan_models.errors import InputError
+
+HISTORY_COLUMNS = ["epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "seconds", "healthy"]
+STUDY_COLUMNS = ["label", "n_read", "called_real", "fool_rate", "fool_rate_ci_low",
+                 "fool_rate_ci_high", "detect_p"]
+_LABEL = re.compile(r"^epoch-(\d{4,})$")
+
+
+@dataclass
+class CheckpointAudit:
+    """Audit outputs of one checkpoint (any part may be missing: ``None``)."""
+
+    epoch: int
+    memorization_summary: dict | None = None
+    memorization_table: pd.DataFrame | None = None
+    memorization_gallery: Path | None = None
+    findings_summary: dict | None = None
+    findings_table: pd.DataFrame | None = None
+    findings_gallery: Path | None = None
+
+
+@dataclass
+class RunData:
+    """One run folder, read and checked."""
+
+    path: Path
+    run: dict
+    kind: str
+    history: pd.DataFrame
+    scores: pd.DataFrame
+    audits: dict[int, CheckpointAudit] = field(default_factory=dict)
+    study: pd.DataFrame | None = None
+    study_summary: dict | None = None
+    study_path: Path | None = None
+
+    def sample_png(self, epoch: int) -> Path | None:
+        path = self.path / "samples" / f"epoch-{epoch:04d}.png"
+        return path if path.is_file() else None
+
+    def sample_points(self, epoch: int) -> np.ndarray | None:
+        """The 1D run's stored generator points for ``epoch`` ((n, 2) array), or None."""
+        path = self.path / "samples" / f"epoch-{epoch:04d}.npy"
+        if not path.is_file():
+            return None
+        try:
+            points = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise InputError(
+                f"cannot read sample points {path}: {exc}; re-create them by training the run "
+                "again (ganaudit train1d ... --out RUN)") from exc
+        if points.ndim != 2 or points.shape[1] != 2:
+            raise InputError(
+                f"sample points {path} have shape {points.shape}, expected (n, 2); the file is "
+                "not from ganaudit train1d - re-train the run")
+        return points
+
+
+def _read_csv(path: Path, what: str, how: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise InputError(f"cannot read {what} {path} ({exc}); make it again with {how}") from exc
+
+
+def _require_columns(frame: pd.DataFrame, columns: list[str], path: Path, how: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{path} lacks column(s) {', '.join(missing)}; make it again with {how}")
+
+
+def _as_bool(values: pd.Series) -> pd.Series:
+    """``healthy`` may be written as True/False, true/false or 1/0; unknown stays NA."""
+    mapping = {"true": True, "1": True, "1.0": True, "false": False, "0": False, "0.0": False}
+    return values.map(lambda v: mapping.get(str(v).strip().lower(), pd.NA)
+                      if not isinstance(v, (bool, np.bool_)) else bool(v)).astype("boolean")
+
+
+def _read_json(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {path} ({exc}); re-run ganaudit score RUN to make it "
+                         "again") from exc
+
+
+def _load_audit(run_dir: Path, epoch: int) -> CheckpointAudit:
+    base = run_dir / "audit" / f"epoch-{epoch:04d}"
+    audit = CheckpointAudit(epoch=epoch)
+    mem, fnd = base / "memorization", base / "findings"
+    audit.memorization_summary = _read_json(mem / "summary.json")
+    if (mem / "memorization.csv").is_file():
+        audit.memorization_table = _read_csv(mem / "memorization.csv", "memorization table",
+                                             "ganaudit score RUN")
+    if (mem / "gallery.png").is_file():
+        audit.memorization_gallery = mem / "gallery.png"
+    audit.findings_summary = _read_json(fnd / "summary.json")
+    if (fnd / "findings.csv").is_file():
+        audit.findings_table = _read_csv(fnd / "findings.csv", "findings table",
+                                         "ganaudit score RUN")
+    if (fnd / "gallery.png").is_file():
+        audit.findings_gallery = fnd / "gallery.png"
+    return audit
+
+
+def load_study(study_dir: str | Path) -> tuple[pd.DataFrame, dict | None, Path]:
+    """Read ``STUDY/analysis/checkpoints.csv`` (and ``summary.json`` when present).
+
+    Returns the table with an added integer ``epoch`` column (NA for labels that are not
+    ``epoch-NNNN``), the summary dict (or None) and the study path.
+    """
+    study = Path(study_dir)
+    if not study.is_dir():
+        raise InputError(f"study folder {study} does not exist; give the folder made by "
+                         "ganaudit study create")
+    table_path = study / "analysis" / "checkpoints.csv"
+    if not table_path.is_file():
+        raise InputError(f"{table_path} is missing; run `ganaudit study analyze {study}` first")
+    table = _read_csv(table_path, "reader results", f"ganaudit study analyze {study}")
+    _require_columns(table, STUDY_COLUMNS, table_path, f"ganaudit study analyze {study}")
+    table["epoch"] = [int(m.group(1)) if (m := _LABEL.match(str(label))) else pd.NA
+                      for label in table["label"]]
+    table["epoch"] = table["epoch"].astype("Int64")
+    summary = None
+    summary_path = study / "analysis" / "summary.json"
+    if summary_path.is_file():
+        try:
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read {summary_path} ({exc}); run `ganaudit study analyze "
+                             f"{study}` again") from exc
+    return table, summary, study
+
+
+def load_run(run_dir: str | Path, *, study_dir: str | Path | None = None) -> RunData:
+    """Read a run folder for a report.
+
+    Parameters
+    ----------
+    run_dir : path
+        Folder made by ``ganaudit train1d`` / ``train2d`` and scored by ``ganaudit score``.
+    study_dir : path, optional
+        Reading-study folder analysed by ``ganaudit study analyze``.
+
+    Raises
+    ------
+    InputError
+        When the folder, ``run.json``, ``history.csv`` or ``scores.csv`` is missing or
+        unreadable; the message names the command that makes the missing piece.
+    """
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise InputError(f"run folder {path} does not exist; give the folder written by "
+                         "ganaudit train1d or ganaudit train2d (--out RUN)")
+    train_cmd = "ganaudit train1d --pattern P --epochs E --out RUN (or ganaudit train2d)"
+    run_json = path / "run.json"
+    if not run_json.is_file():
+        raise InputError(f"{path} is not a training run (no run.json); make one with {train_cmd}")
+    try:
+        run = json.loads(run_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {run_json} ({exc}); make the run again with "
+                         f"{train_cmd}") from exc
+    kind = run.get("kind") if isinstance(run, dict) else None
+    if kind not in ("1d", "2d"):
+        raise InputError(f"{run_json} has kind {kind!r}, expected '1d' or '2d'; it was not "
+                         f"written by {train_cmd}")
+
+    history_path = path / "history.csv"
+    if not history_path.is_file():
+        raise InputError(f"{path} has no history.csv; train the run with {train_cmd} (or "
+                         "finish it with --resume)")
+    history = _read_csv(history_path, "training history", train_cmd)
+    _require_columns(history, HISTORY_COLUMNS, history_path, train_cmd)
+    history["healthy"] = _as_bool(history["healthy"])
+    history = history.sort_values("epoch").reset_index(drop=True)
+
+    scores_path = path / "scores.csv"
+    if not scores_path.is_file():
+        raise InputError(f"{path} has no scores.csv; run `ganaudit score {path}` first")
+    scores = _read_csv(scores_path, "scores", f"ganaudit score {path}")
+    _require_columns(scores, ["epoch"], scores_path, f"ganaudit score {path}")
+    if scores.empty:
+        raise InputError(f"{scores_path} has no rows; run `ganaudit score {path}` after "
+                         "training wrote at least one checkpoint")
+    scores = scores.sort_values("epoch").reset_index(drop=True)
+    scores["epoch"] = scores["epoch"].astype(int)
+    # Training-health columns come from history.csv when scores.csv lacks them.
+    extra = history[HISTORY_COLUMNS].rename(columns={c: f"{c}_history" for c in HISTORY_COLUMNS[1:]})
+    merged = scores.merge(extra, on="epoch", how="left")
+    for col in HISTORY_COLUMNS[1:]:
+        from_history = merged.pop(f"{col}_history")
+        if col not in merged.columns:
+            merged[col] = from_history
+        else:
+            merged[col] = merged[col].where(merged[col].notna(), from_history)
+    scores = merged
+    scores["healthy"] = _as_bool(scores["healthy"])
+
+    data = RunData(path=path, run=run, kind=kind, history=history, scores=scores)
+    if kind == "2d":
+        data.audits = {int(e): _load_audit(path, int(e)) for e in scores["epoch"]}
+    if study_dir is not None:
+        data.study, data.study_summary, data.study_path = load_study(study_dir)
+    return data

@@ -1,0 +1,204 @@
+"""Report figures: matplotlib (Agg) → inline ``data:image/png;base64`` URIs.
+
+Every figure is returned as a data URI so the HTML page needs no other file.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+CHOSEN = "#0b7a3e"
+REJECTED = "#c0392b"
+LINE = "#1f4e79"
+SECOND = "#d9822b"
+SHADE = "#f4c7c3"
+
+plt.rcParams.update({
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.25,
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+    "legend.frameon": False,
+    "legend.fontsize": 8,
+})
+
+
+def figure_uri(fig) -> str:
+    """Render a figure to a PNG data URI and close it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def file_uri(path: str | Path) -> str:
+    """A PNG file on disk as a data URI."""
+    data = Path(path).read_bytes()
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _shade_unhealthy(ax, epochs, healthy) -> bool:
+    shaded = False
+    for epoch, ok in zip(epochs, healthy):
+        if ok is False or (not pd.isna(ok) and not bool(ok)):
+            ax.axvspan(epoch - 0.5, epoch + 0.5, color=SHADE, alpha=0.6, lw=0,
+                       label=None if shaded else "unhealthy epoch")
+            shaded = True
+    return shaded
+
+
+def _mark_chosen(ax, chosen: int | None) -> None:
+    if chosen is not None:
+        ax.axvline(chosen, color=CHOSEN, lw=1.5, ls="--", label=f"stopping epoch {chosen}")
+
+
+def training_curves(history: pd.DataFrame, *, chosen: int | None = None) -> str:
+    """Losses and discriminator accuracies against epoch, unhealthy epochs shaded."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.2))
+    epochs = history["epoch"].to_numpy()
+    healthy = list(history["healthy"])
+    for ax in (ax1, ax2):
+        _shade_unhealthy(ax, epochs, healthy)
+        _mark_chosen(ax, chosen)
+    ax1.plot(epochs, history["d_loss"], color=LINE, marker=".", label="discriminator loss")
+    ax1.plot(epochs, history["g_loss"], color=SECOND, marker=".", label="generator loss")
+    ax1.set(title="Training losses", xlabel="epoch", ylabel="loss")
+    ax2.plot(epochs, history["d_acc_real"], color=LINE, marker=".", label="accuracy on real")
+    ax2.plot(epochs, history["d_acc_fake"], color=SECOND, marker=".", label="accuracy on fake")
+    for level in (0.1, 0.9):
+        ax2.axhline(level, color="grey", lw=0.8, ls=":")
+    ax2.set(title="Discriminator accuracy (healthy: 10–90 %)", xlabel="epoch",
+            ylabel="accuracy", ylim=(-0.02, 1.02))
+    for ax in (ax1, ax2):
+        ax.legend(loc="best")
+    return figure_uri(fig)
+
+
+def metric_plot(table: pd.DataFrame, column: str, *, title: str, ylabel: str,
+                low: str | None = None, high: str | None = None,
+                chosen: int | None = None, bound: float | None = None,
+                limit: float | None = None, limit_label: str = "limit",
+                excluded: list[int] | None = None) -> str | None:
+    """One metric against epoch with its interval, the chosen epoch and the gated-out epochs.
+
+    Returns None when the column is absent or has no finite value.
+    """
+    if column not in table.columns:
+        return None
+    epochs = table["epoch"].to_numpy(dtype=float)
+    values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(values).any():
+        return None
+    fig, ax = plt.subplots(figsize=(5, 3))
+    if low and high and low in table.columns and high in table.columns:
+        lo = pd.to_numeric(table[low], errors="coerce").to_numpy(dtype=float)
+        hi = pd.to_numeric(table[high], errors="coerce").to_numpy(dtype=float)
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        if ok.any():
+            ax.fill_between(epochs[ok], lo[ok], hi[ok], color=LINE, alpha=0.15, lw=0,
+                            label="95 % interval" if column != "kid_mean" else "± 1 std")
+    ax.plot(epochs, values, color=LINE, marker="o", ms=3.5, label=ylabel)
+    if excluded:
+        mask = np.isin(epochs, excluded) & np.isfinite(values)
+        if mask.any():
+            ax.plot(epochs[mask], values[mask], ls="none", marker="x", color=REJECTED, ms=7,
+                    mew=1.8, label="out (failed a gate)")
+    if bound is not None and math.isfinite(bound):
+        ax.axhline(bound, color=CHOSEN, lw=0.8, ls=":", label="best + interval")
+    if limit is not None:
+        ax.axhline(limit, color=REJECTED, lw=1, ls="--", label=limit_label)
+    _mark_chosen(ax, chosen)
+    if chosen is not None and chosen in epochs:
+        i = int(np.where(epochs == chosen)[0][0])
+        if math.isfinite(values[i]):
+            ax.plot([chosen], [values[i]], marker="o", ms=9, mfc="none", mec=CHOSEN, mew=2)
+    ax.set(title=title, xlabel="epoch", ylabel=ylabel)
+    ax.legend(loc="best")
+    return figure_uri(fig)
+
+
+def pattern_plot(points: dict[int, np.ndarray], truth: np.ndarray | None, *,
+                 chosen: int | None, x_range=None, y_range=None) -> str:
+    """The seed notebook's picture: true pattern in red, generator points in blue, per epoch."""
+    epochs = sorted(points)
+    cols = min(3, len(epochs))
+    rows = math.ceil(len(epochs) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.0 * rows), squeeze=False)
+    for ax in axes.ravel()[len(epochs):]:
+        ax.axis("off")
+    for ax, epoch in zip(axes.ravel(), epochs):
+        if truth is not None:
+            ax.scatter(truth[:, 0], truth[:, 1], s=2, color="red", label="true pattern")
+        pts = points[epoch]
+        ax.scatter(pts[:, 0], pts[:, 1], s=2, color="blue", alpha=0.6, label="generator")
+        title = f"epoch {epoch}" + (" (stopping epoch)" if epoch == chosen else "")
+        ax.set_title(title, color=CHOSEN if epoch == chosen else "black")
+        if epoch == chosen:
+            for spine in ax.spines.values():
+                spine.set_visible(True)
+                spine.set_color(CHOSEN)
+                spine.set_linewidth(2)
+        if x_range is not None and y_range is not None:
+            dx = 0.15 * (x_range[1] - x_range[0])
+            dy = 0.15 * (y_range[1] - y_range[0])
+            ax.set_xlim(x_range[0] - dx, x_range[1] + dx)
+            ax.set_ylim(y_range[0] - dy, y_range[1] + dy)
+    axes.ravel()[0].legend(loc="best", markerscale=4)
+    fig.tight_layout()
+    return figure_uri(fig)
+
+
+def reader_plot(table: pd.DataFrame, *, chosen: int | None = None) -> str | None:
+    """Fool rate (share of fakes called real) per checkpoint with its interval."""
+    rows = table.dropna(subset=["fool_rate"]) if "fool_rate" in table.columns else table.iloc[:0]
+    if rows.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(5, 3))
+    x = rows["epoch"].to_numpy(dtype=float)
+    y = rows["fool_rate"].to_numpy(dtype=float)
+    lo = rows["fool_rate_ci_low"].to_numpy(dtype=float)
+    hi = rows["fool_rate_ci_high"].to_numpy(dtype=float)
+    ax.errorbar(x, y, yerr=[np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)], fmt="o",
+                color=LINE, capsize=3, label="fool rate (fakes called real)")
+    ax.axhline(0.5, color="grey", ls=":", lw=1, label="chance (50 %)")
+    _mark_chosen(ax, chosen)
+    ax.set(title="Readers: fakes called real", xlabel="epoch", ylabel="share",
+           ylim=(-0.02, 1.02))
+    ax.legend(loc="best")
+    return figure_uri(fig)
+
+
+def prevalence_plot(prevalence: pd.DataFrame) -> str | None:
+    """Grouped bars: each finding's prevalence in real vs generated images (with intervals)."""
+    if prevalence is None or prevalence.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(max(4, 1.4 * len(prevalence) + 2), 3))
+    x = np.arange(len(prevalence))
+    for offset, side, color in ((-0.18, "real", LINE), (0.18, "generated", SECOND)):
+        y = prevalence[side].to_numpy(dtype=float)
+        lo = prevalence.get(f"{side}_ci_low")
+        hi = prevalence.get(f"{side}_ci_high")
+        yerr = None
+        if lo is not None and hi is not None:
+            lo, hi = lo.to_numpy(dtype=float), hi.to_numpy(dtype=float)
+            if np.isfinite(lo).all() and np.isfinite(hi).all():
+                yerr = [np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)]
+        ax.bar(x + offset, y, width=0.36, color=color, yerr=yerr, capsize=3, label=side)
+    ax.set_xticks(x, prevalence["finding"], rotation=0)
+    ax.set(title="Finding prevalence", ylabel="share of images")
+    ax.legend(loc="best")
+    return figure_uri(fig)

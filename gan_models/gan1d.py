@@ -36,7 +36,7 @@ def train_1d(pattern, out, *, epochs: int | None = None, seed: int = 0, resume: 
         settings = {**runs.DEFAULTS_1D, **overrides}
         if epochs is not None:
             settings["epochs"] = int(epochs)
-        run = runs.base_run_json("1d", settings, seed)
+        run = runs.base_run_json("1d", settings, seed, int(settings["n_train"]))
         run["pattern"] = {**pattern_obj.to_json(),
                           "spec": pattern if isinstance(pattern, str) else pattern_obj.name}
         runs.write_run_json(out, run)

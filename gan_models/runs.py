@@ -27,13 +27,14 @@ HISTORY_COLUMNS = ["epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "sec
 DEFAULTS_1D = {
     "latent_dim": 8, "width": 128, "depth": 3, "loss": "modified", "label_smoothing": 0.0,
     "gradient_penalty": 10.0, "d_learning_rate": 1e-3, "g_learning_rate": 1e-3, "beta_1": 0.5,
-    "beta_2": 0.999, "batch_size": 256, "n_train": 16_384, "steps_per_call": 32, "epochs": 40,
-    "n_samples": 1000,
+    "beta_2": 0.999, "batch_size": 256, "n_train": 16_384, "steps_per_call": 32, "epochs": 30,
+    "n_samples": 1000, "lr_decay": "cosine", "lr_final_fraction": 0.05,
 }
 DEFAULTS_2D = {
     "latent_dim": 100, "base": 32, "loss": "modified", "label_smoothing": 0.0,
     "gradient_penalty": 10.0, "d_learning_rate": 2e-4, "g_learning_rate": 2e-4, "beta_1": 0.5,
     "beta_2": 0.999, "batch_size": 64, "steps_per_call": 8, "epochs": 20, "n_grid": 64,
+    "lr_decay": "none", "lr_final_fraction": 1.0,
     "heldout_fraction": 0.2,
 }
 
@@ -147,9 +148,17 @@ def build_gan(run: dict):
         generator = models.generator_2d(run["image_size"], run["latent_dim"], base=run["base"])
         discriminator = models.discriminator_2d(run["image_size"], base=run["base"])
     gan = GAN(generator, discriminator, run["latent_dim"])
+
+    def rate(initial):
+        if run.get("lr_decay", "none") == "cosine":
+            # Cosine decay over the planned number of steps steadies the last epochs.
+            return keras.optimizers.schedules.CosineDecay(
+                initial, decay_steps=int(run["decay_steps"]), alpha=float(run["lr_final_fraction"]))
+        return initial
+
     gan.compile(
-        d_optimizer=keras.optimizers.Adam(run["d_learning_rate"], beta_1=run["beta_1"], beta_2=run["beta_2"]),
-        g_optimizer=keras.optimizers.Adam(run["g_learning_rate"], beta_1=run["beta_1"], beta_2=run["beta_2"]),
+        d_optimizer=keras.optimizers.Adam(rate(run["d_learning_rate"]), beta_1=run["beta_1"], beta_2=run["beta_2"]),
+        g_optimizer=keras.optimizers.Adam(rate(run["g_learning_rate"]), beta_1=run["beta_1"], beta_2=run["beta_2"]),
         loss=get_loss(run["loss"], label_smoothing=run["label_smoothing"],
                       gradient_penalty=run["gradient_penalty"]),
     )
@@ -226,11 +235,13 @@ def train(run_dir, run: dict, data: np.ndarray, *, resume: bool, write_samples, 
     return {"epochs": len(rows), "unhealthy": unhealthy, "history": rows}
 
 
-def base_run_json(kind: str, settings: dict, seed: int) -> dict:
+def base_run_json(kind: str, settings: dict, seed: int, n_examples: int) -> dict:
     import keras
 
     run = {"kind": kind, **settings, "seed": int(seed), "backend": keras.backend.backend(),
            "versions": _versions(), "optimizer": "adam", "command": " ".join(sys.argv)}
+    steps_per_epoch = max(n_examples // min(int(settings["batch_size"]), n_examples), 1)
+    run["decay_steps"] = steps_per_epoch * int(settings["epochs"])
     return run
 
 

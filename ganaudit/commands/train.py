@@ -1,6 +1,66 @@
-"""`ganaudit train` (not yet written)."""
+"""``ganaudit train1d`` and ``ganaudit train2d``: train a GAN into a run folder."""
+
+from __future__ import annotations
+
+
+def _common(p):
+    p.add_argument("--epochs", type=int, default=None, help="number of epochs (default: the run type's)")
+    p.add_argument("--out", required=True, help="run folder to create (must be empty unless --resume)")
+    p.add_argument("--seed", type=int, default=0, help="seed for data, initialisation and noise")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last complete checkpoint")
+    p.add_argument("--loss", choices=["modified", "minimax", "wasserstein", "least_squares"], default=None,
+                   help="GAN loss (default: modified, the non-saturating loss)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def register(sub):
-    p = sub.add_parser("train", help="(not yet available)")
-    p.set_defaults(func=lambda args: print("ganaudit train: not yet available") or 1)
+    p = sub.add_parser("train1d", help="train a 1D GAN on a pattern",
+                       description="Train a 1D GAN on (x, y) points of a pattern. Writes RUN/run.json, "
+                                   "history.csv, checkpoints/ and samples/.")
+    p.add_argument("--pattern", required=True,
+                   help="sine, square, parabola, sawtooth, circle, or your own as module:function "
+                        "(a sampler(n, rng) returning (n, 2) points)")
+    _common(p)
+    p.set_defaults(func=run_1d)
+
+    p = sub.add_parser("train2d", help="train a 2D DCGAN on MR images",
+                       description="Train a DCGAN on the phantom population or a folder/file of "
+                                   "DICOM, NIfTI, PNG/JPEG/TIFF or .npy images.")
+    p.add_argument("--data", required=True, help="'phantom' or a folder/file of images")
+    p.add_argument("--size", type=int, default=64, choices=[64, 128, 256], help="training image size")
+    p.add_argument("--n-phantom", type=int, default=1000, help="phantom slices to make when --data phantom")
+    _common(p)
+    p.set_defaults(func=run_2d)
+
+
+def _overrides(args) -> dict:
+    out = {}
+    if args.loss:
+        out["loss"] = args.loss
+    if args.batch_size:
+        out["batch_size"] = args.batch_size
+    return out
+
+
+def _report(summary) -> int:
+    print(f"trained {summary['epochs']} epochs into {summary['run_dir']}")
+    if summary["unhealthy"]:
+        print(f"warning: unhealthy epochs {summary['unhealthy']} (see history.csv)")
+    return 0
+
+
+def run_1d(args) -> int:
+    from gan_models.gan1d import train_1d
+
+    return _report(train_1d(args.pattern, args.out, epochs=args.epochs, seed=args.seed,
+                            resume=args.resume, quiet=args.quiet, **_overrides(args)))
+
+
+def run_2d(args) -> int:
+    from gan_models.gan2d import train_2d
+
+    return _report(train_2d(args.data, args.out, size=args.size, epochs=args.epochs, seed=args.seed,
+                            resume=args.resume, quiet=args.quiet, n_phantom=args.n_phantom,
+                            **_overrides(args)))

@@ -1,0 +1,122 @@
+"""The 2D MR GAN: a DCGAN trained on phantom slices or the user's images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from gan_models import runs
+from gan_models.atomic import atomic_path, write_csv
+from gan_models.errors import InputError
+from gan_models.models import SIZES_2D
+
+
+def image_grid(images: np.ndarray, *, columns: int = 8) -> np.ndarray:
+    """Tile images in [-1, 1] of shape (n, S, S) into one uint8 picture, 2-px dark gutters."""
+    n, size = images.shape[0], images.shape[1]
+    rows = -(-n // columns)
+    gutter = 2
+    grid = np.zeros((rows * (size + gutter) + gutter, columns * (size + gutter) + gutter), np.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, columns)
+        y, x = gutter + r * (size + gutter), gutter + c * (size + gutter)
+        grid[y:y + size, x:x + size] = np.round((np.clip(img, -1, 1) + 1) * 127.5).astype(np.uint8)
+    return grid
+
+
+def _write_grid(generator, latents, run_dir, epoch):
+    images = np.asarray(generator.predict(latents, batch_size=len(latents), verbose=0), dtype=np.float32)
+    with atomic_path(Path(run_dir) / "samples" / f"epoch-{epoch:04d}.png") as tmp:
+        Image.fromarray(image_grid(images[..., 0])).save(tmp, format="PNG")
+
+
+def split_indices(n: int, *, heldout_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic train / held-out split of ``n`` images (seeded permutation)."""
+    if n < 2:
+        raise InputError(f"need at least 2 images to split into train and held-out, got {n}")
+    order = np.random.default_rng([int(seed), 31337]).permutation(n)
+    n_held = min(max(int(round(n * heldout_fraction)), 1), n - 1)
+    return np.sort(order[n_held:]), np.sort(order[:n_held])
+
+
+def _load_data(source: str, size: int, *, n_phantom: int, seed: int):
+    """Images (N, S, S) in [-1, 1], their names, optional labels, and a provenance dict."""
+    if source == "phantom":
+        from gan_models.phantom import make_population
+
+        images, labels = make_population(n_phantom, size, seed=seed, progress=False)
+        return images, list(labels["file"]), labels, {"source": "phantom", "n": n_phantom, "seed": seed}
+    from gan_models.data import load_images
+
+    image_set = load_images(source, size=size)
+    meta = {"source": str(Path(source).resolve()), "n": len(image_set)}
+    meta.update({k: v for k, v in image_set.meta.items() if k != "source"})
+    return image_set.images, list(image_set.names), None, meta
+
+
+def train_2d(data: str, out, *, size: int = 64, epochs: int | None = None, seed: int = 0,
+             resume: bool = False, quiet: bool = False, n_phantom: int = 1000, **overrides) -> dict:
+    """Train a DCGAN on ``data`` ("phantom" or a folder/file of images) into ``out``."""
+    if epochs is not None and int(epochs) <= 0:
+        raise InputError(f"--epochs must be a positive number of epochs, got {epochs}")
+    if int(size) not in SIZES_2D:
+        raise InputError(f"--size {size} is not supported; choose one of {SIZES_2D}")
+    unknown = set(overrides) - set(runs.DEFAULTS_2D)
+    if unknown:
+        raise InputError(f"unknown 2D training settings {sorted(unknown)}; known: {sorted(runs.DEFAULTS_2D)}")
+    if not resume and data != "phantom" and not Path(data).exists():
+        raise InputError(f"--data {data} does not exist; give 'phantom' or a folder of DICOM/NIfTI/PNG/NPY images")
+    out_path = Path(out)
+    if not resume:
+        # Load (and so validate) the data before touching the output folder.
+        images, names, labels, meta = _load_data(data, int(size), n_phantom=n_phantom, seed=seed)
+    out_path = runs.prepare_run_dir(out_path, resume=resume)
+    if resume:
+        run = runs.resumed_settings(out_path, {"epochs": epochs} if epochs else {})
+        train = np.load(out_path / "data" / "train.npy")
+    else:
+        settings = {**runs.DEFAULTS_2D, **overrides, "image_size": int(size)}
+        if epochs is not None:
+            settings["epochs"] = int(epochs)
+        train_idx, held_idx = split_indices(len(images), heldout_fraction=settings["heldout_fraction"], seed=seed)
+        train = images[train_idx]
+        run = runs.base_run_json("2d", settings, seed, len(train))
+        run["data"] = {**meta, "n_train": int(len(train_idx)), "n_heldout": int(len(held_idx)),
+                       "split": "seeded permutation", "intensity": "per-image window to [-1, 1]"}
+        run["mixed_precision"] = _precision_policy()
+        data_dir = out_path / "data"
+        data_dir.mkdir(exist_ok=True)
+        for name, idx in (("train", train_idx), ("heldout", held_idx)):
+            with atomic_path(data_dir / f"{name}.npy") as tmp:
+                with open(tmp, "wb") as fh:
+                    np.save(fh, images[idx].astype(np.float32))
+            if labels is not None:
+                write_csv(data_dir / f"{name}_labels.csv", labels.iloc[idx].reset_index(drop=True))
+            else:
+                import pandas as pd
+                write_csv(data_dir / f"{name}_names.csv", pd.DataFrame({"file": [names[i] for i in idx]}))
+        runs.write_run_json(out_path, run)
+    _apply_precision_policy(run.get("mixed_precision", "float32"))
+    summary = runs.train(out_path, run, train[..., None].astype(np.float32), resume=resume,
+                         write_samples=_write_grid, quiet=quiet)
+    summary["run_dir"] = str(out_path)
+    return summary
+
+
+def _precision_policy() -> str:
+    """mixed_bfloat16 on an accelerator (JAX GPU/TPU), float32 on CPU where bf16 is slower."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+        if jax.default_backend() in ("gpu", "tpu"):
+            return "mixed_bfloat16"
+    return "float32"
+
+
+def _apply_precision_policy(policy: str) -> None:
+    import keras
+
+    keras.mixed_precision.set_dtype_policy(policy)

@@ -1,12 +1,18 @@
-"""Image import: folders of PNG/NPY (and, later, DICOM/NIfTI) → float32 arrays in [-1, 1].
+"""Image import: DICOM / NIfTI / PNG / JPEG / TIFF / .npy → float32 arrays in [-1, 1].
 
 Public:
-- ``load_images(source, *, size=None) -> ImageSet``: images (N, S, S) float32 in [-1, 1] and
-  their names.
+- ``load_images(source, *, size=None, policy=IntensityPolicy(), axis=2, strict=False, ...)
+  -> ImageSet``: images (N, S, S) float32 in [-1, 1], their names, groups and provenance.
+- ``IntensityPolicy``: how raw values are windowed to [-1, 1] (recorded in run.json).
+- ``split_train_heldout(n, *, heldout_fraction=0.2, seed=0, groups=None)``.
 - ``write_png16(images, folder, names=None)``: write images in [-1, 1] as 16-bit PNGs,
-  atomically (the whole folder appears at once).
+  atomically; they load back unchanged.
+- ``gan_models.data.dicom.available_handlers()``: installed DICOM pixel decoders.
 """
 
-from gan_models.data.folders import ImageSet, load_images, write_png16
+from gan_models.data.folders import ImageSet, write_png16
+from gan_models.data.loader import load_images
+from gan_models.data.policy import IntensityPolicy
+from gan_models.data.split import split_train_heldout
 
-__all__ = ["ImageSet", "load_images", "write_png16"]
+__all__ = ["ImageSet", "IntensityPolicy", "load_images", "split_train_heldout", "write_png16"]

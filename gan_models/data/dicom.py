@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -90,10 +91,10 @@ def _install_hint(transfer_syntax) -> str:
 
 
 def _describe(ds) -> str:
-    modality = ds.get("Modality", "") or "unknown modality"
+    """'Basic Text SR Storage (Modality SR)' for the error about a non-image file."""
     sop = ds.get("SOPClassUID")
-    sop_name = getattr(sop, "name", str(sop)) if sop else "object without SOP class"
-    return f"a {modality} {sop_name}"
+    sop_name = getattr(sop, "name", str(sop)) if sop else "an object without SOP class"
+    return f"{sop_name} (Modality {ds.get('Modality', '') or 'unknown'})"
 
 
 def _first(value) -> float | None:
@@ -144,10 +145,18 @@ def read_dicom(path: Path, name: str, group: str) -> list[RawImage]:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    try:
-        ds = pydicom.dcmread(path)
-    except (InvalidDicomError, OSError, EOFError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"{path.name}: not a readable DICOM file ({exc})") from exc
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ds = pydicom.dcmread(path)
+        except (InvalidDicomError, OSError, EOFError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{path.name}: not a readable DICOM file ({exc})") from exc
+    truncated = [str(w.message) for w in caught if "End of file" in str(w.message)]
+    if truncated or len(ds) == 0:
+        declared = ds.file_meta.get("MediaStorageSOPClassUID") if hasattr(ds, "file_meta") else None
+        said = f" (header says {getattr(declared, 'name', declared)})" if declared else ""
+        raise InputError(f"{path.name}: corrupt or truncated DICOM file{said}: the data ends "
+                         "early or holds no elements")
     if not any(tag in ds for tag in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
         raise InputError(f"{path.name}: no pixel data; it is {_describe(ds)}")
     meta = getattr(ds, "file_meta", None)

@@ -1,0 +1,70 @@
+"""`ganaudit report` from the command line: output, options, exit codes, clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ganaudit.cli import main
+from tests.reports.synthetic import make_run_1d, make_run_2d, make_study
+
+
+def test_report_cli_2d_with_study(tmp_path, capsys):
+    run = make_run_2d(tmp_path, [9, 6, 4, 3.2, 3.0, 3.1], half_width=0.3)
+    study = make_study(tmp_path, {4: 0.001, 5: 0.5})
+    code = main(["report", str(run), "--study", str(study)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Stopping epoch: 5" in out
+    assert str(run / "report" / "index.html") in out
+    report = json.loads((run / "report" / "report.json").read_text())
+    assert report["stopping_epoch"] == 5 and report["study"].endswith("study")
+
+
+def test_report_cli_options(tmp_path, capsys):
+    run = make_run_1d(tmp_path, [0.5, 0.1, 0.052, 0.05])
+    out_dir = tmp_path / "rep"
+    code = main(["report", str(run), "--tolerance", "1.5", "--alpha", "0.01", "--out", str(out_dir)])
+    assert code == 0
+    report = json.loads((out_dir / "report.json").read_text())
+    assert report["stopping_epoch"] == 2
+    assert report["rule"]["parameters"]["tolerance"] == 1.5
+    assert "Stopping epoch: 2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--metric", "fd_inf"], "metric 'fd_inf' is not scored for 1D runs"),
+    (["--memorization-max", "7"], "memorization-max must be a share between 0 and 1"),
+])
+def test_report_cli_bad_options_exit_2(tmp_path, capsys, args, match):
+    run = make_run_1d(tmp_path, [0.3, 0.2])
+    assert main(["report", str(run), *args]) == 2
+    err = capsys.readouterr().err
+    assert match in err and err.count("\n") == 1
+    assert not (run / "report").exists()
+
+
+def test_report_cli_missing_scores(tmp_path, capsys):
+    run = make_run_2d(tmp_path, [3, 2])
+    (run / "scores.csv").unlink()
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ganaudit report: error:")
+    assert f"run `ganaudit score {run}` first" in err
+
+
+def test_report_cli_no_passing_checkpoint(tmp_path, capsys):
+    run = make_run_1d(tmp_path, [0.3, 0.2], healthy=[False, False])
+    assert main(["report", str(run)]) == 0
+    assert "No checkpoint passed the gates" in capsys.readouterr().out
+
+
+def test_report_help_in_a_fresh_process():
+    result = subprocess.run([sys.executable, "-m", "ganaudit", "report", "--help"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    for option in ("--study", "--metric", "--tolerance", "--memorization-max", "--alpha", "--out"):
+        assert option in result.stdout

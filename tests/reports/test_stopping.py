@@ -1,0 +1,185 @@
+"""The stopping rule on hand-made scores: earliest within the best CI, gates, readers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from gan_models.errors import InputError
+from reports.load import load_run, load_study
+from reports.stopping import RuleOptions, decide
+from tests.reports.synthetic import make_run_1d, make_run_2d, make_study
+
+
+def _decide(run, **options):
+    data = load_run(run)
+    return decide(data.scores, kind=data.kind, options=RuleOptions(**options))
+
+
+def _text(decision) -> str:
+    return " ".join(decision.rationale + decision.recommendations)
+
+
+def test_2d_picks_earliest_within_best_ci(tmp_path):
+    run = make_run_2d(tmp_path, [9, 6, 4, 3.2, 3.0, 3.1], half_width=0.3)
+    decision = _decide(run)
+    assert decision.best_epoch == 5
+    assert decision.stopping_epoch == 4  # 3.2 ≤ 3.0 + 0.3; epoch 3 (4.0) is outside
+    assert decision.bound == pytest.approx(3.3)
+    assert "Stop at epoch 4" in decision.rationale[0]
+    assert "epoch 5" in decision.rationale[1] and "FD∞" in decision.rationale[1]
+    row = decision.table.set_index("epoch").loc[4]
+    assert bool(row["chosen"]) and bool(row["within_interval"])
+
+
+def test_narrower_interval_moves_the_pick_later(tmp_path):
+    run = make_run_2d(tmp_path, [9, 6, 4, 3.2, 3.0, 3.1], half_width=0.05)
+    assert _decide(run).stopping_epoch == 5
+
+
+@pytest.mark.parametrize("values, with_ci, tolerance, expected, interval", [
+    ([0.5, 0.2, 0.05, 0.03, 0.031, 0.029], True, None, 4, "ci"),
+    ([0.5, 0.1, 0.052, 0.05], False, None, 3, "tolerance"),   # default 5 % when no CI
+    ([0.5, 0.1, 0.052, 0.05], False, 1.5, 2, "tolerance"),
+    ([0.5, 0.2, 0.05, 0.03, 0.031, 0.029], True, 0.0, 6, "tolerance"),  # explicit: exact best
+])
+def test_1d_true_error_rule(tmp_path, values, with_ci, tolerance, expected, interval):
+    run = make_run_1d(tmp_path, values, with_ci=with_ci)
+    decision = _decide(run, tolerance=tolerance)
+    assert decision.metric == "true_error"
+    assert decision.stopping_epoch == expected
+    assert decision.rule["parameters"]["interval"] == interval
+
+
+def test_memorizing_checkpoints_are_out_and_the_rationale_says_so(tmp_path):
+    run = make_run_2d(tmp_path, [9, 6, 4, 3.1, 2.0, 1.5],
+                      memorization=[0, 0, 0.01, 0.02, 0.41, 0.8])
+    decision = _decide(run)
+    assert decision.stopping_epoch == 4
+    text = _text(decision)
+    assert "Epoch 6 scored the lowest FD∞ (1.5) but 80 % of its images matched a training image" \
+        in text
+    assert "Epoch 5 scored a lower FD∞ (2) but 41 % of its images" in text
+    assert "it memorizes" in text
+    table = decision.table.set_index("epoch")
+    assert table.loc[5, "gate_memorization"] == "fail" and not table.loc[5, "passes_gates"]
+
+
+def test_memorization_limit_is_configurable(tmp_path):
+    run = make_run_2d(tmp_path, [9, 6, 4, 3.1, 2.0, 1.5],
+                      memorization=[0, 0, 0.01, 0.02, 0.41, 0.08])
+    assert _decide(run).stopping_epoch == 4  # epochs 5 (41 %) and 6 (8 %) are out at 5 %
+    assert _decide(run, memorization_max=0.10).stopping_epoch == 6
+
+
+@pytest.mark.parametrize("gate, kwargs, phrase", [
+    ("health", {"healthy": [True, True, True, False, True]}, "training was unhealthy"),
+    ("findings", {"impossible": [0, 0, 0, 3, 0]}, "3 generated images with a finding combination"),
+    ("findings", {"significant": [False, False, False, True, False]},
+     "prevalence differed significantly"),
+])
+def test_gates_exclude_a_better_checkpoint(tmp_path, gate, kwargs, phrase):
+    # Epoch 4 scores best; its gate fails, so epoch 5 (within 0.3 of nothing better) wins.
+    run = make_run_2d(tmp_path, [9, 6, 4, 2.0, 3.0], **kwargs)
+    decision = _decide(run)
+    assert decision.stopping_epoch == 5
+    table = decision.table.set_index("epoch")
+    assert table.loc[4, f"gate_{gate}"] == "fail"
+    assert "Epoch 4 scored the lowest FD∞ (2)" in _text(decision)
+    assert phrase in _text(decision)
+
+
+def test_missing_audits_are_reported_not_excluded(tmp_path):
+    run = make_run_2d(tmp_path, [5, 3, 2])
+    scores = pd.read_csv(run / "scores.csv")
+    scores.loc[2, "memorization_rate"] = float("nan")
+    scores.to_csv(run / "scores.csv", index=False)
+    decision = _decide(run)
+    assert decision.stopping_epoch == 3
+    assert decision.table.set_index("epoch").loc[3, "gate_memorization"] == "not audited"
+    assert "memorization audit is missing for epoch 3" in _text(decision)
+
+
+def test_reader_data_changes_the_pick(tmp_path):
+    run = make_run_2d(tmp_path, [9, 6, 4, 3.2, 3.0, 3.1], half_width=0.3)
+    data = load_run(run)
+    assert decide(data.scores, kind="2d").stopping_epoch == 4
+    study, _, _ = load_study(make_study(tmp_path, {4: 0.001, 5: 0.4, 6: 0.3}))
+    decision = decide(data.scores, kind="2d", study=study)
+    assert decision.stopping_epoch == 5
+    text = _text(decision)
+    assert "Readers recognised the fakes of epoch 4 better than chance (p = 0.001 < 0.05)" in text
+    assert "loses to epoch 5" in text
+    # A stricter alpha makes epoch 4's detection non-significant: the pick goes back.
+    assert decide(data.scores, kind="2d", study=study,
+                  options=RuleOptions(alpha=0.0005)).stopping_epoch == 4
+
+
+def test_readers_detect_every_candidate(tmp_path):
+    run = make_run_2d(tmp_path, [9, 3.0, 3.1], half_width=0.3)
+    data = load_run(run)
+    study, _, _ = load_study(make_study(tmp_path, {2: 0.01, 3: 0.02}))
+    decision = decide(data.scores, kind="2d", study=study)
+    assert decision.stopping_epoch == 2
+    assert "Readers recognised the fakes of every checkpoint within the interval" in _text(decision)
+
+
+@pytest.mark.parametrize("kwargs, values, phrase", [
+    ({"healthy": [False] * 4}, [5, 4, 3, 2], "restart training"),
+    ({"memorization": [0.3] * 4}, [5, 4, 3, 2], "copies training images"),
+    ({"memorization": [0.3] * 4}, [5, 4, 3, 2], "still falling at the last epoch: train longer"),
+    ({"impossible": [1] * 4}, [5, 4, 3, 2], "invents or distorts findings"),
+])
+def test_no_checkpoint_passes(tmp_path, kwargs, values, phrase):
+    run = make_run_2d(tmp_path, values, **kwargs)
+    decision = _decide(run)
+    assert decision.stopping_epoch is None and decision.best_epoch is None
+    assert decision.rationale[0].startswith("No checkpoint passed the gates")
+    assert "4 of 4 checkpoints" in decision.rationale[1]
+    assert any(phrase in r for r in decision.recommendations), decision.recommendations
+    assert not decision.table["chosen"].any()
+
+
+def test_no_checkpoint_passes_1d_unhealthy(tmp_path):
+    run = make_run_1d(tmp_path, [0.3, 0.2, 0.1], healthy=[False, False, False])
+    decision = _decide(run)
+    assert decision.stopping_epoch is None
+    assert "restart training" in " ".join(decision.recommendations)
+
+
+def test_last_epoch_best_and_falling_recommends_longer_training(tmp_path):
+    run = make_run_1d(tmp_path, [0.5, 0.3, 0.2, 0.1], half_width=0.001)
+    decision = _decide(run)
+    assert decision.stopping_epoch == 4
+    assert "training longer" in " ".join(decision.recommendations)
+
+
+@pytest.mark.parametrize("kind_run, options, match", [
+    ("1d", {"metric": "fd_inf"}, "metric 'fd_inf' is not scored for 1D runs; use one of"),
+    ("2d", {"metric": "true_error"}, "not scored for 2D runs"),
+    ("2d", {"metric": "psnr"}, "unknown metric 'psnr'; choose one of"),
+    ("2d", {"memorization_max": 5.0}, "memorization-max must be a share between 0 and 1"),
+    ("2d", {"alpha": 0.0}, "alpha must be between 0 and 1"),
+    ("2d", {"tolerance": -0.1}, "tolerance must be a number >= 0"),
+])
+def test_bad_options(tmp_path, kind_run, options, match):
+    run = (make_run_1d(tmp_path, [0.3, 0.2]) if kind_run == "1d"
+           else make_run_2d(tmp_path, [3, 2]))
+    with pytest.raises(InputError, match=match):
+        _decide(run, **options)
+
+
+def test_metric_column_missing(tmp_path):
+    run = make_run_2d(tmp_path, [3, 2])
+    scores = pd.read_csv(run / "scores.csv").drop(columns=["fd_inf"])
+    scores.to_csv(run / "scores.csv", index=False)
+    with pytest.raises(InputError, match="scores.csv has no 'fd_inf' column; re-run `ganaudit score"):
+        _decide(run)
+
+
+def test_kid_interval_uses_std(tmp_path):
+    run = make_run_2d(tmp_path, [4.0, 3.1, 3.0])  # kid_mean = fd/100, kid_std = 0.002
+    decision = _decide(run, metric="kid_mean")
+    assert decision.best_epoch == 3
+    assert decision.bound == pytest.approx(0.032)
+    assert decision.stopping_epoch == 2

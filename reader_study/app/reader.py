@@ -1,0 +1,148 @@
+"""The reader's page: one blinded case at a time, answered in the browser.
+
+``CaseViewer`` is the browser side (``reader.js``): the image on a canvas with window/level and
+zoom done locally, the real/fake call, the confidence (1 unsure … 3 certain), optional marks
+and a note, keyboard shortcuts. ``ReaderView`` is the thin server side over
+``reader_study.session.ReaderSession``: it sends the next case (opaque id and the blinded PNG
+as a data URL, nothing else about it) and stores each answer before the next case goes out.
+
+What reaches the browser: the case id (random, opaque), the image bytes, the progress text,
+and, for practice cases only, the feedback. Never the truth, a file name or a checkpoint label.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import panel as pn
+import param
+from panel.custom import JSComponent
+
+from reader_study.errors import AnswerRejected, StudyError
+
+_HERE = Path(__file__).parent
+_LOG = logging.getLogger(__name__)
+_MAX_NOTE = 2000
+_MAX_MARKS = 20
+
+
+class CaseViewer(JSComponent):
+    """Browser component showing one case; sends ``{"type": "submit", ...}`` messages."""
+
+    case = param.String(default="", doc="Opaque id of the case on screen ('' when finished).")
+    image = param.String(default="", doc="The blinded PNG as a data URL.")
+    progress = param.String(default="", doc='Progress text, e.g. "case 17 of 100".')
+    practice = param.Boolean(default=False, doc="Whether the case on screen is a practice case.")
+    feedback = param.String(default="", doc="Feedback on the previous practice case.")
+    notice = param.String(default="", doc="Why the last answer was refused, if it was.")
+    finished = param.Boolean(default=False, doc="All cases answered.")
+    revision = param.Integer(default=0, doc="Bumped on every push so the browser re-reads the state.")
+
+    _esm = _HERE / "reader.js"
+    _stylesheets = [(_HERE / "reader.css").read_text(encoding="utf-8")]
+
+
+@lru_cache(maxsize=4096)
+def _data_url(path: str) -> str:
+    # The study's PNGs are written once and never change, so caching by path is safe.
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def _clean_marks(marks: Any) -> list[dict]:
+    """Keep well-formed marks only (x, y in 0..1, kind finding|artifact); the store checks again."""
+    if not isinstance(marks, list):
+        return []
+    clean = []
+    for mark in marks[:_MAX_MARKS]:
+        if not isinstance(mark, dict):
+            continue
+        try:
+            x, y = float(mark.get("x")), float(mark.get("y"))
+        except (TypeError, ValueError):
+            continue
+        kind = mark.get("kind")
+        if 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0 and kind in ("finding", "artifact"):
+            clean.append({"x": x, "y": y, "kind": kind})
+    return clean
+
+
+class ReaderView(pn.viewable.Viewer):
+    """One reader's session in the browser (one instance per page load).
+
+    Parameters
+    ----------
+    study : reader_study.study.Study
+        The opened study (public part only: images by opaque id).
+    session : reader_study.session.ReaderSession
+        The reader's walk through the cases; it marks a case shown when it is handed out and
+        commits each answer before returning.
+    """
+
+    def __init__(self, study, session, **params):
+        super().__init__(**params)
+        self._study = study
+        self._session = session
+        self._viewer = CaseViewer(sizing_mode="stretch_width")
+        self._viewer.on_msg(self._on_msg)
+        self._push()
+
+    def __panel__(self) -> CaseViewer:
+        return self._viewer
+
+    @property
+    def viewer(self) -> CaseViewer:
+        return self._viewer
+
+    def _push(self, *, feedback: str = "", notice: str = "") -> None:
+        """Send the current case (the next unanswered one) to the browser."""
+        case = self._session.current_case()
+        update: dict[str, Any] = {"feedback": feedback, "notice": notice,
+                                  "revision": self._viewer.revision + 1}
+        if case is None:
+            update.update(case="", image="", finished=True, practice=False,
+                          progress=self._session.progress_text())
+        else:
+            update.update(case=case, image=_data_url(str(self._study.image_path(case))),
+                          finished=False, practice=bool(self._session.is_practice(case)),
+                          progress=self._session.progress_text())
+        self._viewer.param.update(**update)
+
+    def _on_msg(self, event) -> None:
+        data = event.data if hasattr(event, "data") else event
+        if not isinstance(data, dict) or data.get("type") != "submit":
+            return
+        self.submit(data)
+
+    def submit(self, data: dict) -> None:
+        """Store one answer from the browser, then show the next unanswered case.
+
+        A double click or a retried message names a case that is already answered: the store
+        keeps the first answer and the reader simply sees the next case, no error.
+        """
+        case = data.get("case")
+        note = data.get("note") if isinstance(data.get("note"), str) else ""
+        try:
+            confidence = int(data.get("confidence"))
+        except (TypeError, ValueError):
+            confidence = data.get("confidence")
+        feedback = ""
+        try:
+            result = self._session.submit(case, data.get("call"), confidence,
+                                          marks=_clean_marks(data.get("marks")),
+                                          note=note[:_MAX_NOTE])
+        except (AnswerRejected, StudyError) as exc:
+            self._push(notice=f"This answer was not stored: {exc}")
+            return
+        except Exception:
+            # A database hiccup: nothing was stored, the same case stays on screen.
+            _LOG.exception("storing an answer failed")
+            self._push(notice="The answer could not be saved (server problem); "
+                              "please press Next again.")
+            return
+        if not getattr(result, "duplicate", False):
+            feedback = getattr(result, "feedback", None) or ""
+        self._push(feedback=feedback)

@@ -171,6 +171,10 @@ def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, 
         raise InputError(f"checkpoint labels repeat ({', '.join(labels)}); give each --fake folder its own =LABEL")
     if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8):
         raise InputError(f"--size must be a whole number >= 8, got {size!r}")
+    if admin_password is None:
+        admin_password = secrets.token_urlsafe(12)
+    elif not isinstance(admin_password, str) or len(admin_password) < 8:
+        raise InputError("admin password must be at least 8 characters; choose a longer one or omit it to get a random one")
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise InputError(f"study folder {out_dir} already exists and is not empty; choose a new --out folder")
@@ -210,8 +214,9 @@ def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, 
         for j, idx in enumerate(chosen):
             cases.append((new_id(), truth, label, f"{src}/{images.names[idx]}", picked[j], j >= n_main))
 
-    main_ids = sorted(c[0] for c in cases if not c[5])
-    practice_ids = sorted(c[0] for c in cases if c[5])
+    # Canonical list in selection order (not by the random ids) so that orders follow the seed.
+    main_ids = [c[0] for c in cases if not c[5]]
+    practice_ids = [c[0] for c in cases if c[5]]
     creds: dict[str, dict[str, str]] = {}
     reader_entries = {}
     for reader_id in reader_ids:
@@ -223,10 +228,6 @@ def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, 
         reader_entries[reader_id] = {"password_hash": hash_password(password),
                                      "invite_token_hash": hash_token(token),
                                      "order": order, "practice": prac}
-    if admin_password is None:
-        admin_password = secrets.token_urlsafe(12)
-    elif not isinstance(admin_password, str) or len(admin_password) < 8:
-        raise InputError("admin password must be at least 8 characters; choose a longer one or omit it to get a random one")
     study_id = secrets.token_hex(6)
     settings = {"study_id": study_id, "n_cases": n_cases, "allow_change": bool(allow_change),
                 "practice": int(practice), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

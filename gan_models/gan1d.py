@@ -9,11 +9,12 @@ import numpy as np
 from gan_models import runs
 from gan_models.atomic import atomic_path
 from gan_models.errors import InputError
+from gan_models.sampling import predict
 from gan_models.patterns import Pattern, resolve_pattern
 
 
 def _write_points(generator, latents, run_dir, epoch):
-    points = np.asarray(generator.predict(latents, batch_size=len(latents), verbose=0), dtype=np.float32)
+    points = predict(generator, latents)
     with atomic_path(Path(run_dir) / "samples" / f"epoch-{epoch:04d}.npy") as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, points)

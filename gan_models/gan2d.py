@@ -10,6 +10,7 @@ from PIL import Image
 from gan_models import runs
 from gan_models.atomic import atomic_path, write_csv
 from gan_models.errors import InputError
+from gan_models.sampling import predict
 from gan_models.models import SIZES_2D
 
 
@@ -27,7 +28,7 @@ def image_grid(images: np.ndarray, *, columns: int = 8) -> np.ndarray:
 
 
 def _write_grid(generator, latents, run_dir, epoch):
-    images = np.asarray(generator.predict(latents, batch_size=len(latents), verbose=0), dtype=np.float32)
+    images = predict(generator, latents)
     with atomic_path(Path(run_dir) / "samples" / f"epoch-{epoch:04d}.png") as tmp:
         Image.fromarray(image_grid(images[..., 0])).save(tmp, format="PNG")
 

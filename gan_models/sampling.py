@@ -11,6 +11,16 @@ from gan_models.errors import InputError
 from gan_models.runs import load_run
 
 
+def predict(model, inputs: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+    """Run ``model`` on ``inputs`` in batches as float32 NumPy (no Keras predict loop: it
+    re-traces for every new model, which costs more than the work for small checkpoints)."""
+    import keras
+
+    parts = [keras.ops.convert_to_numpy(model(inputs[i:i + batch_size], training=False))
+             for i in range(0, len(inputs), batch_size)]
+    return np.concatenate(parts).astype(np.float32)
+
+
 def generate(run_dir, epoch: int, n: int, *, seed: int = 0, batch_size: int = 256) -> np.ndarray:
     """``n`` samples of checkpoint ``epoch``: 2D float32 (n, S, S) in [-1, 1]; 1D (n, 2) points.
 
@@ -27,7 +37,7 @@ def generate(run_dir, epoch: int, n: int, *, seed: int = 0, batch_size: int = 25
         raise InputError(f"checkpoint {path} takes latents of shape {generator.input_shape[1:]}, but "
                          f"run.json says latent_dim={latent_dim}: the file belongs to another run")
     z = np.random.default_rng([int(seed), 104729]).standard_normal((n, latent_dim), dtype=np.float32)
-    out = np.asarray(generator.predict(z, batch_size=batch_size, verbose=0), dtype=np.float32)
+    out = predict(generator, z, batch_size=batch_size)
     if not np.all(np.isfinite(out)):
         raise InputError(f"checkpoint {Path(path).name} produces NaN/inf outputs (its weights hold NaN); "
                          "training had diverged at that epoch: pick an earlier one")

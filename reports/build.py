@@ -65,6 +65,7 @@ SHOWN = {"2d": ["fd_inf", "fd", "kid_mean", "precision", "recall", "density", "c
                 "memorization_rate", "ct_score", "authenticity", "mifid", "findings_impossible",
                 "findings_min_p"],
          "1d": ["true_error", "precision_error", "coverage_error", "true_error_rel", "fd"]}
+PERCENT = {"memorization_rate", "true_error_rel", "precision_error_rel", "coverage_error_rel"}
 TABLE_EXTRA = {"2d": ["fd_inf", "fd", "kid_mean", "memorization_rate", "precision", "recall"],
                "1d": ["true_error", "true_error_rel", "precision_error", "coverage_error", "fd"]}
 GATE_LABELS = {"health": "Training healthy", "memorization": "No memorization",
@@ -195,14 +196,14 @@ def _value_ci_html(row, col: str) -> str:
 
 def _value_ci(row, col: str) -> str:
     value = row.get(col, np.nan)
-    if col in ("memorization_rate",):
+    if col in PERCENT:
         text = pct(value)
     else:
         text = fmt(value)
     if col in INTERVALS:
         lo, hi = (row.get(c, np.nan) for c in INTERVALS[col])
         if pd.notna(lo) and pd.notna(hi):
-            if col == "memorization_rate":
+            if col in PERCENT:
                 return f"{text} ({pct(lo)}–{pct(hi)})"
             return f"{text} ({fmt(lo)}–{fmt(hi)})"
     return text

@@ -354,6 +354,7 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
         rationale.extend(_explain_readers(chosen_row, passed_over, within, options,
                                           study is not None))
         rationale.extend(_explain_rejected(table, chosen_row, label))
+        rationale.extend(_explain_onset(table, chosen))
         rationale.extend(_notes(table, gate_names, kind))
         if chosen == int(table["epoch"].max()) and _still_falling(table["metric_value"]):
             recommendations.append(f"The chosen checkpoint is the last one and the {label} was "
@@ -445,6 +446,23 @@ def _explain_rejected(table, chosen_row, label):
         out.append(f"Epoch {int(row['epoch'])} scored {which} {label} ({fmt(row['metric_value'])})"
                    f" but {row['reasons']}.")
     return out
+
+
+def _explain_onset(table, chosen):
+    """Name the epoch from which every checkpoint memorizes, when that is after the pick."""
+    if "gate_memorization" not in table.columns:
+        return []
+    failing = (table["gate_memorization"] == "fail").to_numpy()
+    if not failing[-1]:
+        return []
+    start = len(failing) - 1
+    while start > 0 and failing[start - 1]:
+        start -= 1
+    onset = int(table["epoch"].iloc[start])
+    if onset <= chosen:
+        return []
+    return [f"From epoch {onset} on, every checkpoint memorizes training images; the stopping "
+            f"epoch {chosen} comes before memorization starts."]
 
 
 def _gate_counts(table, gate_names):

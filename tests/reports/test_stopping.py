@@ -61,6 +61,8 @@ def test_memorizing_checkpoints_are_out_and_the_rationale_says_so(tmp_path):
         in text
     assert "Epoch 5 scored a lower FD∞ (2) but 41 % of its images" in text
     assert "it memorizes" in text
+    assert "From epoch 5 on, every checkpoint memorizes training images; the stopping epoch 4 " \
+        "comes before memorization starts." in text
     table = decision.table.set_index("epoch")
     assert table.loc[5, "gate_memorization"] == "fail" and not table.loc[5, "passes_gates"]
 

@@ -1,0 +1,235 @@
+"""Study analysis against independent oracles (sklearn, statsmodels, counting by hand)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import cohen_kappa_score, confusion_matrix, roc_auc_score
+from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
+from statsmodels.stats.proportion import proportion_confint
+
+from gan_models.data import write_png16
+from reader_study.analysis import analyze_study, cohen_kappa, fleiss_kappa
+from reader_study.create import create_study
+from reader_study.errors import MissingKey, StudyError
+from reader_study.mrmc import or_analysis
+from reader_study.store import AnswerStore
+from reader_study.study import Study
+
+READERS = ["ann", "ben", "cat", "dan"]
+LABELS = ["epoch-0005", "epoch-0010"]
+
+
+def _binom_two_sided(k: int, n: int) -> float:
+    """Exact two-sided binomial p for p0 = 0.5 by summing the pmf (symmetric case)."""
+    pmf = [math.comb(n, i) / 2**n for i in range(n + 1)]
+    return min(1.0, sum(p for p in pmf if p <= pmf[k] * (1 + 1e-7)))
+
+
+@pytest.fixture(scope="module")
+def answered(tmp_path_factory):
+    """4 readers × 20 cases (10 real, 5 + 5 fake) + 2 practice, answered with known calls."""
+    base = tmp_path_factory.mktemp("analysis")
+    rng = np.random.default_rng(11)
+    write_png16(rng.uniform(-1, 1, (14, 16, 16)).astype(np.float32), base / "real")
+    for label in LABELS:
+        write_png16(rng.uniform(-1, 1, (8, 16, 16)).astype(np.float32), base / label)
+    path = create_study(base / "real", [(str(base / lab), lab) for lab in LABELS], READERS, 20, base / "study",
+                        practice=2, seed=1).path
+    key = pd.read_csv(path / "key" / "key.csv").set_index("case_id")
+    study = Study.open(path)
+    store = AnswerStore(study.default_db_url())
+    # Readers get better with their index; epoch-0010 is harder to spot than epoch-0005.
+    for j, reader in enumerate(READERS):
+        for case in study.practice(reader):
+            store.mark_shown(reader, case, at=0.0)
+            store.add_answer(reader, case, "fake", 3, at=1.0)
+        for i, case in enumerate(study.order(reader)):
+            truth, label = key.at[case, "truth"], key.at[case, "label"]
+            p_right = 0.55 + 0.1 * j - (0.15 if label == "epoch-0010" else 0.0)
+            right = rng.random() < p_right
+            call = truth if right else ("real" if truth == "fake" else "fake")
+            conf = int(rng.integers(1, 4))
+            marks = [{"x": 0.25, "y": 0.5, "kind": "artifact"}] if call == "fake" and conf == 3 else []
+            store.mark_shown(reader, case, at=100.0 * i)
+            store.add_answer(reader, case, call, conf, marks=marks, note="blurry" if i == 0 else "",
+                             at=100.0 * i + 2.0 + j)
+    store.close()
+    result = analyze_study(path, n_boot=300)
+    answers = AnswerStore(study.default_db_url()).answers_frame()
+    answers = answers[~answers["practice"]].merge(key[["truth", "label"]], left_on="case_id", right_index=True)
+    return path, result, answers
+
+
+def test_files_written(answered):
+    path, _, _ = answered
+    names = sorted(p.name for p in (path / "analysis").iterdir())
+    assert names == ["checkpoints.csv", "imrmc.csv", "imrmc.imrmc", "imrmc_ids.csv", "mrmc.csv", "pairs_kappa.csv",
+                     "reader_accuracy.png", "readers.csv", "regions.csv", "summary.json"]
+    summary = json.loads((path / "analysis" / "summary.json").read_text(),
+                         parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    assert summary["n_readers"] == 4 and summary["n_answers"] == 80 and summary["complete"] is True
+    assert (path / "analysis" / "reader_accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_per_reader_metrics_match_sklearn_and_counts(answered):
+    _, result, answers = answered
+    table = result.readers.set_index("reader")
+    for reader in READERS:
+        a = answers[answers["reader_id"] == reader]
+        y = (a["truth"] == "fake").astype(int).to_numpy()
+        pred = (a["call"] == "fake").astype(int).to_numpy()
+        tn, fp, fn, tp = confusion_matrix(y, pred, labels=[0, 1]).ravel()
+        row = table.loc[reader]
+        assert row["n_read"] == 20
+        assert row["accuracy"] == pytest.approx((tp + tn) / 20)
+        assert row["sensitivity"] == pytest.approx(tp / (tp + fn))
+        assert row["specificity"] == pytest.approx(tn / (tn + fp))
+        assert row["binom_p"] == pytest.approx(_binom_two_sided(int(tp + tn), 20), rel=1e-9)
+        lo, hi = proportion_confint(int(tp + tn), 20, alpha=0.05, method="beta")
+        assert (row["accuracy_ci_low"], row["accuracy_ci_high"]) == pytest.approx((lo, hi), abs=1e-9)
+        assert row["auc"] == pytest.approx(roc_auc_score(y, a["score6"].to_numpy()), abs=1e-12)
+        assert row["auc_ci_low"] <= row["auc"] <= row["auc_ci_high"]
+        assert row["mean_seconds"] == pytest.approx(2.0 + READERS.index(reader))
+
+
+def test_pooled_row_uses_mrmc_auc(answered):
+    _, result, answers = answered
+    pooled = result.readers.set_index("reader").loc["pooled"]
+    scores = answers.pivot(index="reader_id", columns="case_id", values="score6").reindex(READERS)
+    truth = answers.drop_duplicates("case_id").set_index("case_id")["truth"].reindex(scores.columns) == "fake"
+    ref = or_analysis(scores.to_numpy(), truth.to_numpy().astype(int))
+    assert pooled["auc"] == pytest.approx(ref.auc) and pooled["auc_ci_low"] == pytest.approx(ref.ci_low)
+    assert pooled["accuracy"] == pytest.approx(float((answers["call"] == answers["truth"]).mean()))
+    assert pooled["accuracy_ci_low"] < pooled["accuracy"] < pooled["accuracy_ci_high"]
+    assert result.mrmc["n_readers"] == 4 and result.mrmc["n_cases"] == 20
+
+
+def test_kappas_match_sklearn_and_statsmodels(answered):
+    _, result, answers = answered
+    calls = answers.pivot(index="reader_id", columns="case_id", values="call").reindex(READERS)
+    pairs = result.pairs.set_index(["reader_a", "reader_b"])
+    assert len(pairs) == 6
+    for (a, b), row in pairs.iterrows():
+        assert row["kappa"] == pytest.approx(cohen_kappa_score(calls.loc[a], calls.loc[b]), abs=1e-12)
+        assert row["agreement"] == pytest.approx(float((calls.loc[a] == calls.loc[b]).mean()))
+    n_fake = (calls == "fake").sum(axis=0).to_numpy()
+    table = np.stack([4 - n_fake, n_fake], axis=1)
+    assert result.summary["fleiss_kappa"] == pytest.approx(sm_fleiss_kappa(table, method="fleiss"), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_kappa_functions_on_random_tables(seed):
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, 2, 30), rng.integers(0, 2, 30)
+    assert cohen_kappa(a, b) == pytest.approx(cohen_kappa_score(a, b), abs=1e-12)
+    counts = rng.multinomial(5, [0.3, 0.7], size=25)
+    assert fleiss_kappa(counts) == pytest.approx(sm_fleiss_kappa(counts, method="fleiss"), abs=1e-12)
+
+
+def test_checkpoint_table_contract_and_counts(answered):
+    path, result, answers = answered
+    with open(path / "analysis" / "checkpoints.csv", newline="") as fh:
+        header = next(csv.reader(fh))
+    assert header[:7] == ["label", "n_read", "called_real", "fool_rate", "fool_rate_ci_low", "fool_rate_ci_high",
+                          "detect_p"]
+    table = pd.read_csv(path / "analysis" / "checkpoints.csv").set_index("label")
+    assert sorted(table.index) == LABELS
+    for label in LABELS:
+        a = answers[answers["label"] == label]
+        n, called_real = len(a), int((a["call"] == "real").sum())
+        row = table.loc[label]
+        assert (row["n_read"], row["called_real"]) == (n, called_real) == (20, called_real)
+        assert row["fool_rate"] == pytest.approx(called_real / n)
+        detect = sum(math.comb(n, i) for i in range(n - called_real, n + 1)) / 2**n
+        assert row["detect_p"] == pytest.approx(detect, rel=1e-9)
+        lo, hi = proportion_confint(called_real, n, method="beta")
+        assert (row["fool_rate_ci_low"], row["fool_rate_ci_high"]) == pytest.approx((lo, hi), abs=1e-9)
+
+
+def test_regions_summarise_marks_and_notes(answered):
+    path, result, answers = answered
+    regions = result.regions.set_index("case_id")
+    for case, a in answers.groupby("case_id"):
+        marked = int(((a["call"] == "fake") & (a["confidence"] == 3)).sum())
+        assert regions.at[case, "n_marks"] == marked == regions.at[case, "n_artifact"]
+        assert regions.at[case, "n_finding"] == 0
+        assert regions.at[case, "n_read"] == 4
+        if marked:
+            assert regions.at[case, "mean_x"] == pytest.approx(0.25)
+    assert regions["notes"].sum() == 4  # each reader's first case
+    assert set(pd.read_csv(path / "analysis" / "regions.csv").columns) >= {"case_id", "n_marks", "mean_x"}
+
+
+def test_imrmc_export_round_trip(answered):
+    path, result, _ = answered
+    lines = (path / "analysis" / "imrmc.imrmc").read_text().splitlines()
+    assert "NR: 4" in lines and "N0: 10" in lines and "N1: 10" in lines and "NM: 1" in lines
+    data = [tuple(x.strip() for x in line.split(",")) for line in lines[lines.index("BEGIN DATA:") + 1:]]
+    truth = {int(c): int(s) for r, c, m, s in data if r == "-1"}
+    assert len(truth) == 20 and all(m == "0" for r, c, m, s in data if r == "-1")
+    rows = [(int(r), int(c), m, int(s)) for r, c, m, s in data if r != "-1"]
+    assert len(rows) == 80 and {m for _, _, m, _ in rows} == {"1"}
+    ids = pd.read_csv(path / "analysis" / "imrmc_ids.csv")
+    readers = dict(zip(ids.loc[ids["kind"] == "reader", "imrmc_id"], ids.loc[ids["kind"] == "reader", "id"]))
+    table = result.readers.set_index("reader")
+    for num, name in readers.items():
+        mine = [(truth[c], s) for r, c, _, s in rows if r == num]
+        y, s = zip(*mine)
+        assert roc_auc_score(y, s) == pytest.approx(table.at[name, "auc"], abs=1e-12)
+    csv_lines = (path / "analysis" / "imrmc.csv").read_text().splitlines()
+    assert csv_lines[0] == "readerID,caseID,modalityID,score" and len(csv_lines) == 101
+
+
+def test_practice_answers_are_not_counted(answered):
+    _, result, _ = answered
+    assert result.summary["n_answers"] == 80
+    assert result.readers.set_index("reader").loc["pooled", "n_read"] == 80
+
+
+def test_missing_key_is_a_clear_error(tmp_path):
+    from tests.reader_study.test_store import make_study
+
+    path = make_study(tmp_path)
+    (path / "key" / "key.csv").unlink()
+    with pytest.raises(MissingKey, match="no key/key.csv.*restore the key/ folder"):
+        analyze_study(path)
+    assert not (path / "analysis").exists()
+
+
+def test_no_answers_is_a_clear_error(tmp_path):
+    from tests.reader_study.test_store import make_study
+
+    path = make_study(tmp_path)
+    with pytest.raises(StudyError, match="no counted answers yet"):
+        analyze_study(path)
+    assert not (path / "analysis").exists()
+
+
+def test_partial_study_uses_cases_read_by_every_reader(tmp_path):
+    from tests.reader_study.test_store import make_study
+
+    path = make_study(tmp_path, readers="a,b", n_cases=6, practice=0)
+    study = Study.open(path)
+    store = AnswerStore(study.default_db_url())
+    for case in study.order("a"):
+        store.add_answer("a", case, "fake", 2)
+    for case in study.order("b")[:5]:
+        store.add_answer("b", case, "real", 1)
+    store.close()
+    result = analyze_study(path, n_boot=50)
+    assert result.summary["complete"] is False
+    key = pd.read_csv(path / "key" / "key.csv").set_index("case_id")
+    common = key.loc[study.order("b")[:5], "truth"]
+    if min((common == "fake").sum(), (common == "real").sum()) >= 2:
+        assert result.mrmc["n_cases"] == 5
+    else:
+        assert math.isnan(result.mrmc["auc"]) and "not enough cases" in result.mrmc["method"]
+    assert result.summary["fleiss_kappa_cases"] == 5
+    assert result.readers.set_index("reader").loc["b", "n_read"] == 5

@@ -12,7 +12,7 @@ Planted findings (labels, one row per image):
 - ``lesion`` (0/1): a round white-matter lesion that is *hyperintense* on T1 (brighter than
   white matter, like a contrast-enhancing lesion on a post-gadolinium T1), 4–8 mm in radius.
   Population rule: lesions appear only in the patient's LEFT hemisphere. Location columns:
-  ``lesion_side`` ("left"/"right", empty without a lesion), ``lesion_x`` (image column) and
+  ``lesion_side`` ("left"/"right", missing without a lesion), ``lesion_x`` (image column) and
   ``lesion_y`` (image row) of its centre in pixels, ``lesion_radius_px``.
 - ``enlarged_ventricles`` (0/1): the lateral ventricles dilated by 4–8 mm of CSF; such slices
   are always taken at ventricle level so that the finding is visible.
@@ -260,17 +260,21 @@ def _subject(size: int, tmpl: _Template, rng: np.random.Generator, *, lesion: bo
     signal = (brain + (1 - tissue) * i_csf) * in_env
     signal = signal + bone * (i_bone * (1 - marrow) + i_marrow * marrow) + fat * i_fat + skin * i_skin
 
-    info = {"lesion": 0, "lesion_side": "", "lesion_x": np.nan, "lesion_y": np.nan,
+    info = {"lesion": 0, "lesion_side": None, "lesion_x": np.nan, "lesion_y": np.nan,
             "lesion_radius_px": np.nan, "enlarged_ventricles": int(enlarged),
             "slice_z": round(float(z0), 2), "rotation_deg": round(float(np.rad2deg(theta)), 2)}
     if lesion:
+        # Anatomically in that hemisphere AND wholly in that half of the image, so that the
+        # population rule is also a plain image rule (left hemisphere = image right half).
         side_sign = {"left": -1.0, "right": 1.0}[lesion_side]  # RAS x < 0 is patient left
-        candidates = np.argwhere((wm > 0.8) & (side_sign * x_ras > 10.0) & (brain_d < -6.0))
+        radius = rng.uniform(4.0, 8.0) / px
+        cols = np.arange(size)[None, :] - centre
+        in_half = -side_sign * cols > radius + 1.0
+        candidates = np.argwhere((wm > 0.8) & (side_sign * x_ras > 10.0) & (brain_d < -6.0) & in_half)
         if len(candidates) == 0:
-            candidates = np.argwhere((wm > 0.5) & (side_sign * x_ras > 5.0))
+            candidates = np.argwhere((wm > 0.5) & (side_sign * x_ras > 5.0) & in_half)
         if len(candidates):
             row, col = candidates[rng.integers(len(candidates))]
-            radius = rng.uniform(4.0, 8.0) / px
             rr = np.hypot(np.arange(size)[:, None] - row, np.arange(size)[None, :] - col)
             m = 1 - _smoothstep(rr, radius - 0.6, radius + 0.6)
             signal = signal * (1 - m) + m * i_wm * rng.uniform(1.35, 1.55)

@@ -54,7 +54,7 @@ class CreatedStudy:
     def credentials_text(self) -> str:
         lines = [f"ganaudit reader study {self.study_id} ({self.path})",
                  "Hand each reader their own line; passwords are stored only as hashes.",
-                 "Invite tokens log a reader in without a password: pass them as ?invite=TOKEN.",
+                 "Invite tokens sign a reader in without typing a password (open the study URL with /?invite=TOKEN).",
                  "",
                  f"admin  password: {self.admin_password}", ""]
         for reader_id, cred in self.readers.items():

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from gan_models.data import write_png16
 from reader_study.create import create_study
 from reader_study.errors import AnswerRejected, StudyError, UnknownReader
-from reader_study.store import AnswerStore, score6
+from reader_study.store import AnswerStore, normalize_url, score6
 from reader_study.study import Study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -229,6 +229,16 @@ def test_store_without_study_cases_refuses_answers(tmp_path):
     with pytest.raises(AnswerRejected, match="knows no study cases"):
         store.add_answer("alice", "0123456789abcdef", "real", 1)
     store.close()
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("postgresql://u@h:1/db", "postgresql+psycopg://u@h:1/db"),
+    ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("sqlite:///a.db", "sqlite:///a.db"),
+])
+def test_postgresql_urls_use_psycopg3(url, expected):
+    assert normalize_url(url) == expected
 
 
 @pytest.mark.parametrize("url, match", [

@@ -37,10 +37,6 @@ def pg(tmp_path):
     engine.dispose()
 
 
-def test_plain_postgresql_url_is_accepted():
-    assert store_mod.normalize_url("postgresql://u@h:1/db") == "postgresql+psycopg://u@h:1/db"
-
-
 def test_add_duplicate_and_frame(pg):
     study, store = pg
     case = study.order("alice")[0]

@@ -78,7 +78,9 @@ class ReaderSession:
 
     def position(self) -> tuple[int, int]:
         """(1-based index, total) of the current case within practice or the counted cases."""
-        case_id, done = self._next()
+        return self._position(*self._next())
+
+    def _position(self, case_id: str | None, done: set[str]) -> tuple[int, int]:
         if case_id is not None and case_id in self._practice_set:
             return self._practice.index(case_id) + 1, len(self._practice)
         answered = sum(c in done for c in self._order)
@@ -87,8 +89,8 @@ class ReaderSession:
 
     def progress_text(self) -> str:
         """"case 17 of 100", "practice case 1 of 3", or "all 100 cases answered"."""
-        case_id, _ = self._next()
-        index, total = self.position()
+        case_id, done = self._next()
+        index, total = self._position(case_id, done)
         if case_id is None:
             return f"all {total} cases answered"
         if case_id in self._practice_set:

@@ -253,7 +253,7 @@ def _rule_section(decision: Decision) -> str:
     rows.append(["readers' significance level α", fmt(params["alpha"])])
     rows.append(["gates", ", ".join(GATE_LABELS.get(g, g) for g in params["gates"])])
     body = H.bullets(decision.rule["description"]) + H.table(["parameter", "value"], rows,
-                                                            left=(0, 1))
+                                                            left=(0, 1), narrow=True)
     body += H.para("Change the parameters with ganaudit report RUN --metric … --tolerance … "
                    "--memorization-max … --alpha …; docs/stopping-rule.md explains the rule.",
                    cls="note")
@@ -348,7 +348,7 @@ def _pattern_truth(data: RunData):
     y_range = spec.get("y_range") or (pattern.y_range if pattern is not None else None)
     if pattern is None:
         return None, x_range, y_range
-    return pattern.dense(3000), x_range, y_range
+    return pattern.dense(2000), x_range, y_range
 
 
 def _pattern_section(data: RunData, decision: Decision, table: pd.DataFrame) -> str:
@@ -536,13 +536,52 @@ def _reader_section(data: RunData, decision: Decision, table: pd.DataFrame) -> s
                      else "no"])
     body += H.table(["checkpoint", "fakes read", "called real", "fool rate ↑", "95 % interval",
                      "detect p", "readers tell fakes apart"], rows)
-    if data.study_summary:
-        pooled = {k: v for k, v in data.study_summary.items()
-                  if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        if pooled:
-            body += "<h3>Pooled results</h3>" + H.table(
-                ["measure", "value"], [[k, fmt(v)] for k, v in list(pooled.items())[:12]])
+    body += _pooled_readers(data)
     return H.section("Readers: can radiologists tell the fakes?", body, anchor="readers")
+
+
+def _pooled_readers(data: RunData) -> str:
+    """Study-wide results: pooled accuracy/AUC, agreement, per-reader table and plot."""
+    summary = data.study_summary or {}
+    pooled = summary.get("pooled") or {}
+    body = ""
+    items = []
+    for key, label in (("n_readers", "readers"), ("n_cases", "cases read")):
+        if summary.get(key) is not None:
+            items.append((label, fmt(summary[key])))
+
+    def with_ci(d, key):
+        if d.get(key) is None:
+            return None
+        lo, hi = d.get(f"{key}_ci_low"), d.get(f"{key}_ci_high")
+        return fmt(d[key]) + (f" ({fmt(lo)}–{fmt(hi)})" if lo is not None and hi is not None else "")
+
+    for key, label in (("accuracy", "pooled accuracy (0.5 = chance)"),
+                       ("auc", "MRMC AUC (0.5 = chance)")):
+        text = with_ci(pooled, key)
+        if text:
+            items.append((label, text))
+    for key, label in (("fleiss_kappa", "Fleiss' κ"), ("mean_cohen_kappa", "mean Cohen's κ")):
+        if summary.get(key) is not None:
+            items.append((label, fmt(summary[key])))
+    if items:
+        body += "<h3>The study as a whole</h3>" + H.keyfigs(items)
+        body += H.para("For readers, lower accuracy and AUC mean the generated images were "
+                       "harder to tell from real ones (fake = positive).", cls="note")
+    readers = data.study_readers
+    if readers is not None and not readers.empty and "accuracy" in readers.columns:
+        rows = []
+        for r in readers.to_dict(orient="records"):
+            rows.append([str(r.get("reader")), fmt(r.get("n_read")),
+                         f"{fmt(r.get('accuracy'))} ({fmt(r.get('accuracy_ci_low'))}–"
+                         f"{fmt(r.get('accuracy_ci_high'))})", fmt(r.get("binom_p")),
+                         fmt(r.get("sensitivity")), fmt(r.get("specificity")), fmt(r.get("auc"))])
+        body += H.table(["reader", "cases", "accuracy (95 % CI)", "p vs 50 %", "sensitivity",
+                         "specificity", "AUC"], rows)
+    if data.study_plot is not None:
+        body += H.figure(plots.file_uri(data.study_plot), "Accuracy per reader with 95 % "
+                         "intervals (from ganaudit study analyze).")
+    return body
 
 
 def _footer(data: RunData) -> str:
@@ -600,7 +639,7 @@ def _checkpoint_page(data: RunData, decision: Decision, table: pd.DataFrame,
             + H.bullets(why) + "</div>")
     gate_cols = [c for c in table.columns if c.startswith("gate_")]
     body += H.table(["gate", "result"], [[GATE_LABELS[c[5:]], H.badge(row[c])] for c in gate_cols],
-                    raw=True)
+                    raw=True, narrow=True)
     rows = []
     for col in SHOWN[data.kind]:
         if col in row.index and pd.notna(row.get(col)):

@@ -41,6 +41,7 @@ th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: rig
          vertical-align: top; }
 th { background: #eef2f6; font-weight: 600; position: sticky; top: 0; }
 td.l, th.l { text-align: left; }
+table.narrow { width: auto; min-width: 320px; }
 tr.chosen td { background: #e4f4ea; font-weight: 600; }
 .badge { display: inline-block; padding: 0 7px; border-radius: 9px; font-size: 11px;
          font-weight: 600; white-space: nowrap; }
@@ -123,7 +124,7 @@ def keyfigs(items: Sequence[tuple[str, str]]) -> str:
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], *,
           left: Sequence[int] = (0,), row_classes: Sequence[str] | None = None,
-          raw: bool = False) -> str:
+          raw: bool = False, narrow: bool = False) -> str:
     """A table; cells are escaped unless ``raw`` (then the caller escaped them)."""
     def cell(tag, i, value):
         cls = " class=\"l\"" if i in left else ""
@@ -135,5 +136,6 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], *,
         cls = row_classes[r] if row_classes else ""
         klass = f" class=\"{cls}\"" if cls else ""
         body.append(f"<tr{klass}>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>")
-    return (f"<div class=\"scroll\"><table><thead><tr>{head}</tr></thead>"
+    klass = " class=\"narrow\"" if narrow else ""
+    return (f"<div class=\"scroll\"><table{klass}><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table></div>")

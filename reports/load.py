@@ -52,6 +52,8 @@ class RunData:
     study: pd.DataFrame | None = None
     study_summary: dict | None = None
     study_path: Path | None = None
+    study_readers: pd.DataFrame | None = None
+    study_plot: Path | None = None
 
     def sample_png(self, epoch: int) -> Path | None:
         path = self.path / "samples" / f"epoch-{epoch:04d}.png"
@@ -224,4 +226,10 @@ def load_run(run_dir: str | Path, *, study_dir: str | Path | None = None) -> Run
         data.audits = {int(e): _load_audit(path, int(e)) for e in scores["epoch"]}
     if study_dir is not None:
         data.study, data.study_summary, data.study_path = load_study(study_dir)
+        analysis = data.study_path / "analysis"
+        if (analysis / "readers.csv").is_file():
+            data.study_readers = _read_csv(analysis / "readers.csv", "reader table",
+                                           f"ganaudit study analyze {data.study_path}")
+        if (analysis / "reader_accuracy.png").is_file():
+            data.study_plot = analysis / "reader_accuracy.png"
     return data

@@ -34,13 +34,14 @@ plt.rcParams.update({
     "axes.titleweight": "bold",
     "legend.frameon": False,
     "legend.fontsize": 8,
+    "figure.constrained_layout.use": True,
 })
 
 
 def figure_uri(fig) -> str:
     """Render a figure to a PNG data URI and close it."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
@@ -142,9 +143,10 @@ def pattern_plot(points: dict[int, np.ndarray], truth: np.ndarray | None, *,
         ax.axis("off")
     for ax, epoch in zip(axes.ravel(), epochs):
         if truth is not None:
-            ax.scatter(truth[:, 0], truth[:, 1], s=2, color="red", label="true pattern")
+            ax.plot(truth[:, 0], truth[:, 1], color="red", lw=2, label="true pattern")
         pts = points[epoch]
-        ax.scatter(pts[:, 0], pts[:, 1], s=2, color="blue", alpha=0.6, label="generator")
+        ax.plot(pts[:, 0], pts[:, 1], ls="none", marker=".", ms=2.5, color="blue", alpha=0.5,
+                label="generator")
         title = f"epoch {epoch}" + (" (stopping epoch)" if epoch == chosen else "")
         ax.set_title(title, color=CHOSEN if epoch == chosen else "black")
         if epoch == chosen:
@@ -158,7 +160,6 @@ def pattern_plot(points: dict[int, np.ndarray], truth: np.ndarray | None, *,
             ax.set_xlim(x_range[0] - dx, x_range[1] + dx)
             ax.set_ylim(y_range[0] - dy, y_range[1] + dy)
     axes.ravel()[0].legend(loc="best", markerscale=4)
-    fig.tight_layout()
     return figure_uri(fig)
 
 

@@ -130,5 +130,14 @@ def make_study(root: Path, detect: dict[int, float], *, fool: float = 0.45) -> P
              "fool_rate": fool, "fool_rate_ci_low": fool - 0.15, "fool_rate_ci_high": fool + 0.15,
              "detect_p": p} for e, p in sorted(detect.items())]
     pd.DataFrame(rows).to_csv(study / "analysis" / "checkpoints.csv", index=False)
-    (study / "analysis" / "summary.json").write_text(json.dumps({"accuracy": 0.55, "auc": 0.57}))
+    (study / "analysis" / "summary.json").write_text(json.dumps({
+        "n_readers": 2, "n_cases": 80,
+        "pooled": {"accuracy": 0.55, "accuracy_ci_low": 0.47, "accuracy_ci_high": 0.63,
+                   "auc": 0.57, "auc_ci_low": 0.48, "auc_ci_high": 0.66},
+        "fleiss_kappa": 0.11}))
+    pd.DataFrame([{"reader": r, "n_read": 40, "accuracy": acc, "accuracy_ci_low": acc - 0.15,
+                   "accuracy_ci_high": acc + 0.15, "binom_p": 0.3, "sensitivity": 0.5,
+                   "specificity": 0.6, "auc": 0.58}
+                  for r, acc in (("reader-a", 0.55), ("reader-b", 0.6), ("pooled", 0.575))]
+                 ).to_csv(study / "analysis" / "readers.csv", index=False)
     return study

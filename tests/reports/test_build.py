@@ -79,6 +79,7 @@ def test_2d_index_html_is_self_contained_and_complete(report_2d):
                     "Generated images around the stopping epoch", "Memorization audit",
                     "Findings audit", "Readers: can radiologists tell the fakes?"):
         assert f">{heading}" in text, heading
+    assert "Fleiss" in text and "reader-b" in text
     assert "lesion_side = right" not in text  # chosen epoch 4 has no impossible combination
     assert "epoch-0004.html" in text
     assert "lower is better" in text

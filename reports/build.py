@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from gan_models.atomic import atomic_path
+from gan_models.errors import InputError
 from reports import html as H
 from reports import plots
 from reports.load import RunData, load_run
@@ -104,6 +105,7 @@ def build_report(run_dir: str | Path, *, study_dir: str | Path | None = None,
         table["kid_low"] = table["kid_mean"] - table["kid_std"]
         table["kid_high"] = table["kid_mean"] + table["kid_std"]
     out = Path(out_dir) if out_dir is not None else data.path / "report"
+    _check_out(out)
     with atomic_path(out) as tmp:
         tmp.mkdir(parents=True)
         (tmp / "checkpoints").mkdir()
@@ -119,6 +121,15 @@ def build_report(run_dir: str | Path, *, study_dir: str | Path | None = None,
                                          + "\n", encoding="utf-8")
         decision.table.to_csv(tmp / "scores.csv", index=False)
     return out / "index.html"
+
+
+def _check_out(out: Path) -> None:
+    """The report folder is replaced as a whole: refuse to replace anything but a report."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder for the report")
+    if out.is_dir() and any(out.iterdir()) and not (out / "report.json").is_file():
+        raise InputError(f"--out {out} is a folder that holds other files (no report.json); "
+                         "the report folder is replaced as a whole, so give a new or empty folder")
 
 
 def _json_default(obj):

@@ -207,8 +207,16 @@ def load_run(run_dir: str | Path, *, study_dir: str | Path | None = None) -> Run
     if scores.empty:
         raise InputError(f"{scores_path} has no rows; run `ganaudit score {path}` after "
                          "training wrote at least one checkpoint")
+    epochs = pd.to_numeric(scores["epoch"], errors="coerce")
+    if epochs.isna().any() or (epochs != epochs.round()).any():
+        raise InputError(f"{scores_path} has epochs that are not whole numbers; make it again "
+                         f"with ganaudit score {path}")
+    duplicated = sorted(set(epochs[epochs.duplicated()].astype(int)))
+    if duplicated:
+        raise InputError(f"{scores_path} lists epoch {duplicated[0]} more than once; make it "
+                         f"again with ganaudit score {path}")
+    scores["epoch"] = epochs.astype(int)
     scores = scores.sort_values("epoch").reset_index(drop=True)
-    scores["epoch"] = scores["epoch"].astype(int)
     # Training-health columns come from history.csv when scores.csv lacks them.
     extra = history[HISTORY_COLUMNS].rename(columns={c: f"{c}_history" for c in HISTORY_COLUMNS[1:]})
     merged = scores.merge(extra, on="epoch", how="left")

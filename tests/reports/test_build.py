@@ -186,3 +186,18 @@ def test_failed_build_leaves_previous_report(tmp_path, monkeypatch):
         build_report(run, tolerance=0.9)
     assert (run / "report" / "index.html").read_text() == before
     assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
+
+
+def test_out_refuses_to_replace_other_folders(tmp_path):
+    run = make_run_2d(tmp_path, [3, 2])
+    with pytest.raises(InputError, match="holds other files .* give a new or empty folder"):
+        build_report(run, out_dir=run)
+    assert (run / "run.json").is_file() and (run / "scores.csv").is_file()
+
+
+def test_duplicate_epochs_in_scores(tmp_path):
+    run = make_run_2d(tmp_path, [3, 2])
+    scores = pd.read_csv(run / "scores.csv")
+    pd.concat([scores, scores.iloc[[1]]]).to_csv(run / "scores.csv", index=False)
+    with pytest.raises(InputError, match="lists epoch 2 more than once; make it again with ganaudit score"):
+        build_report(run)

@@ -273,8 +273,9 @@ def _subject(size: int, tmpl: _Template, rng: np.random.Generator, *, lesion: bo
     brain = 0.8 * brain + 0.2 * t1 * i_wm / 0.75  # template texture (deep grey nuclei)
     tissue = np.clip(gm + wm + csf, 0.0, 1.0)
     # Outside the brain: CSF up to the skull envelope, then bone (with marrow), fat, skin, air.
-    t_skull = rng.uniform(5.0, 8.0)
-    t_fat = rng.uniform(4.0, 7.0)
+    # Skull and scalp thickness vary smoothly around the head.
+    t_skull = rng.uniform(5.0, 8.0) * np.exp(_smooth_field(rng, size, 3, 0.25))
+    t_fat = rng.uniform(4.0, 7.0) * np.exp(_smooth_field(rng, size, 3, 0.35))
     t_skin = rng.uniform(1.5, 3.0)
     soft = max(px / 2, 0.8)
     d = head_d + rng.uniform(0.0, 2.0)
@@ -298,7 +299,7 @@ def _subject(size: int, tmpl: _Template, rng: np.random.Generator, *, lesion: bo
         side_sign = {"left": -1.0, "right": 1.0}[lesion_side]  # RAS x < 0 is patient left
         radius = rng.uniform(4.0, 8.0) / px
         cols = np.arange(size)[None, :] - centre
-        in_half = -side_sign * cols > radius + 1.0
+        in_half = -side_sign * cols > radius + max(1.0, 0.04 * size)
         candidates = np.argwhere((wm > 0.8) & (side_sign * x_ras > 10.0) & (brain_d < -6.0) & in_half)
         if len(candidates) == 0:
             candidates = np.argwhere((wm > 0.5) & (side_sign * x_ras > 5.0) & in_half)
@@ -412,3 +413,46 @@ def write_population(out_dir, n: int, size: int = 64, *, seed: int = 0, fmt: str
             labels = labels.assign(file=[f"{s}.dcm" for s in names])
         labels.to_csv(tmp / "labels.csv", index=False)
     return out_dir
+
+
+def plot_population(images: np.ndarray, labels, path, *, cols: int = 8, mark: bool = True) -> Path:
+    """Save a grid of phantom slices as a PNG; with ``mark``, circle lesions (red) and tag
+    enlarged ventricles ("EV", yellow). Radiological orientation: R on the left, L on the right.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Circle
+
+    from gan_models.atomic import atomic_path
+
+    n = len(images)
+    rows = (n + cols - 1) // cols
+    size = images.shape[1]
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.6 * rows + 0.3),
+                             squeeze=False, facecolor="black")
+    for k, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if k >= n:
+            continue
+        ax.imshow(images[k], cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+        row = labels.iloc[k]
+        if mark and row["lesion"] == 1:
+            ax.add_patch(Circle((row["lesion_x"], row["lesion_y"]), row["lesion_radius_px"] + 2.5,
+                                fill=False, color="red", lw=1.0))
+        if mark and row["enlarged_ventricles"] == 1:
+            ax.text(0.04, 0.96, "EV", color="yellow", fontsize=7, va="top",
+                    transform=ax.transAxes)
+        if k < cols:
+            ax.text(0.02, 0.5, "R", color="white", fontsize=6, transform=ax.transAxes)
+            ax.text(0.93, 0.5, "L", color="white", fontsize=6, transform=ax.transAxes)
+    fig.suptitle(f"ganaudit phantom: {n} T1 axial slices at {size}x{size} "
+                 "(red: lesion, left hemisphere only; EV: enlarged ventricles)",
+                 color="white", fontsize=8)
+    fig.tight_layout(pad=0.2, rect=(0, 0, 1, 0.97))
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, facecolor="black")
+    plt.close(fig)
+    return path

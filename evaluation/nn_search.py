@@ -1,0 +1,331 @@
+"""Shift- and flip-invariant nearest-neighbour search by normalized cross-correlation (NCC).
+
+For every query (generated) image, find the reference (training) image with the highest NCC,
+maximised over the 2 × (2m + 1)² variants of the query: shifts of up to ``m`` pixels (default 3)
+in each direction, with and without a horizontal flip (98 variants for m = 3). Higher NCC means
+more similar (1 = identical up to brightness and contrast).
+
+Borders are handled with one fixed crop: the reference is compared on its central window
+``[m:S-m, m:S-m]``, the query on the same-size window moved by the shift, so every variant is
+compared on exactly ``(S - 2m)²`` real pixels (no padding, no wrap-around). Each window is
+centred and scaled to unit norm on its own, so NCC is a plain dot product.
+
+Two searches give the same answer up to the shortlist's recall:
+
+- ``invariant_nn_brute``: all variants against all references (about 2 × (2m + 1)² plain
+  matrix products), blocked over query rows. The reference.
+- ``invariant_nn`` (fast path): a blurred, downsampled descriptor — nearly unchanged by a
+  shift of a few pixels — scored with one small matrix product per flip shortlists ``k``
+  candidates per query, then the exact invariant NCC is computed on the shortlist only.
+  Everything is float32 BLAS, blocked over query rows so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gan_models.errors import InputError
+
+_EPS = 1e-8
+
+
+@dataclass
+class NNResult:
+    """Nearest reference for each query.
+
+    Attributes
+    ----------
+    index : (N,) int64 index of the nearest reference image.
+    ncc : (N,) float32 maximal NCC over the variants (in [-1, 1]; higher = more similar).
+    shift : (N, 2) int dy, dx of the best variant (query window moved by this).
+    flipped : (N,) bool, whether the best variant is the horizontally flipped query.
+    """
+
+    index: np.ndarray
+    ncc: np.ndarray
+    shift: np.ndarray
+    flipped: np.ndarray
+
+
+def check_images(images, what: str) -> np.ndarray:
+    """Validate an image stack: float (N, S, S), N ≥ 1, finite. Returns float32."""
+    array = np.asarray(images)
+    if array.ndim == 4 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim != 3 or array.shape[1] != array.shape[2]:
+        raise InputError(
+            f"{what}: expected square images as an array (N, S, S), got shape {array.shape}; "
+            "pass grayscale images of one size")
+    if array.shape[0] == 0:
+        raise InputError(f"{what}: no images; give at least one image")
+    array = array.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(array)):
+        raise InputError(f"{what}: images contain NaN or infinite values; clean or drop those images")
+    return array
+
+
+def _check_pair(queries, references, max_shift: int) -> tuple[np.ndarray, np.ndarray]:
+    queries = check_images(queries, "queries")
+    references = check_images(references, "references")
+    if queries.shape[1:] != references.shape[1:]:
+        raise InputError(
+            f"image sizes differ: queries {queries.shape[1]}² vs references {references.shape[1]}²; "
+            "resize both sets to one size (e.g. --size S)")
+    if not isinstance(max_shift, (int, np.integer)) or max_shift < 0:
+        raise InputError(f"max_shift must be a non-negative integer, got {max_shift!r}")
+    if queries.shape[1] - 2 * max_shift < 4:
+        raise InputError(
+            f"images of size {queries.shape[1]} are too small for shifts of ±{max_shift} px; "
+            "use larger images or a smaller max_shift")
+    return queries, references
+
+
+def _normalize_rows(x: np.ndarray) -> np.ndarray:
+    """Centre and scale the last axis to unit norm (constant rows become 0)."""
+    x = x - x.mean(axis=-1, keepdims=True)
+    norm = np.sqrt(np.einsum("...i,...i->...", x, x))[..., None]
+    return (x / np.maximum(norm, _EPS)).astype(np.float32, copy=False)
+
+
+def reference_windows(references: np.ndarray, max_shift: int) -> np.ndarray:
+    """Central ``(S-2m)²`` windows of the references, normalized: (N, P) float32."""
+    m, s = max_shift, references.shape[1]
+    crop = references[:, m:s - m, m:s - m]
+    return _normalize_rows(crop.reshape(len(references), -1))
+
+
+def _variant_list(max_shift: int, flip: bool) -> list[tuple[bool, int, int]]:
+    r = range(-max_shift, max_shift + 1)
+    return [(f, dy, dx) for f in ((False, True) if flip else (False,)) for dy in r for dx in r]
+
+
+def query_variants(queries: np.ndarray, max_shift: int, *, flip: bool = True) -> np.ndarray:
+    """All shifted (and flipped) windows of the queries, normalized: (N, V, P) float32."""
+    m, s = max_shift, queries.shape[1]
+    w = s - 2 * m
+    out = np.empty((len(queries), len(_variant_list(max_shift, flip)), w * w), np.float32)
+    for v, (f, dy, dx) in enumerate(_variant_list(max_shift, flip)):
+        src = queries[:, :, ::-1] if f else queries
+        out[:, v] = src[:, m + dy:m + dy + w, m + dx:m + dx + w].reshape(len(queries), -1)
+    return _normalize_rows(out)
+
+
+def _result(best_idx, best_ncc, best_var, max_shift, flip) -> NNResult:
+    table = np.array(_variant_list(max_shift, flip), dtype=np.int64)  # columns: flip, dy, dx
+    picked = table[best_var]
+    return NNResult(best_idx.astype(np.int64), best_ncc.astype(np.float32),
+                    picked[:, 1:].copy(), picked[:, 0].astype(bool))
+
+
+def _prepare_exclude(exclude, n_queries: int) -> np.ndarray | None:
+    if exclude is None:
+        return None
+    exclude = np.asarray(exclude, dtype=np.int64).reshape(-1)
+    if exclude.shape[0] != n_queries:
+        raise InputError(f"exclude must give one reference index (or -1) per query: "
+                         f"got {exclude.shape[0]} for {n_queries} queries")
+    return exclude
+
+
+def invariant_nn_brute(queries, references, *, max_shift: int = 3, flip: bool = True,
+                       block: int = 512, exclude=None) -> NNResult:
+    """Exact invariant nearest neighbour: every variant against every reference.
+
+    Parameters
+    ----------
+    queries, references : (N, S, S) float arrays of one size.
+    max_shift : largest shift in pixels along each axis.
+    flip : also try the horizontally flipped query.
+    block : query rows per block (bounds memory to about ``block × len(references)`` floats).
+    exclude : optional (N,) reference index to skip for each query (-1: none), e.g. itself.
+    """
+    queries, references = _check_pair(queries, references, max_shift)
+    exclude = _prepare_exclude(exclude, len(queries))
+    ref = reference_windows(references, max_shift)
+    n = len(queries)
+    best_ncc = np.full(n, -np.inf, np.float32)
+    best_idx = np.zeros(n, np.int64)
+    best_var = np.zeros(n, np.int64)
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        var = query_variants(queries[start:stop], max_shift, flip=flip)
+        rows = np.arange(stop - start)
+        for v in range(var.shape[1]):
+            scores = var[:, v] @ ref.T
+            if exclude is not None:
+                ex = exclude[start:stop]
+                keep = ex >= 0
+                scores[rows[keep], ex[keep]] = -np.inf
+            idx = np.argmax(scores, axis=1)
+            val = scores[rows, idx]
+            better = val > best_ncc[start:stop]
+            best_ncc[start:stop][better] = val[better]
+            best_idx[start:stop][better] = idx[better]
+            best_var[start:stop][better] = v
+    return _result(best_idx, best_ncc, best_var, max_shift, flip)
+
+
+def _variant_norms(images: np.ndarray, max_shift: int, *, flip: bool) -> np.ndarray:
+    """Norm of every centred query window, in ``_variant_list`` order: (N, V) float32.
+
+    Box sums over integral images give each window's sum and sum of squares without copying
+    the 98 windows; a flipped window holds the same pixels as the unflipped window at the
+    mirrored column offset.
+    """
+    m, s = max_shift, images.shape[1]
+    w = s - 2 * m
+    x = images.astype(np.float64)
+
+    def box(a):
+        c = np.zeros((len(a), s + 1, s + 1))
+        c[:, 1:, 1:] = a.cumsum(1).cumsum(2)
+        o = np.arange(2 * m + 1)
+        return (c[:, o[:, None] + w, o[None, :] + w] - c[:, o[:, None], o[None, :] + w]
+                - c[:, o[:, None] + w, o[None, :]] + c[:, o[:, None], o[None, :]])
+
+    total, squares = box(x), box(x * x)
+    norms = np.sqrt(np.maximum(squares - total * total / (w * w), 0.0))  # (N, 2m+1, 2m+1)
+    parts = [norms.reshape(len(images), -1)]
+    if flip:
+        parts.append(norms[:, :, ::-1].reshape(len(images), -1))
+    return np.maximum(np.concatenate(parts, axis=1), _EPS).astype(np.float32)
+
+
+def _raw_variants(images: np.ndarray, max_shift: int, out: np.ndarray, *, flip: bool) -> np.ndarray:
+    """Copy every (un-normalized) shifted / flipped window into ``out`` (N, V, P)."""
+    m, s = max_shift, images.shape[1]
+    w = s - 2 * m
+    flipped = images[:, :, ::-1]
+    for v, (f, dy, dx) in enumerate(_variant_list(max_shift, flip)):
+        src = flipped if f else images
+        out[:, v].reshape(len(images), w, w)[...] = src[:, m + dy:m + dy + w, m + dx:m + dx + w]
+    return out
+
+
+def _centre(images: np.ndarray) -> np.ndarray:
+    """Move each image's intensity centre of mass to the image centre (integer shift, edges
+    repeated), so that the remaining shift between two images is small."""
+    s = images.shape[1]
+    weight = images - images.min(axis=(1, 2), keepdims=True)
+    total = np.maximum(weight.sum(axis=(1, 2)), _EPS)
+    grid = np.arange(s)
+    cy = (weight.sum(axis=2) @ grid) / total
+    cx = (weight.sum(axis=1) @ grid) / total
+    centre = (s - 1) / 2.0
+    dy = np.clip(np.rint(centre - cy), -s // 4, s // 4).astype(int)
+    dx = np.clip(np.rint(centre - cx), -s // 4, s // 4).astype(int)
+    pad = s // 4
+    padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad)), mode="edge")
+    out = np.empty_like(images)
+    for i in range(len(images)):
+        out[i] = padded[i, pad - dy[i]:pad - dy[i] + s, pad - dx[i]:pad - dx[i] + s]
+    return out
+
+
+def _pca_basis(windows: np.ndarray, dims: int, *, seed: int = 0, max_rows: int = 2000) -> np.ndarray:
+    """Top principal directions of normalized windows (P, dims), from at most ``max_rows`` rows.
+
+    Rows are centred (zero mean each), so the basis is orthogonal to the constant vector and
+    projecting an un-centred window gives the same numbers as projecting the centred one.
+    """
+    rng = np.random.default_rng(seed)
+    rows = windows if len(windows) <= max_rows else windows[rng.choice(len(windows), max_rows, replace=False)]
+    gram = rows.astype(np.float64) @ rows.T.astype(np.float64)
+    values, vectors = np.linalg.eigh(gram)
+    order = np.argsort(values)[::-1][:dims]
+    values, vectors = np.maximum(values[order], _EPS), vectors[:, order]
+    basis = (rows.T.astype(np.float64) @ vectors) / np.sqrt(values)
+    return basis.astype(np.float32)
+
+
+def invariant_nn(queries, references, *, max_shift: int = 3, flip: bool = True, k: int = 16,
+                 dims: int = 64, block: int = 128, exclude=None, seed: int = 0) -> NNResult:
+    """Fast invariant nearest neighbour: shortlist in a small PCA space, then exact NCC.
+
+    1. Every image is moved so that its intensity centre of mass sits at the image centre
+       (integer shift). After that, two images of the same subject are within about a pixel.
+    2. Shortlist: the centred reference windows are projected onto their top ``dims``
+       principal directions; each centred query is projected in 18 variants (shifts of
+       -1/0/+1 px, with and without flip). The best variant score against every reference is
+       one small float32 matrix product per block; the ``k`` best references are kept.
+    3. Exact: the full invariant NCC (all 2 × (2m + 1)² variants of the *original* query
+       against the original references) is computed on the shortlist only.
+
+    Parameters
+    ----------
+    queries, references : (N, S, S) float arrays of one size.
+    max_shift, flip : as in ``invariant_nn_brute``.
+    k : shortlist size per query (larger: closer to brute force, slower).
+    dims : principal directions used for the shortlist.
+    block : query rows per block (memory is about ``block × 18 × 2048`` floats for scores plus
+        ``block × V × P`` for the exact stage).
+    exclude : optional (N,) reference index to skip per query (-1: none).
+    seed : seed of the subsample used to fit the principal directions.
+
+    Returns
+    -------
+    NNResult
+        Same fields as the brute force; the NCC is exact for the returned neighbour, and the
+        neighbour equals the brute force's whenever it is in the shortlist.
+    """
+    queries, references = _check_pair(queries, references, max_shift)
+    exclude = _prepare_exclude(exclude, len(queries))
+    n_ref = len(references)
+    k = int(max(1, min(k, n_ref)))
+    dims = int(max(1, min(dims, n_ref - 1)))
+    if k >= n_ref // 2 or n_ref < 8:
+        return invariant_nn_brute(queries, references, max_shift=max_shift, flip=flip, exclude=exclude)
+    m, s = max_shift, queries.shape[1]
+    w = s - 2 * m
+    ref = reference_windows(references, max_shift)                 # exact stage
+    ref_c = reference_windows(_centre(references), max_shift)       # shortlist stage
+    basis = _pca_basis(ref_c, dims, seed=seed)
+    ref_p = np.ascontiguousarray((ref_c @ basis).T)                 # (dims, n_ref)
+    coarse = 1 if max_shift >= 1 else 0
+    coarse_list = _variant_list(coarse, flip)
+    n = len(queries)
+    best_ncc = np.empty(n, np.float32)
+    best_idx = np.empty(n, np.int64)
+    best_var = np.empty(n, np.int64)
+    n_var = len(_variant_list(max_shift, flip))
+    buffer = np.empty((block, n_var, w * w), np.float32)
+    chunk = 2048
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        b = stop - start
+        q = queries[start:stop]
+        # Shortlist: centred query windows shifted by at most one pixel, projected.
+        qc = _centre(q)
+        cw = s - 2 * coarse
+        small = np.empty((b, len(coarse_list), (s - 2 * m) ** 2), np.float32)
+        for v, (f, dy, dx) in enumerate(coarse_list):
+            src = qc[:, :, ::-1] if f else qc
+            win = src[:, coarse + dy:coarse + dy + cw, coarse + dx:coarse + dx + cw]
+            small[:, v] = win[:, m - coarse:cw - (m - coarse), m - coarse:cw - (m - coarse)].reshape(b, -1)
+        proj = (_normalize_rows(small) @ basis).reshape(b * len(coarse_list), dims)
+        scores = np.empty((b, n_ref), np.float32)
+        for c0 in range(0, n_ref, chunk):
+            c1 = min(c0 + chunk, n_ref)
+            scores[:, c0:c1] = (proj @ ref_p[:, c0:c1]).reshape(b, len(coarse_list), c1 - c0).max(axis=1)
+        if exclude is not None:
+            ex = exclude[start:stop]
+            keep = ex >= 0
+            scores[np.nonzero(keep)[0], ex[keep]] = -np.inf
+        shortlist = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        del scores
+        # Exact invariant NCC on the shortlist: raw windows · normalized reference windows,
+        # divided by each window's norm (reference windows have zero mean, so the query
+        # window's mean drops out).
+        variants = _raw_variants(q, max_shift, buffer[:b], flip=flip)
+        norms = _variant_norms(q, max_shift, flip=flip)
+        for i in range(b):
+            ncc = (variants[i] @ ref[shortlist[i]].T) / norms[i][:, None]   # (V, k)
+            if exclude is not None and exclude[start + i] >= 0:
+                ncc[:, shortlist[i] == exclude[start + i]] = -np.inf
+            v, c = np.unravel_index(int(np.argmax(ncc)), ncc.shape)
+            best_ncc[start + i] = ncc[v, c]
+            best_idx[start + i] = shortlist[i, c]
+            best_var[start + i] = v
+    return _result(best_idx, best_ncc, best_var, max_shift, flip)

@@ -76,10 +76,23 @@ def _check_pair(a, b, *, names=("first features", "second features")) -> tuple[n
     return a, b
 
 
+def _mean_cov(x: np.ndarray, counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and unbiased covariance of the rows of ``x``, each row repeated ``counts`` times."""
+    if counts is None:
+        n = x.shape[0]
+        mean = x.mean(axis=0)
+        xc = x - mean
+    else:
+        n = int(counts.sum())
+        mean = counts @ x / n
+        xc = np.sqrt(counts)[:, None] * (x - mean)
+    # xcᵀ xc with the same buffer twice lets NumPy use a symmetric rank-k update (half the work).
+    return mean, xc.T @ xc / (n - 1)
+
+
 def features_to_statistics(features) -> tuple[np.ndarray, np.ndarray]:
     """Mean and unbiased covariance (divided by N − 1, as TF-GAN) of (N, D) features."""
-    x = check_features(features, name="features")
-    return x.mean(axis=0), np.atleast_2d(np.cov(x, rowvar=False))
+    return _mean_cov(check_features(features, name="features"))
 
 
 def _check_statistics(mu, sigma, *, which: str) -> tuple[np.ndarray, np.ndarray]:
@@ -193,21 +206,18 @@ class _FrechetToReference:
     """
 
     def __init__(self, reference: np.ndarray, others: np.ndarray):
-        self.mu_ref = reference.mean(axis=0)
-        sigma_ref = np.atleast_2d(np.cov(reference, rowvar=False))
+        self.mu_ref, sigma_ref = _mean_cov(reference)
         self.trace_ref = float(np.trace(sigma_ref))
         self.others = others
         self.transformed = others @ _psd_factor(sigma_ref)
 
     def fd(self, rows: np.ndarray) -> float:
         x = self.others[rows]
-        y = self.transformed[rows]
         n = len(rows)
         diff = x.mean(axis=0) - self.mu_ref
         xc = x - x.mean(axis=0)
-        yc = y - y.mean(axis=0)
         trace_other = float(np.einsum("ij,ij->", xc, xc)) / (n - 1)
-        tr_sqrt = _sum_sqrt_eigvals(yc.T @ yc / (n - 1))
+        tr_sqrt = _sum_sqrt_eigvals(_mean_cov(self.transformed[rows])[1])
         return max(float(diff @ diff) + self.trace_ref + trace_other - 2.0 * tr_sqrt, 0.0)
 
 
@@ -310,10 +320,20 @@ def fd_bootstrap_ci(real_feats, fake_feats, *, n_boot: int = 200, alpha: float =
     real = _canonical_order(real)
     fake = _canonical_order(fake)
     rng = np.random.default_rng(seed)
+
+    def resampled(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # A resample is the original rows with multinomial counts; only rows drawn at least
+        # once (about 63 %) enter the covariance.
+        counts = np.bincount(rng.integers(0, x.shape[0], x.shape[0]), minlength=x.shape[0])
+        drawn = counts > 0
+        return _mean_cov(x[drawn], counts[drawn].astype(np.float64))
+
     values = np.empty(n_boot)
     for i in range(n_boot):
-        r = real[rng.integers(0, real.shape[0], real.shape[0])]
-        f = fake[rng.integers(0, fake.shape[0], fake.shape[0])]
-        values[i] = frechet_distance(*features_to_statistics(r), *features_to_statistics(f))
+        mu1, sigma1 = resampled(real)
+        mu2, sigma2 = resampled(fake)
+        diff = mu1 - mu2
+        fd = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt_product(sigma1, sigma2)
+        values[i] = max(fd, 0.0)
     low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)

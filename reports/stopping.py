@@ -350,7 +350,7 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
         chosen_row = pick.iloc[0]
         chosen = int(chosen_row["epoch"])
         rationale.extend(_explain_choice(table, chosen_row, best_row, label, interval_text,
-                                         interval_kind, bound))
+                                         bound, readers_moved=bool(passed_over)))
         rationale.extend(_explain_readers(chosen_row, passed_over, within, options,
                                           study is not None))
         rationale.extend(_explain_rejected(table, chosen_row, label))
@@ -391,7 +391,8 @@ def _value_with_ci(row: pd.Series, label: str) -> str:
     return f"{label} {fmt(value)}"
 
 
-def _explain_choice(table, chosen_row, best_row, label, interval_text, interval_kind, bound):
+def _explain_choice(table, chosen_row, best_row, label, interval_text, bound, *,
+                    readers_moved: bool):
     chosen, best = int(chosen_row["epoch"]), int(best_row["epoch"])
     out = [f"Stop at epoch {chosen} ({_value_with_ci(chosen_row, label)}; lower is better)."]
     if chosen == best:
@@ -403,9 +404,10 @@ def _explain_choice(table, chosen_row, best_row, label, interval_text, interval_
         out.append(
             f"The best {label} among checkpoints that passed every gate is epoch {best} "
             f"({_value_with_ci(best_row, label)}); epoch {chosen} is the earliest checkpoint "
-            f"within its {interval_text} ({label} ≤ {fmt(bound)}), so "
+            f"within its {interval_text} ({label} ≤ {fmt(bound)})"
+            + (" whose fakes readers could not recognise" if readers_moved else "") + ", so "
             + ("the later, lower-scoring checkpoints are not measurably better."
-               if not later_better.empty else "it is chosen."))
+               if not later_better.empty else "the earlier checkpoint is preferred."))
     return out
 
 

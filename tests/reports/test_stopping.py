@@ -112,6 +112,7 @@ def test_reader_data_changes_the_pick(tmp_path):
     text = _text(decision)
     assert "Readers recognised the fakes of epoch 4 better than chance (p = 0.001 < 0.05)" in text
     assert "loses to epoch 5" in text
+    assert "earliest checkpoint" not in text  # epoch 5 is also the best: no interval sentence
     # A stricter alpha makes epoch 4's detection non-significant: the pick goes back.
     assert decide(data.scores, kind="2d", study=study,
                   options=RuleOptions(alpha=0.0005)).stopping_epoch == 4
@@ -185,3 +186,15 @@ def test_kid_interval_uses_std(tmp_path):
     assert decision.best_epoch == 3
     assert decision.bound == pytest.approx(0.032)
     assert decision.stopping_epoch == 2
+
+
+def test_readers_move_the_pick_inside_the_interval(tmp_path):
+    run = make_run_2d(tmp_path, [9, 3.2, 3.1, 3.0], half_width=0.3)
+    data = load_run(run)
+    study, _, _ = load_study(make_study(tmp_path, {2: 0.004}))
+    decision = decide(data.scores, kind="2d", study=study)
+    assert decision.stopping_epoch == 3 and decision.best_epoch == 4
+    text = _text(decision)
+    assert ("epoch 3 is the earliest checkpoint within its 95 % confidence interval (FD∞ ≤ 3.3) "
+            "whose fakes readers could not recognise") in text
+    assert "loses to epoch 3, which was not part of the reading study" in text

@@ -232,3 +232,21 @@ def test_partial_study_uses_cases_read_by_every_reader(tmp_path):
         assert math.isnan(result.mrmc["auc"]) and "not enough cases" in result.mrmc["method"]
     assert result.summary["fleiss_kappa_cases"] == 5
     assert result.readers.set_index("reader").loc["b", "n_read"] == 5
+
+
+def test_single_reader_study(tmp_path):
+    from tests.reader_study.test_store import make_study
+
+    path = make_study(tmp_path, readers="solo", n_cases=6, practice=0)
+    study = Study.open(path)
+    key = pd.read_csv(path / "key" / "key.csv").set_index("case_id")
+    store = AnswerStore(study.default_db_url())
+    for i, case in enumerate(study.order("solo")):
+        store.add_answer("solo", case, key.at[case, "truth"] if i % 3 else "fake", 1 + i % 3)
+    store.close()
+    result = analyze_study(path, n_boot=50)
+    assert "one reader" in result.mrmc["method"]
+    assert result.mrmc["auc"] == pytest.approx(result.readers.set_index("reader").at["solo", "auc"])
+    assert result.pairs.empty and math.isnan(result.summary["fleiss_kappa"])
+    summary = json.loads((path / "analysis" / "summary.json").read_text())
+    assert summary["fleiss_kappa"] is None and summary["mean_cohen_kappa"] is None

@@ -169,6 +169,10 @@ def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, 
                              "(not 'real'), e.g. --fake DIR=epoch-0040")
     if len(set(labels)) != len(labels):
         raise InputError(f"checkpoint labels repeat ({', '.join(labels)}); give each --fake folder its own =LABEL")
+    folders = [Path(real_dir).resolve()] + [Path(folder).resolve() for folder, _ in fakes]
+    if len(set(folders)) != len(folders):
+        raise InputError("the same folder is given twice among --real/--fake; give each checkpoint its own folder "
+                         "and keep real images apart from generated ones")
     if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8):
         raise InputError(f"--size must be a whole number >= 8, got {size!r}")
     if admin_password is None:

@@ -218,6 +218,15 @@ def test_bad_inputs_write_nothing(tmp_path, kwargs, match):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".study")]
 
 
+def test_same_folder_twice_is_refused(tmp_path):
+    real, fakes = _folders(tmp_path)
+    with pytest.raises(InputError, match="same folder is given twice"):
+        create_study(real, [(str(real), "epoch-0001")], "alice", 4, tmp_path / "study")
+    with pytest.raises(InputError, match="same folder is given twice"):
+        create_study(real, [fakes[0], (fakes[0][0] + "/", "epoch-0002")], "alice", 4, tmp_path / "study")
+    assert not (tmp_path / "study").exists()
+
+
 def test_refuses_non_empty_out_dir_and_accepts_empty(tmp_path):
     real, fakes = _folders(tmp_path)
     (tmp_path / "busy").mkdir()

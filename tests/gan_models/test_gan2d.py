@@ -1,0 +1,136 @@
+"""The 2D DCGAN: one tiny phantom epoch writes the stored data, a sample grid, a loadable
+checkpoint and a history row; the grid and split helpers; refused inputs."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from gan_models import runs
+from gan_models.errors import InputError
+from gan_models.gan2d import image_grid, split_indices, train_2d
+from gan_models.sampling import generate
+
+N_PHANTOM = 64
+
+
+@pytest.fixture(scope="module")
+def tiny_run_2d(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny-run-2d") / "run"
+    summary = train_2d("phantom", out, size=64, epochs=1, n_phantom=N_PHANTOM, batch_size=16, quiet=True)
+    return out, summary
+
+
+@pytest.mark.training
+def test_phantom_run_writes_its_data(tiny_run_2d):
+    out, _ = tiny_run_2d
+    train = np.load(out / "data" / "train.npy")
+    heldout = np.load(out / "data" / "heldout.npy")
+    for images in (train, heldout):
+        assert images.dtype == np.float32 and images.ndim == 3 and images.shape[1:] == (64, 64)
+        assert images.min() >= -1.0 and images.max() <= 1.0
+        assert images.std() > 0.05  # not blank
+    assert len(train) + len(heldout) == N_PHANTOM
+    assert len(heldout) == round(0.2 * N_PHANTOM)
+    loaded_train, loaded_heldout = runs.load_run_data(out)
+    np.testing.assert_array_equal(loaded_train, train)
+    np.testing.assert_array_equal(loaded_heldout, heldout)
+    # No image is in both sets.
+    flat_train = {row.tobytes() for row in train}
+    assert not any(row.tobytes() in flat_train for row in heldout)
+    train_labels = pd.read_csv(out / "data" / "train_labels.csv")
+    heldout_labels = pd.read_csv(out / "data" / "heldout_labels.csv")
+    assert len(train_labels) == len(train) and len(heldout_labels) == len(heldout)
+    assert "file" in train_labels.columns
+    assert not set(train_labels["file"]) & set(heldout_labels["file"])
+
+
+@pytest.mark.training
+def test_phantom_run_json_history_checkpoint_and_grid(tiny_run_2d):
+    out, summary = tiny_run_2d
+    run = json.loads((out / "run.json").read_text())
+    assert (run["kind"], run["image_size"], run["epochs"], run["batch_size"]) == ("2d", 64, 1, 16)
+    assert run["data"]["source"] == "phantom"
+    assert run["backend"] == keras.backend.backend()
+    assert {"latent_dim", "loss", "seed"} <= set(run)
+
+    history = pd.read_csv(out / "history.csv")
+    assert list(history.columns) == ["epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake",
+                                     "seconds", "healthy"]
+    assert history["epoch"].tolist() == [1]
+    assert np.isfinite(history[["d_loss", "g_loss", "d_acc_real", "d_acc_fake"]].to_numpy()).all()
+    assert summary["epochs"] == 1
+
+    generator = keras.saving.load_model(out / "checkpoints" / "generator-epoch-0001.keras", compile=False)
+    z = np.random.default_rng(0).standard_normal((3, run["latent_dim"])).astype(np.float32)
+    images = keras.ops.convert_to_numpy(generator(z))
+    assert images.shape == (3, 64, 64, 1)
+    assert np.abs(images).max() <= 1.0
+
+    samples = generate(out, 1, 5)
+    assert samples.shape == (5, 64, 64) and samples.dtype == np.float32
+
+    grid = Image.open(out / "samples" / "epoch-0001.png")
+    n_grid = runs.DEFAULTS_2D["n_grid"]
+    rows = -(-n_grid // 8)
+    assert grid.size == (8 * 66 + 2, rows * 66 + 2)  # 8 columns of 64 px with 2 px gutters
+    assert np.asarray(grid).std() > 1.0
+
+
+def test_image_grid_places_each_image():
+    images = np.stack([np.full((4, 4), v) for v in (-1.0, 0.0, 1.0)])
+    grid = image_grid(images, columns=2)
+    assert grid.shape == (2 * 6 + 2, 2 * 6 + 2) and grid.dtype == np.uint8
+    assert (grid[2:6, 2:6] == 0).all()       # −1 → black
+    assert (grid[2:6, 8:12] == 128).all()    # 0 → mid grey
+    assert (grid[8:12, 2:6] == 255).all()    # +1 → white
+    assert (grid[8:12, 8:12] == 0).all()     # empty cell
+    assert (grid[:2] == 0).all() and (grid[:, 6:8] == 0).all()  # gutters
+
+
+def test_split_indices_partition_and_seed():
+    train, held = split_indices(50, heldout_fraction=0.2, seed=3)
+    assert len(held) == 10 and len(train) == 40
+    assert sorted(np.concatenate([train, held]).tolist()) == list(range(50))
+    again = split_indices(50, heldout_fraction=0.2, seed=3)
+    np.testing.assert_array_equal(held, again[1])
+    assert not np.array_equal(held, split_indices(50, heldout_fraction=0.2, seed=4)[1])
+    train, held = split_indices(2, heldout_fraction=0.01, seed=0)
+    assert len(train) == 1 and len(held) == 1  # at least one image on each side
+    with pytest.raises(InputError, match="need at least 2 images to split"):
+        split_indices(1, heldout_fraction=0.2, seed=0)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"size": 100}, r"--size 100 is not supported; choose one of \(64, 128, 256\)"),
+    ({"epochs": 0}, r"--epochs must be a positive number of epochs, got 0"),
+    ({"base": 8, "depth": 2}, r"unknown 2D training settings \['depth'\]"),
+])
+def test_bad_2d_settings_are_refused(tmp_path, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        train_2d("phantom", tmp_path / "run", quiet=True, **kwargs)
+    assert not (tmp_path / "run").exists()
+
+
+def test_missing_data_folder_is_refused(tmp_path):
+    with pytest.raises(InputError, match=r"--data .*nowhere does not exist; give 'phantom' or a folder"):
+        train_2d(str(tmp_path / "nowhere"), tmp_path / "run", epochs=1, quiet=True)
+    assert not (tmp_path / "run").exists()
+
+
+def test_non_empty_output_is_refused_for_2d(tmp_path):
+    from gan_models.data import write_png16
+
+    rng = np.random.default_rng(0)
+    write_png16(rng.uniform(-1, 1, (4, 64, 64)).astype(np.float32), tmp_path / "images")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    with pytest.raises(InputError, match="is not empty"):
+        train_2d(str(tmp_path / "images"), out, epochs=1, quiet=True)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]

@@ -1,0 +1,108 @@
+"""Training throughput: the seed notebook's loop against ganaudit's trainer, same models.
+
+(a) seed style, as in the notebook: ``G.predict`` the fakes, ``D.train_on_batch`` on the real
+    and on the fake half, then ``combined.train_on_batch`` with D frozen;
+(b) ganaudit: ``GAN.compile(d_optimizer, g_optimizer, loss)`` and the backend stepper (a block
+    of compiled steps per call; D and G updated once per step each, as in (a)).
+Same generator/discriminator architecture, same batch size, same device, one process. Prints
+images/s (real images consumed per second) for both and the ratio.
+
+    python bench/train_throughput.py --size 64 --batch 64 --steps 30
+    KERAS_BACKEND=jax python bench/train_throughput.py --batch 2048 --steps 200   # GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from gan_models import models  # noqa: E402
+from gan_models.trainer import GAN  # noqa: E402
+
+
+def seed_style(size, batch, steps, warmup, latent, base):
+    generator = models.generator_2d(size, latent, base=base)
+    discriminator = models.discriminator_2d(size, base=base)
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+    discriminator.compile(optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), loss=bce)
+    discriminator.trainable = False
+    z = keras.Input((latent,))
+    combined = keras.Model(z, discriminator(generator(z)))
+    combined.compile(optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), loss=bce)
+    discriminator.trainable = True
+    rng = np.random.default_rng(0)
+    real = rng.uniform(-1, 1, (batch, size, size, 1)).astype(np.float32)
+    ones, zeros = np.ones((batch, 1), np.float32), np.zeros((batch, 1), np.float32)
+
+    def step():
+        noise = rng.standard_normal((batch, latent)).astype(np.float32)
+        fake = generator.predict(noise, verbose=0)
+        discriminator.train_on_batch(real, ones)
+        discriminator.train_on_batch(fake, zeros)
+        combined.train_on_batch(rng.standard_normal((batch, latent)).astype(np.float32), ones)
+
+    for _ in range(warmup):
+        step()
+    started = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return batch * steps / (time.perf_counter() - started)
+
+
+def ganaudit_style(size, batch, steps, warmup, latent, base, block):
+    gan = GAN(models.generator_2d(size, latent, base=base), models.discriminator_2d(size, base=base), latent)
+    gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5), "modified")
+    rng = np.random.default_rng(0)
+    real = rng.uniform(-1, 1, (block, batch, size, size, 1)).astype(np.float32)
+
+    def run_block():
+        z_d = rng.standard_normal((block, batch, latent), dtype=np.float32)
+        z_g = rng.standard_normal((block, batch, latent), dtype=np.float32)
+        eps = rng.uniform(size=(block, batch)).astype(np.float32)
+        gan.stepper.run(real, z_d, z_g, eps)
+
+    for _ in range(max(warmup // block, 1)):
+        run_block()
+    calls = max(steps // block, 1)
+    started = time.perf_counter()
+    for _ in range(calls):
+        run_block()
+    return batch * block * calls / (time.perf_counter() - started)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=30, help="measured steps per method")
+    parser.add_argument("--warmup", type=int, default=4)
+    parser.add_argument("--block", type=int, default=10, help="ganaudit steps per compiled call")
+    parser.add_argument("--base", type=int, default=32, help="channel width (ganaudit default 32)")
+    parser.add_argument("--latent", type=int, default=100)
+    parser.add_argument("--mixed", action="store_true", help="mixed_bfloat16 policy for (b)")
+    args = parser.parse_args(argv)
+    device = "CPU"
+    if keras.backend.backend() == "jax":
+        import jax
+        device = str(jax.devices()[0])
+    print(f"backend {keras.backend.backend()}, device {device}, {os.cpu_count()} CPUs, "
+          f"{args.size}², batch {args.batch}, base {args.base}")
+    a = seed_style(args.size, args.batch, args.steps, args.warmup, args.latent, args.base)
+    print(f"(a) seed-style train_on_batch loop: {a:10.1f} images/s")
+    if args.mixed:
+        keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    b = ganaudit_style(args.size, args.batch, args.steps, args.warmup, args.latent, args.base, args.block)
+    print(f"(b) ganaudit trainer:               {b:10.1f} images/s{' (mixed_bfloat16)' if args.mixed else ''}")
+    print(f"ratio (b)/(a): {b / a:.2f}×")
+
+
+if __name__ == "__main__":
+    main()

@@ -18,9 +18,10 @@ Planted findings (labels, one row per image):
   are always taken at ventricle level so that the finding is visible.
 
 Orientation: radiological convention, as DICOM axial images with ImageOrientationPatient
-``1\\0\\0\\0\\1\\0``: row 0 is anterior, and the patient's LEFT is on the image's RIGHT
-(columns greater than S/2). A left-hemisphere lesion therefore has ``lesion_x > S / 2`` (up to
-the small random rotation).
+``1\\0\\0\\0\\1\\0``: row 0 is anterior, and the patient's LEFT is on the image's RIGHT.
+A planted lesion lies anatomically in its hemisphere *and* wholly in the matching half of the
+image: a left lesion has ``lesion_x - lesion_radius_px > (S - 1) / 2``. So the population
+rule is also a plain image rule: a lesion in the image's left half is impossible.
 
 Images are float32 (N, S, S) in [-1, 1] with a fixed intensity scale (air ≈ -1).
 """
@@ -41,7 +42,7 @@ FOV_CENTRE_RAS = (0.0, -18.0)  # MNI (x, y) at the image centre
 SLICE_RANGE_MM = (-22.0, 66.0)  # MNI z of axial slices: from the temporal lobes to the vertex
 VENTRICLE_RANGE_MM = (2.0, 26.0)  # MNI z where the lateral ventricle bodies are visible
 DISPLAY_GAIN = 1.2  # signal / gain -> [0, 1] -> [-1, 1]
-FINDINGS = ("lesion", "enlarged_ventricles")
+FINDINGS = ("lesion", "enlarged_ventricles")  # the 0/1 finding columns of the labels
 LABEL_COLUMNS = ["file", "lesion", "lesion_side", "lesion_x", "lesion_y", "lesion_radius_px",
                  "enlarged_ventricles", "slice_z", "rotation_deg", "seed", "index"]
 
@@ -122,7 +123,7 @@ def _base_template() -> tuple[dict, _Grid, tuple[float, float, float]]:
     vols = {}
     for key, path in _template_files().items():
         img = nib.load(path)
-        vols[key] = np.asarray(img.dataobj, dtype=np.float32) / 255.0
+        vols[key] = np.asarray(img.dataobj)  # uint8; scaled to [0, 1] after cropping
         affine = img.affine
     if not np.allclose(affine[:3, :3], np.eye(3)):
         raise InputError(f"unexpected MNI152 template affine {affine.tolist()}; "
@@ -139,7 +140,7 @@ def _base_template() -> tuple[dict, _Grid, tuple[float, float, float]]:
     hi = [h + (h - l) % 2 for l, h in zip(lo, hi)]
     pad = [(max(-l, 0), max(h - s, 0)) for l, h, s in zip(lo, hi, brain.shape)]
     crop = tuple(slice(max(l, 0), min(h, s)) for l, h, s in zip(lo, hi, brain.shape))
-    t1, gm, wm = (np.pad(vols[k][crop], pad) for k in ("t1", "gm", "wm"))
+    t1, gm, wm = (np.pad(vols[k][crop], pad).astype(np.float32) / 255.0 for k in ("t1", "gm", "wm"))
     brain = np.pad(brain[crop], pad)
     origin = tuple(float(affine[i, 3] + lo[i]) for i in range(3))
     csf = np.clip(brain.astype(np.float32) - gm - wm, 0.0, 1.0)

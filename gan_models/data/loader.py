@@ -53,7 +53,8 @@ def _find_files(source: Path) -> tuple[list[Path], Path | None]:
         if _kind(source) is None:
             raise InputError(f"{source.name} is not a supported image file; expected {SUPPORTED}")
         return [source], None
-    files = sorted((p for p in source.rglob("*") if p.is_file()
+    # Hidden files/folders (and our own temporary ones) and DICOMDIR indexes are not images.
+    files = sorted((p for p in source.rglob("*") if p.is_file() and p.name != "DICOMDIR"
                     and not any(part.startswith(".") for part in p.relative_to(source).parts)),
                    key=lambda p: p.relative_to(source).as_posix())
     if not files:

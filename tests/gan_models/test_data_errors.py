@@ -86,3 +86,10 @@ def test_bad_npy_shapes(tmp_path, array, message):
 def test_bad_size(good_folder, size):
     with pytest.raises(InputError, match="size must be a positive number of pixels"):
         load_images(good_folder, size=size)
+
+
+def test_dicomdir_and_hidden_files_are_not_images(good_folder):
+    (good_folder / "DICOMDIR").write_bytes(b"\x00" * 128 + b"DICM" + b"\x00" * 64)
+    (good_folder / ".DS_Store").write_bytes(b"junk")
+    images = load_images(good_folder, strict=True)
+    assert images.names == ["a", "b", "c"]

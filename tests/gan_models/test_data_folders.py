@@ -124,3 +124,14 @@ def test_mixed_sizes_need_size(tmp_path, smooth_images):
         load_images(tmp_path)
     images = load_images(tmp_path, size=40)
     assert images.images.shape == (8, 40, 40) and images.meta["size"] == 40
+
+
+def test_multi_page_tiff_gives_one_image_per_page(tmp_path):
+    pages = [Image.fromarray(np.full((16, 16), v, np.uint8)) for v in (10, 20, 30)]
+    for k, page in enumerate(pages):
+        page.putpixel((0, 0), 200)  # not constant, so the window is defined
+    pages[0].save(tmp_path / "pages.tif", save_all=True, append_images=pages[1:])
+    images = load_images(tmp_path / "pages.tif", policy=IntensityPolicy(
+        mode="fixed", window_center=100, window_width=200))
+    assert images.names == ["pages-00000", "pages-00001", "pages-00002"]
+    np.testing.assert_allclose(images.images[:, 5, 5], [-0.9, -0.8, -0.7], atol=1e-6)

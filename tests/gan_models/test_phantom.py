@@ -148,3 +148,20 @@ def test_write_refuses_non_empty_folder_and_is_atomic(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         write_population(tmp_path / "new", 3, 32)
     assert list(tmp_path.iterdir()) == [tmp_path / "full"]
+
+
+def test_labels_are_found_for_a_loaded_phantom_folder(tmp_path):
+    from gan_models.data import find_labels
+
+    out = write_population(tmp_path / "ph", 8, 32, seed=9, lesion_prevalence=0.5)
+    expected = pd.read_csv(out / "labels.csv")
+    for source in (out, out / "images"):
+        images = load_images(source)
+        order = np.random.default_rng(0).permutation(len(images))
+        names = [images.names[i] for i in order]
+        labels = find_labels(source, names)
+        assert [f[:-4] for f in labels["file"]] == [n.rsplit("__", 1)[-1] for n in names]
+        pd.testing.assert_frame_equal(labels, expected.iloc[order].reset_index(drop=True))
+    assert find_labels(tmp_path, ["nothing"]) is None
+    with pytest.warns(UserWarning, match=r"has no row for 1 of 1 images \(e.g. other\)"):
+        assert find_labels(out, ["other"]) is None

@@ -73,7 +73,9 @@ def read_raster(path: Path, name: str, group: str) -> list[RawImage]:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{path.name}: not a readable image ({exc})") from exc
     stored = None
-    if marker is not None and frames and frames[0].dtype == np.uint16:
+    # Some Pillow versions give 16-bit PNGs as int32 ("I"): accept any integer 0..65535.
+    if (marker is not None and frames and np.issubdtype(frames[0].dtype, np.integer)
+            and frames[0].min() >= 0 and frames[0].max() <= 65535):
         declared = _parse_range(str(marker))
         if declared is not None:
             # Stored 0..65535 spans the declared range: rescale to it.

@@ -27,15 +27,15 @@ def register(sub) -> None:
         description="Write N synthetic T1-weighted axial MR head slices (MNI152-based) to "
                     "DIR/images/ and their finding labels to DIR/labels.csv. Lesions are "
                     "planted only in the patient's left hemisphere (image right).")
-    ph.add_argument("--n", type=int, required=True, help="number of slices")
-    ph.add_argument("--size", type=int, default=64, help="image side in pixels (default 64)")
-    ph.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
-    ph.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    ph.add_argument("--n", type=int, required=True, metavar="N", help="number of slices")
+    ph.add_argument("--size", type=int, default=64, metavar="S", help="image side in pixels (default 64)")
+    ph.add_argument("--out", required=True, metavar="DIR", help="output folder (must not exist or be empty)")
+    ph.add_argument("--seed", type=int, default=0, metavar="K", help="seed (default 0)")
     ph.add_argument("--format", choices=["png", "dicom"], default="png",
                     help="16-bit PNG (default) or MR DICOM files")
-    ph.add_argument("--lesion-prevalence", type=_probability, default=0.3,
+    ph.add_argument("--lesion-prevalence", type=_probability, default=0.3, metavar="P",
                     help="probability of a lesion per slice (default 0.3)")
-    ph.add_argument("--ventricle-prevalence", type=_probability, default=0.3,
+    ph.add_argument("--ventricle-prevalence", type=_probability, default=0.3, metavar="P",
                     help="probability of enlarged ventricles per slice (default 0.3)")
     ph.set_defaults(func=run_phantom)
 
@@ -44,7 +44,7 @@ def register(sub) -> None:
         description="Load DICOM/NIfTI/PNG/JPEG/TIFF/.npy images the way training does and print "
                     "how many there are, their size and value range, and the DICOM decoders.")
     ins.add_argument("source", help="image file or folder")
-    ins.add_argument("--size", type=int, default=None, help="resize to SxS (needed for mixed sizes)")
+    ins.add_argument("--size", type=int, default=None, metavar="S", help="resize to SxS (needed for mixed sizes)")
     ins.add_argument("--axis", type=int, default=2, choices=[0, 1, 2], help="NIfTI slice axis")
     ins.add_argument("--strict", action="store_true", help="fail on any unreadable file")
     ins.set_defaults(func=run_inspect)

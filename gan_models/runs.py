@@ -171,6 +171,23 @@ def fixed_latents(run: dict, n: int) -> np.ndarray:
     return rng.standard_normal((n, int(run["latent_dim"])), dtype=np.float32)
 
 
+def _remove_temporaries(run_dir: Path) -> None:
+    """Delete what writes cut short by a kill left behind (``atomic_path``'s ``.NAME.*.tmp`` and
+    ``.NAME.old``, the generator's ``.tmp-PID-NAME``); the finished files are never touched."""
+    import shutil
+
+    for folder in (run_dir, run_dir / "checkpoints", run_dir / "samples", run_dir / "data"):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            name = path.name
+            if name.startswith(".") and (name.endswith((".tmp", ".old")) or name.startswith(".tmp-")):
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+
+
 def train(run_dir, run: dict, data: np.ndarray, *, resume: bool, write_samples, quiet: bool = False) -> dict:
     """Train (or resume) the run in ``run_dir``; return a summary dict."""
     from tqdm.auto import tqdm
@@ -198,6 +215,7 @@ def train(run_dir, run: dict, data: np.ndarray, *, resume: bool, write_samples, 
         for epoch, path in ckpt.list_checkpoints(run_dir):
             if epoch >= start:
                 path.unlink()
+        _remove_temporaries(run_dir)
         write_text(run_dir / "history.csv", _history_text(rows))
     else:
         write_text(run_dir / "history.csv", _history_text([]))

@@ -266,9 +266,11 @@ def _subject(size: int, tmpl: _Template, rng: np.random.Generator, *, lesion: bo
 
     if enlarged:
         dilate = rng.uniform(4.0, 8.0)
-        m = _smoothstep(-vent_d, -dilate - px / 2, -dilate + px / 2) * (brain_d < -6.0)
+        edge = max(px / 2, 1.5)  # the ventricle distance is on a 2 mm grid: keep edges soft
+        m = _smoothstep(-vent_d, -dilate - edge, -dilate + edge) * (brain_d < -6.0)
         gm, wm = gm * (1 - m), wm * (1 - m)
         csf = csf * (1 - m) + m
+        t1 = t1 * (1 - m) + m * 0.25  # the template's own CSF value, so no grey halo
 
     brain = gm * i_gm + wm * i_wm + csf * i_csf
     brain = 0.8 * brain + 0.2 * t1 * i_wm / 0.75  # template texture (deep grey nuclei)

@@ -93,7 +93,8 @@ def read_raster(path: Path, name: str, group: str) -> list[RawImage]:
 def read_npy(path: Path, name: str, group: str) -> list[RawImage]:
     """Read a ``.npy`` image (H, W) or stack (N, H, W) (a trailing channel of 1 is dropped).
 
-    Float data lying entirely in [-1, 1] is taken as already scaled (``auto`` keeps it).
+    Float data within [-1, 1] with some negative values is taken as already scaled
+    (``auto`` keeps it); float data in [0, 1] is windowed like any other image.
     """
     try:
         array = np.load(path, allow_pickle=False)
@@ -110,7 +111,8 @@ def read_npy(path: Path, name: str, group: str) -> list[RawImage]:
     stored = None
     if np.issubdtype(array.dtype, np.floating) and array.size:
         finite = array[np.isfinite(array)]
-        if finite.size and finite.min() >= -1.0 and finite.max() <= 1.0:
+        # Negative values within [-1, 1] mean "already scaled"; [0, 1] data is windowed as usual.
+        if finite.size and -1.0 <= finite.min() < 0.0 and finite.max() <= 1.0:
             stored = (-1.0, 1.0)
     return [RawImage(name if single else f"{name}-{k:05d}", np.asarray(img, dtype=np.float64),
                      group, "npy", stored_range=stored, sort_key=(k,))

@@ -4,8 +4,10 @@ One policy applies to every image of a data set and is recorded in ``run.json`` 
 JSON-serializable dataclass). Modes:
 
 - ``"auto"`` (default): images that carry their own range keep it exactly — 16-bit PNGs
-  written by :func:`gan_models.data.write_png16` (PNG text chunk ``ganaudit-range=-1,1``) and
-  float ``.npy`` stacks whose values already lie in [-1, 1]; every other image uses the
+  written by :func:`gan_models.data.write_png16` (PNG text chunk ``ganaudit-range=-1,1``),
+  phantom DICOM files (the same marker in ImageComments) and float ``.npy`` stacks whose
+  values lie in [-1, 1] with some below 0 (so [0, 1] data is still windowed); every other
+  image uses the
   ``"percentile"`` window. Generated and real images are compared through such files, so they
   must load back unchanged.
 - ``"percentile"``: a window per image from its ``low_percentile`` to ``high_percentile``

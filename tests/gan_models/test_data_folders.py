@@ -135,3 +135,10 @@ def test_multi_page_tiff_gives_one_image_per_page(tmp_path):
         mode="fixed", window_center=100, window_width=200))
     assert images.names == ["pages-00000", "pages-00001", "pages-00002"]
     np.testing.assert_allclose(images.images[:, 5, 5], [-0.9, -0.8, -0.7], atol=1e-6)
+
+
+def test_float_npy_in_unit_interval_is_windowed_not_kept(tmp_path, smooth_images):
+    unit = (smooth_images[0] + 1) / 2  # values in [0, 1]: not "already scaled"
+    np.save(tmp_path / "unit.npy", unit)
+    got = load_images(tmp_path / "unit.npy").images[0]
+    np.testing.assert_allclose(got, _percentile_window(unit.astype(np.float64)), atol=1e-5)

@@ -103,7 +103,8 @@ def test_nested_folders_are_searched_and_named_by_path(tmp_path, smooth_images):
 def test_non_square_images_are_centre_padded(tmp_path):
     array = np.full((20, 48), 0.5, np.float32)
     np.save(tmp_path / "wide.npy", array)
-    got = load_images(tmp_path / "wide.npy").images[0]
+    identity = IntensityPolicy(mode="fixed", window_center=0.0, window_width=2.0)
+    got = load_images(tmp_path / "wide.npy", policy=identity).images[0]
     assert got.shape == (48, 48)
     assert np.all(got[:14] == -1) and np.all(got[34:] == -1) and np.all(got[14:34] == 0.5)
 

@@ -159,7 +159,8 @@ def load_images(source, *, size: int | None = None,
             raise InputError(f"no readable image in {source}: tried {len(files)} file(s): {details}")
         message = f"{len(failures)} of {len(files)} files could not be read: {details}"
         if strict:
-            raise InputError(f"{message}; remove them or load with strict=False to skip them")
+            raise InputError(f"{message}; remove them, or load with strict=False (command line: "
+                             "without --strict) to skip them")
         warnings.warn(f"{message}; the rest was loaded", stacklevel=2)
 
     # Files in path order; single-frame DICOM slices of one series together, in slice order.

@@ -53,7 +53,7 @@ def test_corrupt_png_is_skipped_with_a_warning(good_folder):
 def test_corrupt_png_fails_in_strict_mode(good_folder):
     (good_folder / "broken.png").write_bytes(b"not a png at all")
     with pytest.raises(InputError, match=r"1 of 4 files could not be read: broken.png.*"
-                                         r"load with strict=False to skip them"):
+                                         r"load with strict=False \(command line: without --strict\)"):
         load_images(good_folder, strict=True)
 
 

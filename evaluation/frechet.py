@@ -111,14 +111,27 @@ def _check_statistics(mu, sigma, *, which: str) -> tuple[np.ndarray, np.ndarray]
     return mu, (sigma + sigma.T) / 2
 
 
-def _psd_factor(sigma: np.ndarray) -> np.ndarray:
-    """A matrix F with F Fᵀ = sigma: Cholesky when possible, else the symmetric square root."""
+def _psd_factor(sigma: np.ndarray) -> tuple[np.ndarray, bool]:
+    """A matrix F with F Fᵀ = sigma, and whether it is lower triangular.
+
+    Cholesky when possible; the symmetric square root from ``eigh`` otherwise.
+    """
     try:
-        return scipy.linalg.cholesky(sigma, lower=True, check_finite=False)
+        return scipy.linalg.cholesky(sigma, lower=True, check_finite=False), True
     except np.linalg.LinAlgError:
         # Rank-deficient (e.g. N < D): Cholesky breaks down, the eigh square root does not.
         w, v = scipy.linalg.eigh(sigma, check_finite=False)
-        return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+        return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T, False
+
+
+def _congruence(factor: np.ndarray, triangular: bool, sigma: np.ndarray) -> np.ndarray:
+    """Fᵀ Σ F; triangular matrix products (BLAS trmm) when F is a Cholesky factor."""
+    if triangular:
+        from scipy.linalg.blas import dtrmm
+
+        sf = dtrmm(1.0, factor, np.asfortranarray(sigma), side=1, lower=1)
+        return dtrmm(1.0, factor, sf, side=0, lower=1, trans_a=1)
+    return factor.T @ (sigma @ factor)
 
 
 def _sum_sqrt_eigvals(m: np.ndarray) -> float:
@@ -130,8 +143,8 @@ def _sum_sqrt_eigvals(m: np.ndarray) -> float:
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     """tr (Σ1^½ Σ2 Σ1^½)^½ through a factor of Σ1 and a values-only eigensolver."""
-    f = _psd_factor(sigma1)
-    return _sum_sqrt_eigvals(f.T @ (sigma2 @ f))
+    factor, triangular = _psd_factor(sigma1)
+    return _sum_sqrt_eigvals(_congruence(factor, triangular, sigma2))
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
@@ -209,7 +222,7 @@ class _FrechetToReference:
         self.mu_ref, sigma_ref = _mean_cov(reference)
         self.trace_ref = float(np.trace(sigma_ref))
         self.others = others
-        self.transformed = others @ _psd_factor(sigma_ref)
+        self.transformed = others @ _psd_factor(sigma_ref)[0]
 
     def fd(self, rows: np.ndarray) -> float:
         x = self.others[rows]

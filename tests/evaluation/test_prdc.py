@@ -34,6 +34,7 @@ def test_blocking_does_not_change_results(monkeypatch):
     real, fake = _sets(4, 300, 200, 8, 0.3)
     full = {**ours.precision_recall(real, fake), **ours.density_coverage(real, fake)}
     monkeypatch.setattr(ours, "_BLOCK_ELEMENTS", 1000)  # 3-5 rows per block
+    monkeypatch.setattr(ours, "_NEIGHBOUR_CACHE", type(ours._NEIGHBOUR_CACHE)())
     blocked = {**ours.precision_recall(real, fake), **ours.density_coverage(real, fake)}
     assert blocked == full
 
@@ -60,3 +61,15 @@ def test_bad_k(k, match):
     real, fake = _sets(7, 10, 10, 3, 0.0)
     with pytest.raises(InputError, match=match):
         ours.precision_recall(real, fake, k=k)
+
+
+def test_radius_cache_follows_the_content():
+    real, fake = _sets(8, 120, 100, 5, 0.1)
+    before = ours.density_coverage(real, fake)
+    real[:60] += 3.0  # same array object, new content: must not reuse cached radii
+    expected = prdc.compute_prdc(real_features=real, fake_features=fake, nearest_k=5)
+    after = ours.density_coverage(real, fake)
+    assert after != before
+    assert after["density"] == pytest.approx(float(expected["density"]), abs=1e-9)
+    assert after["coverage"] == pytest.approx(float(expected["coverage"]), abs=1e-9)
+    assert ours.knn_radii_sq(real, 12).shape == (120,)  # beyond the cached 10 neighbours

@@ -475,6 +475,17 @@ def _prevalence(summary: dict) -> pd.DataFrame | None:
                      "generated_ci_low": item.get("generated_ci_low", np.nan),
                      "generated_ci_high": item.get("generated_ci_high", np.nan),
                      "p": item.get("p", item.get("p_value", np.nan))})
+    categories = summary.get("categories")
+    if isinstance(categories, dict):
+        for column, values in categories.items():
+            if not isinstance(values, dict):
+                continue
+            for value, item in values.items():
+                if isinstance(item, dict) and "real_prevalence" in item:
+                    rows.append({"finding": f"{column} = {value}",
+                                 "real": float(item["real_prevalence"]),
+                                 "generated": float(item.get("generated_prevalence", np.nan)),
+                                 "p": item.get("p_value", np.nan)})
     return pd.DataFrame(rows) if rows else None
 
 

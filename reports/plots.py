@@ -199,7 +199,8 @@ def prevalence_plot(prevalence: pd.DataFrame) -> str | None:
             if np.isfinite(lo).all() and np.isfinite(hi).all():
                 yerr = [np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)]
         ax.bar(x + offset, y, width=0.36, color=color, yerr=yerr, capsize=3, label=side)
-    ax.set_xticks(x, prevalence["finding"], rotation=0)
+    ax.set_xticks(x, prevalence["finding"], rotation=20 if len(prevalence) > 3 else 0,
+                  ha="right" if len(prevalence) > 3 else "center")
     ax.set(title="Finding prevalence", ylabel="share of images")
     ax.legend(loc="best")
     return figure_uri(fig)

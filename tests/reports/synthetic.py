@@ -109,15 +109,28 @@ def make_run_2d(root: Path, fd_inf, *, half_width=0.3, memorization=None, imposs
             "threshold": 0.93, "threshold_source": "99th percentile of held-out NCC",
             "n_flagged": int(mem[i] * 200), "ct_score": 0.1, "authenticity": 0.9,
             "mifid": 3.0}))
-        (fdir / "summary.json").write_text(json.dumps({
-            "prevalence": [
-                {"finding": "lesion", "real": 0.3, "generated": 0.32, "p": 0.7},
-                {"finding": "enlarged_ventricles", "real": 0.2,
-                 "generated": 0.45 if significant[i] else 0.21,
-                 "p": 0.001 if significant[i] else 0.8}],
+        gen_ventricles = 0.45 if significant[i] else 0.21
+        (fdir / "summary.json").write_text(json.dumps({  # the findings audit's format
+            "detector": "builtin:phantom", "n_real": 200, "n_generated": 200,
+            "findings": {
+                "lesion": {"real_prevalence": 0.3, "real_ci_low": 0.24, "real_ci_high": 0.37,
+                           "generated_prevalence": 0.32, "generated_ci_low": 0.26,
+                           "generated_ci_high": 0.39, "p_value": 0.7},
+                "enlarged_ventricles": {"real_prevalence": 0.2, "real_ci_low": 0.15,
+                                        "real_ci_high": 0.26,
+                                        "generated_prevalence": gen_ventricles,
+                                        "generated_ci_low": gen_ventricles - 0.06,
+                                        "generated_ci_high": gen_ventricles + 0.06,
+                                        "p_value": 0.001 if significant[i] else 0.8}},
+            "categories": {"lesion_side": {
+                "left": {"real_prevalence": 0.3, "generated_prevalence": 0.3, "p_value": 1.0},
+                "right": {"real_prevalence": 0.0, "generated_prevalence": impossible[i] / 200,
+                          "p_value": 0.5}}},
+            "impossible_checked": True,
+            "impossible_combinations": ([{"combination": "lesion_side=right",
+                                          "n_generated": int(impossible[i])}]
+                                        if impossible[i] else []),
             "impossible": int(impossible[i]),
-            "impossible_combinations": ([{"lesion": 1, "lesion_side": "right",
-                                          "count": int(impossible[i])}] if impossible[i] else []),
             "min_p": 0.001 if significant[i] else 0.7, "significant": bool(significant[i])}))
     return run
 

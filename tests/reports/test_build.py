@@ -80,7 +80,8 @@ def test_2d_index_html_is_self_contained_and_complete(report_2d):
                     "Findings audit", "Readers: can radiologists tell the fakes?"):
         assert f">{heading}" in text, heading
     assert "Fleiss" in text and "reader-b" in text
-    assert "lesion_side = right" not in text  # chosen epoch 4 has no impossible combination
+    assert "lesion_side=right (" not in text  # chosen epoch 4 has no impossible combination
+    assert "Generated images with a combination never seen in real images: 0." in text
     assert "epoch-0004.html" in text
     assert "lower is better" in text
 
@@ -93,7 +94,8 @@ def test_checkpoint_pages(report_2d):
     out = (run / "report" / "checkpoints" / "epoch-0002.html").read_text()
     assert "Epoch 2 is out" in out
     assert "Training was unhealthy at that epoch" in out
-    assert "lesion_side = right (2 generated images)" in out
+    assert "lesion_side=right (2 generated images)" in out
+    assert "lesion_side = left" in out  # location categories join the prevalence table
     assert "../index.html" in out
     assert "data:image/png;base64," in out
 

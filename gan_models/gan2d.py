@@ -9,6 +9,7 @@ from PIL import Image
 
 from gan_models import runs
 from gan_models.atomic import atomic_path, write_csv
+from gan_models.data import split_train_heldout
 from gan_models.errors import InputError
 from gan_models.sampling import predict
 from gan_models.models import SIZES_2D
@@ -33,28 +34,22 @@ def _write_grid(generator, latents, run_dir, epoch):
         Image.fromarray(image_grid(images[..., 0])).save(tmp, format="PNG")
 
 
-def split_indices(n: int, *, heldout_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Deterministic train / held-out split of ``n`` images (seeded permutation)."""
-    if n < 2:
-        raise InputError(f"need at least 2 images to split into train and held-out, got {n}")
-    order = np.random.default_rng([int(seed), 31337]).permutation(n)
-    n_held = min(max(int(round(n * heldout_fraction)), 1), n - 1)
-    return np.sort(order[n_held:]), np.sort(order[:n_held])
-
-
 def _load_data(source: str, size: int, *, n_phantom: int, seed: int):
-    """Images (N, S, S) in [-1, 1], their names, optional labels, and a provenance dict."""
+    """Images (N, S, S) in [-1, 1], names, labels (or None), provenance, split groups."""
     if source == "phantom":
         from gan_models.phantom import make_population
 
         images, labels = make_population(n_phantom, size, seed=seed, progress=False)
-        return images, list(labels["file"]), labels, {"source": "phantom", "n": n_phantom, "seed": seed}
-    from gan_models.data import load_images
+        names = list(labels["file"])
+        return images, names, labels, {"source": "phantom", "n": n_phantom, "seed": seed}, names
+    from gan_models.data import find_labels, load_images
 
     image_set = load_images(source, size=size)
     meta = {"source": str(Path(source).resolve()), "n": len(image_set)}
     meta.update({k: v for k, v in image_set.meta.items() if k != "source"})
-    return image_set.images, list(image_set.names), None, meta
+    # Labels travel with a folder written by `ganaudit data phantom` (for the findings audit).
+    labels = find_labels(source, image_set.names)
+    return image_set.images, list(image_set.names), labels, meta, image_set.groups
 
 
 def train_2d(data: str, out, *, size: int = 64, epochs: int | None = None, seed: int = 0,
@@ -72,7 +67,7 @@ def train_2d(data: str, out, *, size: int = 64, epochs: int | None = None, seed:
     out_path = Path(out)
     if not resume:
         # Load (and so validate) the data before touching the output folder.
-        images, names, labels, meta = _load_data(data, int(size), n_phantom=n_phantom, seed=seed)
+        images, names, labels, meta, groups = _load_data(data, int(size), n_phantom=n_phantom, seed=seed)
     out_path = runs.prepare_run_dir(out_path, resume=resume)
     if resume:
         run = runs.resumed_settings(out_path, {"epochs": epochs} if epochs else {})
@@ -81,11 +76,13 @@ def train_2d(data: str, out, *, size: int = 64, epochs: int | None = None, seed:
         settings = {**runs.DEFAULTS_2D, **overrides, "image_size": int(size)}
         if epochs is not None:
             settings["epochs"] = int(epochs)
-        train_idx, held_idx = split_indices(len(images), heldout_fraction=settings["heldout_fraction"], seed=seed)
+        # Slices of one series/volume stay on one side, or neighbours would look like copies.
+        train_idx, held_idx = split_train_heldout(len(images), heldout_fraction=settings["heldout_fraction"],
+                                                  seed=seed, groups=groups)
         train = images[train_idx]
         run = runs.base_run_json("2d", settings, seed, len(train))
         run["data"] = {**meta, "n_train": int(len(train_idx)), "n_heldout": int(len(held_idx)),
-                       "split": "seeded permutation", "intensity": "per-image window to [-1, 1]"}
+                       "split": "seeded permutation, grouped by series/volume"}
         run["mixed_precision"] = _precision_policy()
         data_dir = out_path / "data"
         data_dir.mkdir(exist_ok=True)

@@ -256,6 +256,10 @@ export function render({ model, el, view }) {
     say(model.notice);
     if (model.finished) {
       clearTimeout(st.submitTimer);
+      if (st.sentAt !== null) {
+        window.__gaTimings.push(performance.now() - st.sentAt);
+        st.sentAt = null;
+      }
       st.busy = false;
       st.shownCase = null;
       body.style.display = "none";

@@ -387,6 +387,20 @@ def _pattern_section(data: RunData, decision: Decision, table: pd.DataFrame) -> 
     return H.section("What the generator draws", H.figure(uri, caption), anchor="pattern")
 
 
+def _image(path: Path | None, caption: str, *, missing: str = "Not available.") -> str:
+    """A PNG from the run inline; small images are scaled up (pixelated) so they can be seen."""
+    if path is None:
+        return H.figure(None, caption, missing=missing)
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            small = image.width < 300
+    except OSError:
+        return H.figure(None, caption, missing=f"{path} is not a readable PNG.")
+    return H.figure(plots.file_uri(path), caption, picture=small)
+
+
 def _neighbours(epochs: list[int], centre: int) -> list[int]:
     i = epochs.index(centre)
     return epochs[max(0, i - 1): i + 2]
@@ -399,9 +413,8 @@ def _samples_section(data: RunData, decision: Decision, table: pd.DataFrame) -> 
     for epoch in _neighbours(epochs, centre):
         png = data.sample_png(epoch)
         tag = " — stopping epoch" if epoch == decision.stopping_epoch else ""
-        figs.append(H.figure(plots.file_uri(png) if png else None,
-                             f"Epoch {epoch}{tag}: samples from fixed latent vectors.",
-                             missing=f"No sample grid for epoch {epoch}.", picture=True))
+        figs.append(_image(png, f"Epoch {epoch}{tag}: samples from fixed latent vectors.",
+                           missing=f"No sample grid for epoch {epoch}."))
     return H.section("Generated images around the stopping epoch",
                      "<div class=\"grid\">" + "".join(figs) + "</div>", anchor="samples")
 
@@ -430,9 +443,8 @@ def _memorization_block(data: RunData, epoch: int, *, title: str) -> str:
     if summary.get("threshold_source"):
         body += H.para(f"Threshold: {summary['threshold_source']}.", cls="note")
     if audit.memorization_gallery is not None:
-        body += H.figure(plots.file_uri(audit.memorization_gallery),
-                         "Closest generated / training pairs (flagged pairs are marked).",
-                         picture=True)
+        body += _image(audit.memorization_gallery,
+                       "Closest generated / training pairs (flagged pairs are marked).")
     frame = audit.memorization_table
     if frame is not None and not frame.empty and "ncc" in frame.columns:
         top = frame.sort_values("ncc", ascending=False).head(10)
@@ -534,8 +546,8 @@ def _findings_block(data: RunData, epoch: int) -> str:
                    if summary["significant"] else "no significant prevalence change")
         body += H.para(f"Findings audit: {verdict}; smallest p = {fmt(summary.get('min_p'))}.")
     if audit.findings_gallery is not None:
-        body += H.figure(plots.file_uri(audit.findings_gallery),
-                         "Examples of generated images the findings audit flagged.", picture=True)
+        body += _image(audit.findings_gallery,
+                       "Examples of generated images the findings audit flagged.")
     return body or H.para("The findings summary has no prevalence table.", cls="note")
 
 
@@ -601,8 +613,8 @@ def _pooled_readers(data: RunData) -> str:
         body += H.table(["reader", "cases", "accuracy (95 % CI)", "p vs 50 %", "sensitivity",
                          "specificity", "AUC"], rows)
     if data.study_plot is not None:
-        body += H.figure(plots.file_uri(data.study_plot), "Accuracy per reader with 95 % "
-                         "intervals (from ganaudit study analyze).")
+        body += _image(data.study_plot, "Accuracy per reader with 95 % intervals (from ganaudit "
+                       "study analyze).")
     return body
 
 
@@ -676,9 +688,9 @@ def _checkpoint_page(data: RunData, decision: Decision, table: pd.DataFrame,
                                          "meaning"], rows, left=(0, 3)))
     if data.kind == "2d":
         png = data.sample_png(epoch)
-        body += H.section("Generated images", H.figure(
-            plots.file_uri(png) if png else None, f"Epoch {epoch}: samples from fixed latent vectors.",
-            missing="No sample grid for this epoch (samples/epoch-NNNN.png).", picture=True))
+        body += H.section("Generated images", _image(
+            png, f"Epoch {epoch}: samples from fixed latent vectors.",
+            missing="No sample grid for this epoch (samples/epoch-NNNN.png)."))
         body += H.section("Memorization audit", _memorization_block(data, epoch, title=f"Epoch {epoch}"))
         body += H.section("Findings audit", _findings_block(data, epoch))
     else:

@@ -481,14 +481,20 @@ def _gate_counts(table, gate_names):
 
 def _notes(table, gate_names, kind):
     out = []
-    for name, what in (("memorization", "checked for copies of training images"),
-                       ("findings", "checked for invented findings")):
+    hints = {"memorization": ("checked for copies of training images",
+                              "ganaudit score RUN makes it"),
+             "findings": ("checked for invented findings",
+                          "ganaudit score RUN runs it on phantom data; for other data there is no "
+                          "built-in finding detector: use ganaudit audit findings --detector SPEC")}
+    for name, (what, how) in hints.items():
         col = f"gate_{name}"
         if col in table.columns:
             missing = table[table[col] == "not audited"]["epoch"]
-            if len(missing):
+            if len(missing) == len(table):
+                out.append(f"No checkpoint has a {name} audit, so none was {what} ({how}).")
+            elif len(missing):
                 out.append(f"The {name} audit is missing for {_epochs(missing)}: those "
-                           f"checkpoints were not {what} (ganaudit score RUN makes the audits).")
+                           f"checkpoints were not {what} ({how}).")
     return out
 
 

@@ -99,7 +99,7 @@ def test_missing_audits_are_reported_not_excluded(tmp_path):
     decision = _decide(run)
     assert decision.stopping_epoch == 3
     assert decision.table.set_index("epoch").loc[3, "gate_memorization"] == "not audited"
-    assert "memorization audit is missing for epoch 3" in _text(decision)
+    assert "memorization audit is missing for epoch 3: those checkpoints were not checked" in _text(decision)
 
 
 def test_reader_data_changes_the_pick(tmp_path):

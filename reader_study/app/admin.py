@@ -30,12 +30,12 @@ class AdminView(pn.viewable.Viewer):
         super().__init__(**params)
         self._study = study
         self._store = store
-        self._refresh_button = pn.widgets.Button(name="Refresh", button_type="default")
+        self._refresh_button = pn.widgets.Button(label="Refresh")
         self._refresh_button.on_click(lambda _event: self.refresh())
         study_id = study.settings.get("study_id", "study")
         self._answers_download = pn.widgets.FileDownload(
             callback=self._answers_csv, filename=f"answers-{study_id}.csv",
-            label="Download answers (CSV)", button_type="primary")
+            label="Download answers (CSV)", color="primary")
         self._progress_download = pn.widgets.FileDownload(
             callback=self._progress_csv, filename=f"progress-{study_id}.csv",
             label="Download progress (CSV)")

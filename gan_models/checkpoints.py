@@ -102,6 +102,9 @@ def load_state(path) -> tuple[dict, dict]:
     """(arrays, meta) of a state file; InputError naming the file when it is unreadable."""
     path = Path(path)
     try:
+        if not zipfile.is_zipfile(path):
+            # Checked first: np.load would fall back to pickle and advise unsafe loading.
+            raise ValueError("not a .npz (zip) archive")
         with np.load(path) as data:
             arrays = {key: data[key] for key in data.files}
         meta = json.loads(arrays.pop("__meta__").tobytes().decode())

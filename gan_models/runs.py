@@ -212,6 +212,8 @@ def train(run_dir, run: dict, data: np.ndarray, *, resume: bool, write_samples, 
             rng.bit_generator.state = meta["rng"]
             start = int(meta["epoch"]) + 1
             rows = [r for r in _read_history_rows(run_dir) if int(r["epoch"]) < start]
+        if int(run["epochs"]) != int(load_run(run_dir)["epochs"]):
+            write_run_json(run_dir, run)
         # Files from an epoch that did not finish are redone.
         for epoch, path in ckpt.list_checkpoints(run_dir):
             if epoch >= start:
@@ -269,10 +271,11 @@ def write_run_json(run_dir, run: dict) -> None:
 
 
 def resumed_settings(run_dir, new: dict) -> dict:
-    """On --resume, keep the stored settings; only ``epochs`` may grow."""
+    """On --resume, keep the stored settings; only ``epochs`` may grow (``train`` writes the
+    grown value to run.json once the training state has loaded, so a refused resume changes
+    nothing)."""
     stored = load_run(run_dir)
     stored.pop("path", None)
     if int(new.get("epochs", stored["epochs"])) > int(stored["epochs"]):
         stored["epochs"] = int(new["epochs"])
-        write_run_json(run_dir, stored)
     return stored

@@ -20,6 +20,18 @@ def _write_points(generator, latents, run_dir, epoch):
             np.save(fh, points)
 
 
+def _pattern_spec(pattern, pattern_obj: Pattern) -> str:
+    """What run.json stores so that resume and scoring find the pattern again: the name or
+    ``module:function`` given, or the importable ``module:function`` of a callable."""
+    if isinstance(pattern, str):
+        return pattern
+    module, name = getattr(pattern, "__module__", None), getattr(pattern, "__qualname__", "")
+    if callable(pattern) and not isinstance(pattern, Pattern) and module not in (None, "__main__") \
+            and name.isidentifier():
+        return f"{module}:{name}"
+    return pattern_obj.name
+
+
 def train_1d(pattern, out, *, epochs: int | None = None, seed: int = 0, resume: bool = False,
              quiet: bool = False, **overrides) -> dict:
     """Train a 1D GAN on ``pattern`` into the run folder ``out``; return a summary."""
@@ -38,8 +50,7 @@ def train_1d(pattern, out, *, epochs: int | None = None, seed: int = 0, resume: 
         if epochs is not None:
             settings["epochs"] = int(epochs)
         run = runs.base_run_json("1d", settings, seed, int(settings["n_train"]))
-        run["pattern"] = {**pattern_obj.to_json(),
-                          "spec": pattern if isinstance(pattern, str) else pattern_obj.name}
+        run["pattern"] = {**pattern_obj.to_json(), "spec": _pattern_spec(pattern, pattern_obj)}
         runs.write_run_json(out, run)
     data = pattern_obj.sample(int(run["n_train"]), np.random.default_rng([int(run["seed"]), 1]))
     summary = runs.train(out, run, data, resume=resume, write_samples=_write_points, quiet=quiet)

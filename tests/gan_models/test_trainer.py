@@ -172,3 +172,23 @@ def test_a_non_empty_folder_is_refused_and_kept(tmp_path):
 def test_resume_needs_a_run(tmp_path):
     with pytest.raises(InputError, match=r"cannot resume: .* has no run.json; start a new run"):
         train_1d("sine", tmp_path / "nothing", epochs=1, resume=True, quiet=True)
+
+
+def wide_parabola(n, rng):
+    """A user pattern given as a Python callable (module level, so a run can find it again)."""
+    x = rng.uniform(-2.0, 2.0, n)
+    return np.stack([x, 0.5 * x ** 2], axis=1)
+
+
+@pytest.mark.training
+def test_a_run_on_a_callable_pattern_can_be_scored_and_resumed(tmp_path):
+    from evaluation.scoring1d import score_run_1d
+
+    out = tmp_path / "run"
+    train_1d(wide_parabola, out, epochs=1, quiet=True, n_train=128, batch_size=64)
+    pattern = json.loads((out / "run.json").read_text())["pattern"]
+    assert pattern["spec"] == f"{__name__}:wide_parabola"
+    assert pattern["x_range"] == pytest.approx([-2.0, 2.0], abs=1e-3)
+    scores = score_run_1d(out, n=100, progress=False)
+    assert scores["epoch"].tolist() == [1] and np.isfinite(scores["true_error"]).all()
+    assert train_1d(wide_parabola, out, epochs=2, resume=True, quiet=True)["epochs"] == 2

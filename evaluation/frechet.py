@@ -206,8 +206,11 @@ def frechet_distance_from_features(a, b) -> float:
 
 
 def _canonical_order(x: np.ndarray) -> np.ndarray:
-    """Rows sorted lexicographically, so that random subsets depend on the set, not its order."""
-    return x[np.lexsort(x.T[::-1])]
+    """Rows in a canonical order (sorted by their bytes), so that random subsets depend on the
+    set of samples, not on the order in which they were given."""
+    x = np.ascontiguousarray(x)
+    rows = x.view(np.dtype((np.void, x.dtype.itemsize * x.shape[1]))).ravel()
+    return x[np.argsort(rows, kind="stable")]
 
 
 class _FrechetToReference:

@@ -27,10 +27,15 @@ def _register_empty_package(name: str, path: Path) -> None:
 
 def load_tfgan():
     """Return ``(losses_wargs, eval)`` modules of TF-GAN, or skip the test if not installed."""
-    spec = importlib.util.find_spec("tensorflow_gan")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("tensorflow-gan is not installed (pip install -e '.[test]')")
-    root = Path(list(spec.submodule_search_locations)[0])
+    registered = sys.modules.get("tensorflow_gan")
+    if registered is not None and getattr(registered, "__path__", None):
+        # Already loaded by an earlier test module: find_spec fails on the bare namespace.
+        root = Path(list(registered.__path__)[0])
+    else:
+        spec = importlib.util.find_spec("tensorflow_gan")
+        if spec is None or not spec.submodule_search_locations:
+            pytest.skip("tensorflow-gan is not installed (pip install -e '.[test]')")
+        root = Path(list(spec.submodule_search_locations)[0])
     _register_empty_package("tensorflow_gan", root)
     _register_empty_package("tensorflow_gan.python", root / "python")
     losses = importlib.import_module("tensorflow_gan.python.losses.losses_wargs")

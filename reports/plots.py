@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -62,6 +63,10 @@ def _shade_unhealthy(ax, epochs, healthy) -> bool:
     return shaded
 
 
+def _epoch_axis(ax) -> None:
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _mark_chosen(ax, chosen: int | None) -> None:
     if chosen is not None:
         ax.axvline(chosen, color=CHOSEN, lw=1.5, ls="--", label=f"stopping epoch {chosen}")
@@ -86,6 +91,7 @@ def training_curves(history: pd.DataFrame, *, chosen: int | None = None) -> str:
             ylabel="accuracy", ylim=(-0.02, 1.02))
     for ax in (ax1, ax2):
         ax.legend(loc="best")
+        _epoch_axis(ax)
     return figure_uri(fig)
 
 
@@ -128,6 +134,7 @@ def metric_plot(table: pd.DataFrame, column: str, *, title: str, ylabel: str,
         if math.isfinite(values[i]):
             ax.plot([chosen], [values[i]], marker="o", ms=9, mfc="none", mec=CHOSEN, mew=2)
     ax.set(title=title, xlabel="epoch", ylabel=ylabel)
+    _epoch_axis(ax)
     ax.legend(loc="best")
     return figure_uri(fig)
 
@@ -179,6 +186,7 @@ def reader_plot(table: pd.DataFrame, *, chosen: int | None = None) -> str | None
     _mark_chosen(ax, chosen)
     ax.set(title="Readers: fakes called real", xlabel="epoch", ylabel="share",
            ylim=(-0.02, 1.02))
+    _epoch_axis(ax)
     ax.legend(loc="best")
     return figure_uri(fig)
 

@@ -139,7 +139,7 @@ def pct(share) -> str:
     """A share as a percentage for people ('41 %', '2.5 %')."""
     if share is None or pd.isna(share):
         return "–"
-    value = 100 * float(share)
+    value = round(100 * float(share), 1)
     if value >= 10 or value == round(value):
         return f"{value:.0f} %"
     return f"{value:.1f} %"

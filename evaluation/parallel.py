@@ -12,12 +12,13 @@ results equal those of the serial run.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable
 
 from gan_models.errors import InputError
 
 # How long to wait for an external scheduler before giving up.
 CONNECT_TIMEOUT = "10s"
+_DONE = object()
 
 
 def check_workers(workers: int) -> int:
@@ -52,11 +53,13 @@ def _connect(scheduler: str | None, workers: int):
 
 def map_ordered(
     func: Callable[..., Any],
-    items: Sequence[Any],
+    items: Iterable[Any],
     *,
     workers: int = 1,
     scheduler: str | None = None,
     shared: dict[str, Any] | None = None,
+    total: int | None = None,
+    max_pending: int | None = None,
     progress: bool = True,
     desc: str = "",
 ) -> list[Any]:
@@ -66,14 +69,19 @@ def map_ordered(
     ----------
     func : callable
         A module-level function (it is pickled and sent to the workers).
-    items : sequence
-        One task per item.
+    items : iterable
+        One task per item. Read lazily: at most ``max_pending`` items are in flight, so a
+        generator that makes large items (a checkpoint's images) keeps memory bounded.
     workers : int, default 1
         Worker processes of a local cluster; 1 with no ``scheduler`` runs serially here.
     scheduler : str, optional
         Address of an existing Dask scheduler; ``workers`` is then ignored.
     shared : dict, optional
         Keyword arguments passed to every call. Large values are sent to each worker once.
+    total : int, optional
+        Number of items, for the progress bar when ``items`` has no length.
+    max_pending : int, optional
+        Tasks submitted but not finished; default twice the number of workers.
     progress : bool, default True
         Show a tqdm progress bar as tasks finish.
     desc : str
@@ -88,23 +96,23 @@ def map_ordered(
     ------
     InputError
         Bad ``workers``, an unreachable scheduler, or an ``InputError`` raised by a task
-        (re-raised unchanged, the remaining tasks are cancelled).
+        (re-raised unchanged; the remaining tasks are cancelled).
     """
     from tqdm.auto import tqdm
 
     check_workers(workers)
     shared = dict(shared or {})
-    items = list(items)
+    if total is None and hasattr(items, "__len__"):
+        total = len(items)
     if scheduler is None and workers == 1:
-        results = []
-        for item in tqdm(items, desc=desc, disable=not progress):
-            results.append(func(item, **shared))
-        return results
+        return [func(item, **shared) for item in tqdm(items, total=total, desc=desc, disable=not progress)]
 
     from distributed import as_completed
 
     client, cluster = _connect(scheduler, workers)
     try:
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+        limit = max_pending or 2 * n_workers
         scattered = {}
         for key, value in shared.items():
             # Small plain values travel inside each task; arrays and objects once per worker.
@@ -112,18 +120,34 @@ def map_ordered(
                 scattered[key] = value
             else:
                 scattered[key] = client.scatter(value, broadcast=True)
-        futures = [client.submit(func, item, pure=False, **scattered) for item in items]
-        index = {f.key: i for i, f in enumerate(futures)}
-        results: list[Any] = [None] * len(items)
+        source = iter(items)
+        results: dict[int, Any] = {}
+        index: dict[str, int] = {}
+        submitted = []
+        running = as_completed()
+
+        def submit_next() -> bool:
+            item = next(source, _DONE)
+            if item is _DONE:
+                return False
+            future = client.submit(func, item, pure=False, **scattered)
+            index[future.key] = len(index)
+            submitted.append(future)
+            running.add(future)
+            return True
+
         try:
-            with tqdm(total=len(items), desc=desc, disable=not progress) as bar:
-                for future in as_completed(futures):
+            while len(index) < limit and submit_next():
+                pass
+            with tqdm(total=total, desc=desc, disable=not progress) as bar:
+                for future in running:
                     results[index[future.key]] = future.result()
                     bar.update(1)
+                    submit_next()
         except BaseException:
-            client.cancel(futures)
+            client.cancel(submitted)
             raise
-        return results
+        return [results[i] for i in range(len(results))]
     finally:
         client.close()
         if cluster is not None:

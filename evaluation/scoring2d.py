@@ -20,9 +20,7 @@ worker when ``workers > 1``). Results do not depend on the number of workers.
 
 from __future__ import annotations
 
-import json
 import math
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,10 @@ import numpy as np
 import pandas as pd
 
 from gan_models.atomic import atomic_path, write_csv, write_json
+from gan_models.checkpoints import list_checkpoints
 from gan_models.errors import InputError
+from gan_models.runs import load_run, load_run_data
+from gan_models.sampling import generate
 
 SCORE_COLUMNS_2D = [
     "epoch", "n_generated",
@@ -63,16 +64,6 @@ def _check_count(n: int, what: str, needed: int, fix: str) -> None:
         raise InputError(f"{what} has {n} images but at least {needed} are needed; {fix}")
 
 
-def _check_finite(features: np.ndarray, what: str, extractor: str) -> None:
-    bad = ~np.isfinite(features).all(axis=1)
-    if bad.any():
-        raise InputError(
-            f"{int(bad.sum())} of {len(features)} {what} images gave NaN or infinite "
-            f"'{extractor}' features (first: row {int(np.flatnonzero(bad)[0])}); check those "
-            "images for NaN or constant pixels, or choose another extractor with --features"
-        )
-
-
 def _kid_subset(subset_size: int | None, n_real: int, n_fake: int) -> int:
     """Subset size for KID: at most 1000 and never more than either set holds."""
     if subset_size is None:
@@ -92,6 +83,20 @@ def _kid_subset(subset_size: int | None, n_real: int, n_fake: int) -> int:
 
 # ----------------------------------------------------------------------------- features
 
+def _blas_threads(threads: int | None):
+    """Limit BLAS/OpenMP threads (None: leave the library default).
+
+    Sums split across a different number of threads differ in their last digits, and on a
+    busy machine several BLAS threads per process mostly wait for each other (eigh of a
+    256 × 256 matrix took 30× longer with 2 threads than with 1 on the shared 2-core box).
+    """
+    from threadpoolctl import threadpool_limits
+
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise InputError(f"threads must be a whole number ≥ 1 or None, got {threads!r}")
+    return threadpool_limits(limits=threads)
+
+
 _EXTRACTORS: dict[tuple[str, str | None], Any] = {}
 
 
@@ -106,30 +111,20 @@ def _extractor(name: str, weights: str | None):
     return _EXTRACTORS[key]
 
 
-def _features(images: np.ndarray, extractor, *, cache: bool) -> np.ndarray:
+def _features(images: np.ndarray, extractor, *, cache: bool, what: str) -> np.ndarray:
+    """Features of one image set; errors (NaN features, bad images) say which set."""
     from evaluation.features import extract
 
-    return np.asarray(extract(images, extractor, cache=cache), dtype=np.float64)
+    try:
+        return np.asarray(extract(images, extractor, cache=cache, progress=False), dtype=np.float64)
+    except InputError as exc:
+        raise InputError(f"{what}: {exc}") from exc
 
 
-@dataclass
-class Standardizer:
-    """Z-scores features with the real (reference) set's mean and standard deviation.
+def _zscore(reference: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
+    from evaluation.features import zscore_with_reference
 
-    Features that are constant on the real set keep unit scale so they stay finite.
-    """
-
-    mean: np.ndarray
-    scale: np.ndarray
-
-    @classmethod
-    def fit(cls, real: np.ndarray) -> "Standardizer":
-        mean = real.mean(axis=0)
-        std = real.std(axis=0)
-        return cls(mean, np.where(std > 0, std, 1.0))
-
-    def __call__(self, features: np.ndarray) -> np.ndarray:
-        return (features - self.mean) / self.scale
+    return zscore_with_reference(reference, *others)
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -185,58 +180,9 @@ def distribution_metrics(
 
 # ----------------------------------------------------------------------------- runs
 
-def _load_run(run_dir) -> dict:
-    run_dir = Path(run_dir)
-    path = run_dir / "run.json"
-    if not path.is_file():
-        raise InputError(
-            f"{run_dir} is not a ganaudit run (no run.json); give a run folder written by "
-            "`ganaudit train2d`, or score folders with --real DIR --fake DIR"
-        )
-    run = json.loads(path.read_text(encoding="utf-8"))
-    run["path"] = str(run_dir)
-    return run
-
-
-def _checkpoints(run_dir) -> list[tuple[int, Path]]:
-    found = []
-    for path in sorted((Path(run_dir) / "checkpoints").glob("generator-epoch-*.keras")):
-        stem = path.stem.rsplit("-", 1)[-1]
-        if stem.isdigit():
-            found.append((int(stem), path))
-    return sorted(found)
-
-
 def _run_data(run_dir) -> tuple[np.ndarray, np.ndarray]:
-    data = Path(run_dir) / "data"
-    arrays = []
-    for name in ("train", "heldout"):
-        path = data / f"{name}.npy"
-        if not path.is_file():
-            raise InputError(
-                f"{path} is missing: the run does not store its preprocessed data; re-run "
-                "`ganaudit train2d` with this version of ganaudit"
-            )
-        arrays.append(np.load(path).astype(np.float32))
-    return arrays[0], arrays[1]
-
-
-def _generate(run_dir, epoch: int, n: int, *, seed: int) -> np.ndarray:
-    """``n`` images of the checkpoint at ``epoch`` from latents drawn with ``seed``."""
-    import keras
-
-    run = _load_run(run_dir)
-    path = Path(run_dir) / "checkpoints" / f"generator-epoch-{epoch:04d}.keras"
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as exc:  # any failure to read the file means the same to the user
-        raise InputError(
-            f"checkpoint {path} cannot be loaded ({type(exc).__name__}: {exc}); it is corrupt or "
-            "incomplete: delete it, or resume training with `ganaudit train2d --resume`"
-        ) from exc
-    latents = np.random.default_rng(seed).standard_normal((n, int(run["latent_dim"]))).astype(np.float32)
-    images = np.asarray(keras.ops.convert_to_numpy(model(latents, training=False)), dtype=np.float32)
-    return images.reshape(n, images.shape[1], images.shape[2])
+    train, heldout = load_run_data(run_dir)
+    return np.asarray(train, dtype=np.float32), np.asarray(heldout, dtype=np.float32)
 
 
 def _names(prefix: str, n: int) -> list[str]:
@@ -245,7 +191,7 @@ def _names(prefix: str, n: int) -> list[str]:
 
 @dataclass
 class Reference:
-    """What every checkpoint of a run shares: real features, their standardizer, labels.
+    """What every checkpoint of a run shares: raw and z-scored real features, labels.
 
     Built once per run by :func:`prepare_reference`; pass it to :func:`score_checkpoint` so
     the real features are not recomputed for each checkpoint.
@@ -253,7 +199,7 @@ class Reference:
 
     features: str
     settings: dict
-    standardizer: Standardizer
+    train_raw: np.ndarray
     train_features: np.ndarray
     heldout_features: np.ndarray
     train_names: list[str]
@@ -274,24 +220,26 @@ def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | No
     weights : path, optional
         Weights file for extractors that need one (``inception``).
     """
-    run = _load_run(run_dir)
+    run = load_run(run_dir)
     train, heldout = _run_data(run_dir)
     extractor = _extractor(features, weights)
-    train_raw = _features(train, extractor, cache=True)
-    heldout_raw = _features(heldout, extractor, cache=True)
-    _check_finite(train_raw, "training", features)
-    _check_finite(heldout_raw, "held-out", features)
-    standardize = Standardizer.fit(train_raw)
+    train_raw = _features(train, extractor, cache=True, what=f"training images of {run_dir}")
+    heldout_raw = _features(heldout, extractor, cache=True, what=f"held-out images of {run_dir}")
+    train_z, heldout_z = _zscore(train_raw, heldout_raw)
 
     notes: list[str] = []
     labels, detector, names = None, None, _names("train", len(train))
     source = (run.get("data") or {}).get("source")
     labels_path = Path(run_dir) / "data" / "train_labels.csv"
+    names_path = Path(run_dir) / "data" / "train_names.csv"
+    for path in (labels_path, names_path):
+        if path.is_file():
+            listed = pd.read_csv(path)
+            if "file" in listed.columns and len(listed) == len(train):
+                names = [str(name) for name in listed["file"]]
     if source == "phantom" and labels_path.is_file():
         labels = pd.read_csv(labels_path)
         detector = "builtin:phantom"
-        if "file" in labels.columns and len(labels) == len(train):
-            names = [str(name) for name in labels["file"]]
     else:
         notes.append(
             "findings audit skipped: the run's data is not the phantom population (or has no "
@@ -300,9 +248,9 @@ def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | No
     return Reference(
         features=features,
         settings=dict(getattr(extractor, "settings", {}) or {}),
-        standardizer=standardize,
-        train_features=standardize(train_raw),
-        heldout_features=standardize(heldout_raw),
+        train_raw=train_raw,
+        train_features=train_z,
+        heldout_features=heldout_z,
         train_names=names,
         train_labels=labels,
         detector=detector,
@@ -348,6 +296,7 @@ def score_checkpoint(
     n_boot: int = 200,
     memorization_threshold: float | None = None,
     write_audits: bool = True,
+    threads: int | None = 1,
 ) -> dict[str, Any]:
     """Score one checkpoint of a 2D run: metrics, both audits, the history of that epoch.
 
@@ -376,49 +325,82 @@ def score_checkpoint(
         held-out images by the memorization audit.
     write_audits : bool, default True
         Write ``RUN/audit/epoch-NNNN/{memorization,findings}/`` (atomically, as one folder).
+    threads : int or None, default 1
+        BLAS threads for the metrics. Different thread counts change the last digits of
+        sums, so this is fixed (not "all cores") to make results independent of where they
+        run; use ``workers`` in :func:`score_run_2d` to use more cores. None: BLAS default.
 
     Returns
     -------
     dict
         One ``scores.csv`` row (keys ``SCORE_COLUMNS_2D``).
     """
+    _check_count(n, "the generated set", MIN_IMAGES, f"use --n {MIN_IMAGES} or more")
+    generated = generate(run_dir, epoch, n, seed=seed)
+    return score_generated(
+        run_dir, epoch, generated, extractor=extractor, weights=weights, seed=seed,
+        reference=reference, kid_subset_size=kid_subset_size, n_boot=n_boot,
+        memorization_threshold=memorization_threshold, write_audits=write_audits, threads=threads,
+    )
+
+
+def score_generated(
+    run_dir,
+    epoch: int,
+    generated: np.ndarray,
+    *,
+    extractor: str = "radiomics",
+    weights: str | None = None,
+    seed: int = 0,
+    reference: Reference | None = None,
+    kid_subset_size: int | None = None,
+    n_boot: int = 200,
+    memorization_threshold: float | None = None,
+    write_audits: bool = True,
+    threads: int | None = 1,
+) -> dict[str, Any]:
+    """Score images already generated by the checkpoint at ``epoch`` (see :func:`score_checkpoint`).
+
+    Keras is not needed here, so Dask workers that only run this start fast.
+    """
+    with _blas_threads(threads):
+        return _score_generated(
+            Path(run_dir), int(epoch), np.asarray(generated, dtype=np.float32), extractor=extractor,
+            weights=weights, seed=seed, reference=reference, kid_subset_size=kid_subset_size,
+            n_boot=n_boot, memorization_threshold=memorization_threshold, write_audits=write_audits,
+        )
+
+
+def _score_generated(run_dir: Path, epoch: int, generated: np.ndarray, *, extractor, weights, seed,
+                     reference, kid_subset_size, n_boot, memorization_threshold, write_audits):
     from evaluation.memorization import memorization_audit, write_memorization
 
-    run_dir = Path(run_dir)
     if reference is None:
         reference = prepare_reference(run_dir, features=extractor, weights=weights)
     train, heldout = _run_data(run_dir)
+    n = len(generated)
     _check_count(n, "the generated set", MIN_IMAGES, f"use --n {MIN_IMAGES} or more")
     subset = _kid_subset(kid_subset_size, len(train), n)
 
     row: dict[str, Any] = {name: math.nan for name in SCORE_COLUMNS_2D}
-    row.update(epoch=int(epoch), n_generated=int(n))
+    row.update(epoch=epoch, n_generated=n)
     row.update(_history_row(run_dir, epoch))
-
-    generated = _generate(run_dir, epoch, n, seed=seed)
     if generated.shape[1:] != train.shape[1:]:
         raise InputError(
             f"checkpoint of epoch {epoch} makes {generated.shape[1]}×{generated.shape[2]} images "
             f"but the run's data is {train.shape[1]}×{train.shape[2]}; the checkpoint belongs to "
             "another run"
         )
-    if not np.isfinite(generated).all():
-        warnings.warn(f"epoch {epoch}: the generator produced NaN or infinite pixels; its scores are NaN",
-                      stacklevel=2)
-        return row
-    raw = _features(generated, _extractor(extractor, weights), cache=False)
-    if not np.isfinite(raw).all():
-        warnings.warn(f"epoch {epoch}: generated images gave NaN '{extractor}' features; its scores are NaN",
-                      stacklevel=2)
-        return row
-    fake = reference.standardizer(raw)
+    # Generated images are new every time: caching their features would only fill the disk.
+    raw = _features(generated, _extractor(extractor, weights), cache=False,
+                    what=f"images generated by the checkpoint of epoch {epoch}")
+    fake = _zscore(reference.train_raw, raw)[1]
     row.update(distribution_metrics(reference.train_features, fake, seed=seed,
                                     kid_subset_size=subset, n_boot=n_boot))
 
-    generated_names = _names(f"epoch-{epoch:04d}", n)
     memo = memorization_audit(
         train, heldout, generated,
-        train_names=reference.train_names, generated_names=generated_names,
+        train_names=reference.train_names, generated_names=_names(f"epoch-{epoch:04d}", n),
         threshold=memorization_threshold,
         train_features=reference.train_features, generated_features=fake,
         heldout_features=reference.heldout_features, real_fd=row["fd"],
@@ -454,12 +436,15 @@ def score_checkpoint(
 
 
 def _plain(value):
-    """NumPy scalars → Python scalars, so rows compare and serialize the same everywhere."""
+    """NumPy scalars → Python scalars and None → NaN, so rows compare and serialize alike."""
+    if value is None:
+        return math.nan
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _score_epoch(epoch: int, **options) -> dict[str, Any]:
-    return score_checkpoint(options.pop("run_dir"), epoch, **options)
+def _score_task(task: tuple[int, np.ndarray], **options) -> dict[str, Any]:
+    epoch, generated = task
+    return score_generated(options.pop("run_dir"), epoch, generated, **options)
 
 
 def score_run_2d(
@@ -474,13 +459,15 @@ def score_run_2d(
     kid_subset_size: int | None = None,
     n_boot: int = 200,
     memorization_threshold: float | None = None,
+    threads: int | None = 1,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Score every checkpoint of a 2D run and write ``RUN/scores.csv`` (atomically).
 
-    The real features are computed once, then the checkpoints are scored serially
-    (``workers=1``), on a local Dask cluster (``workers=N``) or on an existing one
-    (``scheduler=ADDRESS``); the table is the same in every case. Also writes
+    The real features are computed once. Images are generated here, one checkpoint at a
+    time (Keras stays in this process, and every checkpoint sees the same latents), and
+    scored serially (``workers=1``), on a local Dask cluster (``workers=N``) or on an
+    existing one (``scheduler=ADDRESS``); the table is the same in every case. Also writes
     ``RUN/audit/epoch-NNNN/`` per checkpoint and ``RUN/audit/scoring.json`` (settings, notes).
 
     Parameters are those of :func:`score_checkpoint`, plus ``workers``, ``scheduler`` (see
@@ -494,14 +481,14 @@ def score_run_2d(
     from evaluation.parallel import check_workers, map_ordered
 
     run_dir = Path(run_dir)
-    run = _load_run(run_dir)
+    run = load_run(run_dir)
     if run.get("kind") != "2d":
         raise InputError(
             f"{run_dir} is a {run.get('kind')!r} run; score_run_2d needs a 2D run "
             "(1D runs are scored by evaluation.scoring1d.score_run_1d)"
         )
     check_workers(workers)
-    checkpoints = _checkpoints(run_dir)
+    checkpoints = list_checkpoints(run_dir)
     if not checkpoints:
         raise InputError(
             f"{run_dir} has no checkpoints (checkpoints/generator-epoch-NNNN.keras); run "
@@ -511,14 +498,18 @@ def score_run_2d(
     train, _ = _run_data(run_dir)
     _kid_subset(kid_subset_size, len(train), n)
 
-    reference = prepare_reference(run_dir, features=features, weights=weights)
+    with _blas_threads(threads):
+        reference = prepare_reference(run_dir, features=features, weights=weights)
     epochs = [epoch for epoch, _ in checkpoints]
+    # A generator: each checkpoint's images are made only when a worker is ready for them,
+    # so memory holds a few checkpoints' images, not all of them.
+    tasks = ((epoch, generate(run_dir, epoch, n, seed=seed)) for epoch in epochs)
     rows = map_ordered(
-        _score_epoch, epochs, workers=workers, scheduler=scheduler, progress=progress,
-        desc="scoring checkpoints",
-        shared=dict(run_dir=str(run_dir), n=n, extractor=features, weights=weights, seed=seed,
+        _score_task, tasks, total=len(epochs), workers=workers, scheduler=scheduler,
+        progress=progress, desc="scoring checkpoints",
+        shared=dict(run_dir=str(run_dir), extractor=features, weights=weights, seed=seed,
                     reference=reference, kid_subset_size=kid_subset_size, n_boot=n_boot,
-                    memorization_threshold=memorization_threshold),
+                    memorization_threshold=memorization_threshold, threads=threads),
     )
     frame = pd.DataFrame(rows, columns=SCORE_COLUMNS_2D).sort_values("epoch").reset_index(drop=True)
     write_json(run_dir / "audit" / "scoring.json", {
@@ -542,18 +533,26 @@ def score_folders(
     seed: int = 0,
     kid_subset_size: int | None = None,
     n_boot: int = 200,
+    threads: int | None = 1,
 ) -> dict[str, Any]:
     """Score a folder of generated images against a folder of real images.
 
     Features are z-scored with the real folder's statistics; metrics as in
     :func:`distribution_metrics`. Memorization needs a training and a held-out set: use
-    ``ganaudit audit memorization`` for folders.
+    ``ganaudit audit memorization`` for folders. ``threads``: BLAS threads (see
+    :func:`score_checkpoint`).
 
     Returns
     -------
     dict
         One row (keys ``FOLDER_COLUMNS``).
     """
+    with _blas_threads(threads):
+        return _score_folders(real_dir, fake_dir, features=features, weights=weights, seed=seed,
+                              kid_subset_size=kid_subset_size, n_boot=n_boot)
+
+
+def _score_folders(real_dir, fake_dir, *, features, weights, seed, kid_subset_size, n_boot) -> dict[str, Any]:
     from gan_models.data import load_images
 
     real = load_images(real_dir)
@@ -568,12 +567,9 @@ def score_folders(
     _check_count(len(fake), f"the generated folder {fake_dir}", MIN_IMAGES, "add images")
     subset = _kid_subset(kid_subset_size, len(real), len(fake))
     extractor = _extractor(features, weights)
-    real_raw = _features(real.images, extractor, cache=True)
-    fake_raw = _features(fake.images, extractor, cache=True)
-    _check_finite(real_raw, "real", features)
-    _check_finite(fake_raw, "generated", features)
-    standardize = Standardizer.fit(real_raw)
+    real_raw = _features(real.images, extractor, cache=True, what=f"real images in {real_dir}")
+    fake_raw = _features(fake.images, extractor, cache=True, what=f"generated images in {fake_dir}")
+    real_z, fake_z = _zscore(real_raw, fake_raw)
     row: dict[str, Any] = {"n_real": len(real), "n_generated": len(fake), "features": features}
-    row.update(distribution_metrics(standardize(real_raw), standardize(fake_raw), seed=seed,
-                                    kid_subset_size=subset, n_boot=n_boot))
+    row.update(distribution_metrics(real_z, fake_z, seed=seed, kid_subset_size=subset, n_boot=n_boot))
     return {name: _plain(row[name]) for name in FOLDER_COLUMNS}

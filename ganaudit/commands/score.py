@@ -42,6 +42,9 @@ def register(sub) -> None:
     p.add_argument("--scheduler", metavar="ADDR",
                    help="address of an existing Dask scheduler (tcp://host:port); workers must "
                    "see the run folder")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="BLAS threads per worker (default 1: results do not depend on the machine's "
+                   "thread count; use --workers for more cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_score)
 
@@ -84,7 +87,7 @@ def _score_run(args: argparse.Namespace) -> int:
         frame = score_run_2d(
             run_dir, workers=args.workers, scheduler=args.scheduler, n=args.n,
             features=args.features, weights=args.weights, seed=args.seed,
-            kid_subset_size=args.kid_subset, progress=not args.quiet,
+            kid_subset_size=args.kid_subset, threads=args.threads, progress=not args.quiet,
         )
     else:
         raise InputError(f"{run_json} has kind {kind!r}; expected '1d' or '2d'")
@@ -99,7 +102,7 @@ def _score_folders(args: argparse.Namespace) -> int:
     from gan_models.atomic import write_csv
 
     row = score_folders(args.real, args.fake, features=args.features, weights=args.weights,
-                        seed=args.seed, kid_subset_size=args.kid_subset)
+                        seed=args.seed, kid_subset_size=args.kid_subset, threads=args.threads)
     frame = pd.DataFrame([row])
     if args.out:
         write_csv(args.out, frame)

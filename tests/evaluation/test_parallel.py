@@ -35,6 +35,15 @@ def _feature_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
 
 
+@pytest.fixture(scope="module")
+def scheduler():
+    """An "existing" Dask cluster of two worker processes, shared by the tests of this file."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
 def test_local_cluster_returns_serial_results_in_item_order():
     items = [0, 1, 2, 3]
     serial = map_ordered(slow_first, items, shared={"scale": 2.0}, progress=False)
@@ -42,9 +51,23 @@ def test_local_cluster_returns_serial_results_in_item_order():
     assert map_ordered(slow_first, items, workers=2, shared={"scale": 2.0}, progress=False) == serial
 
 
-def test_input_error_in_a_task_reaches_the_caller():
+def test_items_are_drawn_lazily_and_results_keep_their_order(scheduler):
+    drawn = []
+
+    def items():
+        for i in range(6):
+            drawn.append(i)
+            yield i
+
+    results = map_ordered(slow_first, items(), scheduler=scheduler, shared={"scale": 1.0},
+                          max_pending=2, total=6, progress=False)
+    assert results == [slow_first(i, scale=1.0) for i in range(6)]
+    assert drawn == list(range(6))
+
+
+def test_input_error_in_a_task_reaches_the_caller(scheduler):
     with pytest.raises(InputError, match="item 3 is bad input"):
-        map_ordered(refuse_three, [1, 2, 3], workers=2, progress=False)
+        map_ordered(refuse_three, [1, 2, 3, 4], scheduler=scheduler, progress=False)
 
 
 @pytest.mark.parametrize("workers", [0, -1, 1.5, True])
@@ -59,18 +82,14 @@ def test_unreachable_scheduler(monkeypatch):
         map_ordered(refuse_three, [1], scheduler="tcp://127.0.0.1:9", progress=False)
 
 
-def test_scoring_a_run_on_workers_or_a_scheduler_equals_the_serial_run(tmp_path):
-    from distributed import LocalCluster
-
-    run = make_tiny_run(tmp_path, epochs=(1, 2, 3))
+def test_scoring_a_run_on_a_cluster_equals_the_serial_run(tmp_path, scheduler):
+    run = make_tiny_run(tmp_path, epochs=(1, 2))
     options = dict(features="pixels", n=40, n_boot=20, progress=False)
     serial = score_run_2d(run, **options)
-    serial_audit = pd.read_csv(run / "audit" / "epoch-0003" / "memorization" / "memorization.csv")
-    on_workers = score_run_2d(run, workers=2, **options)
-    pd.testing.assert_frame_equal(on_workers, serial, check_exact=True)
+    serial_audit = pd.read_csv(run / "audit" / "epoch-0002" / "memorization" / "memorization.csv")
+    on_cluster = score_run_2d(run, scheduler=scheduler, **options)
+    pd.testing.assert_frame_equal(on_cluster, serial, check_exact=True)
     pd.testing.assert_frame_equal(
-        pd.read_csv(run / "audit" / "epoch-0003" / "memorization" / "memorization.csv"), serial_audit)
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        on_scheduler = score_run_2d(run, scheduler=cluster.scheduler_address, **options)
-    pd.testing.assert_frame_equal(on_scheduler, serial, check_exact=True)
+        pd.read_csv(run / "audit" / "epoch-0002" / "memorization" / "memorization.csv"), serial_audit,
+        check_exact=True)
     pd.testing.assert_frame_equal(pd.read_csv(run / "scores.csv"), serial, check_dtype=False)

@@ -66,6 +66,8 @@ SHOWN = {"2d": ["fd_inf", "fd", "kid_mean", "precision", "recall", "density", "c
                 "memorization_rate", "ct_score", "authenticity", "mifid", "findings_impossible",
                 "findings_min_p"],
          "1d": ["true_error", "precision_error", "coverage_error", "true_error_rel", "fd"]}
+LOG_OK = {"fd_inf", "fd", "kid_mean", "mifid", "true_error", "precision_error", "coverage_error",
+          "true_error_rel"}
 PERCENT = {"memorization_rate", "true_error_rel", "precision_error_rel", "coverage_error_rel"}
 TABLE_EXTRA = {"2d": ["fd_inf", "fd", "kid_mean", "memorization_rate", "precision", "recall"],
                "1d": ["true_error", "true_error_rel", "precision_error", "coverage_error", "fd"]}
@@ -334,7 +336,8 @@ def _metric_figures(data: RunData, decision: Decision, table: pd.DataFrame) -> s
             else f"{label} (best {direction})", ylabel=label, low=low, high=high,
             chosen=decision.stopping_epoch, bound=decision.bound if is_metric else None,
             limit=limit, limit_label="memorization limit",
-            excluded=excluded if is_metric else None)
+            excluded=excluded if is_metric else None,
+            log_when_wide=direction == "lower" and col in LOG_OK)
         if uri:
             figs.append(H.figure(uri, f"{label}: {meaning}."))
     if not figs:

@@ -99,10 +99,12 @@ def metric_plot(table: pd.DataFrame, column: str, *, title: str, ylabel: str,
                 low: str | None = None, high: str | None = None,
                 chosen: int | None = None, bound: float | None = None,
                 limit: float | None = None, limit_label: str = "limit",
-                excluded: list[int] | None = None) -> str | None:
+                excluded: list[int] | None = None, log_when_wide: bool = False) -> str | None:
     """One metric against epoch with its interval, the chosen epoch and the gated-out epochs.
 
-    Returns None when the column is absent or has no finite value.
+    Returns None when the column is absent or has no finite value. With ``log_when_wide`` a
+    positive metric spanning more than a factor 30 gets a log axis, so the differences near
+    the stopping epoch stay visible next to the large early values.
     """
     if column not in table.columns:
         return None
@@ -133,6 +135,10 @@ def metric_plot(table: pd.DataFrame, column: str, *, title: str, ylabel: str,
         i = int(np.where(epochs == chosen)[0][0])
         if math.isfinite(values[i]):
             ax.plot([chosen], [values[i]], marker="o", ms=9, mfc="none", mec=CHOSEN, mew=2)
+    finite = values[np.isfinite(values)]
+    if log_when_wide and finite.min() > 0 and finite.max() / finite.min() > 30:
+        ax.set_yscale("log")
+        ylabel += " (log scale)"
     ax.set(title=title, xlabel="epoch", ylabel=ylabel)
     _epoch_axis(ax)
     ax.legend(loc="best")

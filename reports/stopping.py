@@ -132,7 +132,7 @@ def fmt(value, digits: int = 3) -> str:
         return "0"
     if abs(value) >= 10 ** digits or abs(value) < 1e-3:
         return f"{value:.{digits - 1}e}"
-    return f"{value:.{digits}g}" if abs(value) >= 1 else f"{value:.{digits}f}".rstrip("0")
+    return f"{value:.{digits}g}"
 
 
 def pct(share) -> str:

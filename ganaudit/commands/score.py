@@ -91,7 +91,7 @@ def _score_run(args: argparse.Namespace) -> int:
         )
     else:
         raise InputError(f"{run_json} has kind {kind!r}; expected '1d' or '2d'")
-    print(f"scored {len(frame)} checkpoints → {run_dir / 'scores.csv'}")
+    print(f"scored {len(frame)} checkpoint{'' if len(frame) == 1 else 's'} → {run_dir / 'scores.csv'}")
     return 0
 
 

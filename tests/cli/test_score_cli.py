@@ -23,14 +23,15 @@ def _feature_cache(tmp_path, monkeypatch):
 
 
 def test_score_a_2d_run(tmp_path, capsys):
-    run = make_tiny_run(tmp_path)
+    run = make_tiny_run(tmp_path, epochs=(3,))
     code = main(["score", str(run), "--features", "pixels", "--n", "30", "--quiet"])
     assert code == 0
     frame = pd.read_csv(run / "scores.csv")
     assert list(frame.columns) == SCORE_COLUMNS_2D
-    assert frame["epoch"].tolist() == [1, 2]
+    assert frame["epoch"].tolist() == [3]
     assert (frame["n_generated"] == 30).all()
-    assert "scored 2 checkpoints" in capsys.readouterr().out
+    assert (run / "audit" / "epoch-0003" / "memorization" / "summary.json").is_file()
+    assert "scored 1 checkpoint →" in capsys.readouterr().out
 
 
 def test_score_a_1d_run_calls_the_1d_scorer(tmp_path, monkeypatch, capsys):
@@ -67,7 +68,7 @@ def test_score_folders_to_csv(tmp_path):
     (["score", "--real", "x"], r"needs both --real DIR and --fake DIR"),
     (["score", "somerun", "--real", "a", "--fake", "b"], r"either RUN or --real DIR --fake DIR"),
     (["score", "{tmp}"], r"not a ganaudit run \(no run.json\)"),
-    (["score", "--real", "{tmp}/empty", "--fake", "{tmp}/empty"], r"no images in"),
+    (["score", "--real", "{tmp}/empty", "--fake", "{tmp}/empty"], r"empty is empty"),
     (["score", "{run}", "--workers", "0"], r"workers must be a whole number ≥ 1"),
     (["score", "{run}", "--features", "pixels", "--n", "30", "--kid-subset", "31"],
      r"KID subset size 31 needs at least 31 images"),

@@ -130,7 +130,7 @@ def _prepare_exclude(exclude, n_queries: int) -> np.ndarray | None:
 
 
 def invariant_nn_brute(queries, references, *, max_shift: int = 3, flip: bool = True,
-                       block: int = 512, exclude=None) -> NNResult:
+                       block: int = 512, exclude=None, threads: int | None = 1) -> NNResult:
     """Exact invariant nearest neighbour: every variant against every reference.
 
     Parameters
@@ -140,7 +140,16 @@ def invariant_nn_brute(queries, references, *, max_shift: int = 3, flip: bool = 
     flip : also try the horizontally flipped query.
     block : query rows per block (bounds memory to about ``block × len(references)`` floats).
     exclude : optional (N,) reference index to skip for each query (-1: none), e.g. itself.
+    threads : BLAS threads (None: the library's default).
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        return _brute(queries, references, max_shift=max_shift, flip=flip, block=block,
+                      exclude=exclude)
+
+
+def _brute(queries, references, *, max_shift, flip, block, exclude) -> NNResult:
     queries, references = _check_pair(queries, references, max_shift)
     exclude = _prepare_exclude(exclude, len(queries))
     ref = reference_windows(references, max_shift)
@@ -167,7 +176,8 @@ def invariant_nn_brute(queries, references, *, max_shift: int = 3, flip: bool = 
     return _result(best_idx, best_ncc, best_var, max_shift, flip)
 
 
-def _variant_norms(images: np.ndarray, max_shift: int, *, flip: bool) -> np.ndarray:
+def _variant_norms(images: np.ndarray, max_shift: int, *, flip: bool,
+                   window: int | None = None) -> np.ndarray:
     """Norm of every centred query window, in ``_variant_list`` order: (N, V) float32.
 
     Box sums over integral images give each window's sum and sum of squares without copying
@@ -175,13 +185,14 @@ def _variant_norms(images: np.ndarray, max_shift: int, *, flip: bool) -> np.ndar
     mirrored column offset.
     """
     m, s = max_shift, images.shape[1]
-    w = s - 2 * m
+    w = s - 2 * m if window is None else window
+    lo = (s - w) // 2 - m  # offset of the most negative shift
     x = images.astype(np.float64)
 
     def box(a):
         c = np.zeros((len(a), s + 1, s + 1))
         c[:, 1:, 1:] = a.cumsum(1).cumsum(2)
-        o = np.arange(2 * m + 1)
+        o = lo + np.arange(2 * m + 1)
         return (c[:, o[:, None] + w, o[None, :] + w] - c[:, o[:, None], o[None, :] + w]
                 - c[:, o[:, None] + w, o[None, :]] + c[:, o[:, None], o[None, :]])
 
@@ -224,7 +235,7 @@ def _centre(images: np.ndarray) -> np.ndarray:
     return out
 
 
-def _pca_basis(windows: np.ndarray, dims: int, *, seed: int = 0, max_rows: int = 2000) -> np.ndarray:
+def _pca_basis(windows: np.ndarray, dims: int, *, seed: int = 0, max_rows: int = 1000) -> np.ndarray:
     """Top principal directions of normalized windows (P, dims), from at most ``max_rows`` rows.
 
     Rows are centred (zero mean each), so the basis is orthogonal to the constant vector and
@@ -232,16 +243,21 @@ def _pca_basis(windows: np.ndarray, dims: int, *, seed: int = 0, max_rows: int =
     """
     rng = np.random.default_rng(seed)
     rows = windows if len(windows) <= max_rows else windows[rng.choice(len(windows), max_rows, replace=False)]
-    gram = rows.astype(np.float64) @ rows.T.astype(np.float64)
-    values, vectors = np.linalg.eigh(gram)
-    order = np.argsort(values)[::-1][:dims]
+    gram = (rows @ rows.T).astype(np.float64)
+    from scipy.linalg import eigh
+
+    top = min(dims, len(gram))
+    with _one_blas_thread():
+        values, vectors = eigh(gram, subset_by_index=[len(gram) - top, len(gram) - 1])
+    order = np.argsort(values)[::-1]
     values, vectors = np.maximum(values[order], _EPS), vectors[:, order]
     basis = (rows.T.astype(np.float64) @ vectors) / np.sqrt(values)
     return basis.astype(np.float32)
 
 
 def invariant_nn(queries, references, *, max_shift: int = 3, flip: bool = True, k: int = 16,
-                 dims: int = 64, block: int = 128, exclude=None, seed: int = 0) -> NNResult:
+                 dims: int = 64, block: int = 128, exclude=None, seed: int = 0,
+                 threads: int | None = 1) -> NNResult:
     """Fast invariant nearest neighbour: shortlist in a small PCA space, then exact NCC.
 
     1. Every image is moved so that its intensity centre of mass sits at the image centre
@@ -263,6 +279,9 @@ def invariant_nn(queries, references, *, max_shift: int = 3, flip: bool = True, 
         ``block × V × P`` for the exact stage).
     exclude : optional (N,) reference index to skip per query (-1: none).
     seed : seed of the subsample used to fit the principal directions.
+    threads : BLAS threads for the shortlist products (None: the library's default). One
+        thread is the default because the products are small and, on a shared machine, extra
+        BLAS threads mostly wait; the exact stage always uses one.
 
     Returns
     -------
@@ -270,13 +289,21 @@ def invariant_nn(queries, references, *, max_shift: int = 3, flip: bool = True, 
         Same fields as the brute force; the NCC is exact for the returned neighbour, and the
         neighbour equals the brute force's whenever it is in the shortlist.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        return _invariant_nn(queries, references, max_shift=max_shift, flip=flip, k=k, dims=dims,
+                             block=block, exclude=exclude, seed=seed)
+
+
+def _invariant_nn(queries, references, *, max_shift, flip, k, dims, block, exclude, seed) -> NNResult:
     queries, references = _check_pair(queries, references, max_shift)
     exclude = _prepare_exclude(exclude, len(queries))
     n_ref = len(references)
     k = int(max(1, min(k, n_ref)))
     dims = int(max(1, min(dims, n_ref - 1)))
     if k >= n_ref // 2 or n_ref < 8:
-        return invariant_nn_brute(queries, references, max_shift=max_shift, flip=flip, exclude=exclude)
+        return _brute(queries, references, max_shift=max_shift, flip=flip, block=512, exclude=exclude)
     m, s = max_shift, queries.shape[1]
     w = s - 2 * m
     ref = reference_windows(references, max_shift)                 # exact stage
@@ -290,21 +317,23 @@ def invariant_nn(queries, references, *, max_shift: int = 3, flip: bool = True, 
     best_idx = np.empty(n, np.int64)
     best_var = np.empty(n, np.int64)
     n_var = len(_variant_list(max_shift, flip))
-    buffer = np.empty((block, n_var, w * w), np.float32)
+    sub = 32  # queries whose 2 × (2m + 1)² windows are copied at once in the exact stage
+    buffer = np.empty((min(sub, n), n_var, w * w), np.float32)
     chunk = 2048
     for start in range(0, n, block):
         stop = min(start + block, n)
         b = stop - start
         q = queries[start:stop]
         # Shortlist: centred query windows shifted by at most one pixel, projected.
+        # Projections of the raw windows equal those of the centred windows (the basis is
+        # orthogonal to constants); dividing by each window's norm normalizes them.
         qc = _centre(q)
-        cw = s - 2 * coarse
-        small = np.empty((b, len(coarse_list), (s - 2 * m) ** 2), np.float32)
+        small = np.empty((b, len(coarse_list), w * w), np.float32)
         for v, (f, dy, dx) in enumerate(coarse_list):
             src = qc[:, :, ::-1] if f else qc
-            win = src[:, coarse + dy:coarse + dy + cw, coarse + dx:coarse + dx + cw]
-            small[:, v] = win[:, m - coarse:cw - (m - coarse), m - coarse:cw - (m - coarse)].reshape(b, -1)
-        proj = (_normalize_rows(small) @ basis).reshape(b * len(coarse_list), dims)
+            small[:, v] = src[:, m + dy:m + dy + w, m + dx:m + dx + w].reshape(b, -1)
+        small_norms = _variant_norms(qc, coarse, flip=flip, window=w)
+        proj = ((small @ basis) / small_norms[:, :, None]).reshape(b * len(coarse_list), dims)
         scores = np.empty((b, n_ref), np.float32)
         for c0 in range(0, n_ref, chunk):
             c1 = min(c0 + chunk, n_ref)
@@ -318,14 +347,30 @@ def invariant_nn(queries, references, *, max_shift: int = 3, flip: bool = True, 
         # Exact invariant NCC on the shortlist: raw windows · normalized reference windows,
         # divided by each window's norm (reference windows have zero mean, so the query
         # window's mean drops out).
-        variants = _raw_variants(q, max_shift, buffer[:b], flip=flip)
-        norms = _variant_norms(q, max_shift, flip=flip)
-        for i in range(b):
-            ncc = (variants[i] @ ref[shortlist[i]].T) / norms[i][:, None]   # (V, k)
-            if exclude is not None and exclude[start + i] >= 0:
-                ncc[:, shortlist[i] == exclude[start + i]] = -np.inf
-            v, c = np.unravel_index(int(np.argmax(ncc)), ncc.shape)
-            best_ncc[start + i] = ncc[v, c]
-            best_idx[start + i] = shortlist[i, c]
-            best_var[start + i] = v
+        for s0 in range(0, b, sub):
+            s1 = min(s0 + sub, b)
+            variants = _raw_variants(q[s0:s1], max_shift, buffer[:s1 - s0], flip=flip)
+            norms = _variant_norms(q[s0:s1], max_shift, flip=flip)
+            with _one_blas_thread():
+                _rerank(variants, norms, ref, shortlist[s0:s1], exclude, start + s0,
+                        best_ncc, best_idx, best_var)
     return _result(best_idx, best_ncc, best_var, max_shift, flip)
+
+
+def _one_blas_thread():
+    """Small matrix products run faster on one BLAS thread (threads mostly wait on each
+    other, badly so on a busy machine)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _rerank(variants, norms, ref, shortlist, exclude, start, best_ncc, best_idx, best_var) -> None:
+    for i in range(len(shortlist)):
+        ncc = (variants[i] @ ref[shortlist[i]].T) / norms[i][:, None]   # (V, k)
+        if exclude is not None and exclude[start + i] >= 0:
+            ncc[:, shortlist[i] == exclude[start + i]] = -np.inf
+        v, c = np.unravel_index(int(np.argmax(ncc)), ncc.shape)
+        best_ncc[start + i] = ncc[v, c]
+        best_idx[start + i] = shortlist[i, c]
+        best_var[start + i] = v

@@ -434,19 +434,35 @@ def _explain_readers(chosen_row, passed_over, within, options, have_study):
     return out
 
 
+PLURAL = [("of its images", "of their images"), (": it memorizes", ": they memorize"),
+          (": it invents findings", ": they invent findings"),
+          (": it distorts findings", ": they distort findings")]
+
+
 def _explain_rejected(table, chosen_row, label):
     rejected = table[(~table["passes_gates"]) & (table["metric_value"] < chosen_row["metric_value"])]
-    rejected = rejected.sort_values("metric_value")
-    out = []
+    rejected = rejected.sort_values(["metric_value", "epoch"])
     overall_min = table["metric_value"].min()
-    for i, (_, row) in enumerate(rejected.iterrows()):
+    groups: list[tuple[list[int], str, str, bool]] = []  # epochs, value text, reasons, lowest
+    for _, row in rejected.iterrows():
+        value, reasons = fmt(row["metric_value"]), row["reasons"]
+        if groups and groups[-1][1] == value and groups[-1][2] == reasons:
+            groups[-1][0].append(int(row["epoch"]))
+        else:
+            groups.append(([int(row["epoch"])], value, reasons,
+                           bool(row["metric_value"] == overall_min)))
+    out = []
+    for i, (epochs, value, reasons, lowest) in enumerate(groups):
         if i == 6:
-            out.append(f"{len(rejected) - 6} more better-scoring checkpoints were rejected by the "
-                       "gates (see the table).")
+            out.append(f"{len(groups) - 6} more groups of better-scoring checkpoints were "
+                       "rejected by the gates (see the table).")
             break
-        which = "the lowest" if row["metric_value"] == overall_min else "a lower"
-        out.append(f"Epoch {int(row['epoch'])} scored {which} {label} ({fmt(row['metric_value'])})"
-                   f" but {row['reasons']}.")
+        which = "the lowest" if lowest else "a lower"
+        if len(epochs) > 1:
+            for one, many in PLURAL:
+                reasons = reasons.replace(one, many)
+        out.append(f"{_epochs(sorted(epochs)).capitalize()} scored {which} {label} ({value}) but "
+                   f"{reasons}.")
     return out
 
 

@@ -198,3 +198,10 @@ def test_readers_move_the_pick_inside_the_interval(tmp_path):
     assert ("epoch 3 is the earliest checkpoint within its 95 % confidence interval (FD∞ ≤ 3.3) "
             "whose fakes readers could not recognise") in text
     assert "loses to epoch 3, which was not part of the reading study" in text
+
+
+def test_rejected_ties_share_one_sentence(tmp_path):
+    run = make_run_2d(tmp_path, [9, 6, 4, 1.5, 1.5], memorization=[0, 0, 0, 0.8, 0.8])
+    text = _text(_decide(run))
+    assert ("Epochs 4 and 5 scored the lowest FD∞ (1.5) but 80 % of their images matched a "
+            "training image (limit 5 %): they memorize.") in text

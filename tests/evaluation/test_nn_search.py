@@ -1,0 +1,142 @@
+"""Shift/flip-invariant NCC nearest neighbour: brute force against a direct loop, fast path
+against brute force, invariances, and input errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from evaluation.nn_search import (
+    _variant_norms,
+    invariant_nn,
+    invariant_nn_brute,
+)
+from gan_models.errors import InputError
+
+
+def smooth_images(n: int, size: int = 32, *, seed: int = 0) -> np.ndarray:
+    """Small smooth random images (independent of the phantom), in [-1, 1]."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    raw = gaussian_filter(rng.normal(size=(n, size, size)), sigma=(0, 2.0, 2.0))
+    raw /= np.abs(raw).max(axis=(1, 2), keepdims=True)
+    return raw.astype(np.float32)
+
+
+def shifted(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Shift content by (dy, dx) with edge padding (not wrap-around)."""
+    pad = max(abs(dy), abs(dx)) + 1
+    p = np.pad(images, ((0, 0), (pad, pad), (pad, pad)), mode="edge")
+    s = images.shape[1]
+    return p[:, pad - dy:pad - dy + s, pad - dx:pad - dx + s]
+
+
+def direct_invariant_ncc(q: np.ndarray, t: np.ndarray, m: int = 3) -> float:
+    """Max Pearson correlation over the 98 variants, one pair at a time (the oracle)."""
+    s = q.shape[0]
+    w = s - 2 * m
+    target = t[m:m + w, m:m + w].ravel()
+    best = -np.inf
+    for src in (q, q[:, ::-1]):
+        for dy in range(-m, m + 1):
+            for dx in range(-m, m + 1):
+                win = src[m + dy:m + dy + w, m + dx:m + dx + w].ravel()
+                best = max(best, np.corrcoef(win, target)[0, 1])
+    return best
+
+
+def test_brute_matches_direct_loop():
+    refs = smooth_images(7, 20, seed=1)
+    queries = smooth_images(4, 20, seed=2)
+    result = invariant_nn_brute(queries, refs)
+    for i, q in enumerate(queries):
+        scores = [direct_invariant_ncc(q, t) for t in refs]
+        assert result.index[i] == int(np.argmax(scores))
+        assert result.ncc[i] == pytest.approx(max(scores), abs=1e-5)
+
+
+@pytest.mark.parametrize("dy,dx,flip", [(0, 0, False), (2, -3, False), (-1, 1, True), (3, 3, True)])
+@pytest.mark.parametrize("search", [invariant_nn_brute, invariant_nn])
+def test_shifted_and_flipped_copies_are_found(search, dy, dx, flip):
+    refs = smooth_images(60, 32, seed=3)
+    source = refs[[5, 17, 42]]
+    copies = shifted(source[:, :, ::-1] if flip else source, dy, dx)
+    result = search(copies, refs)
+    assert list(result.index) == [5, 17, 42]
+    assert np.all(result.ncc > 0.9999)
+    assert np.all(result.flipped == flip)
+    # The query window is moved by the shift that undoes the copy's displacement.
+    assert np.all(result.shift == [dy, -dx if flip else dx])
+
+
+@pytest.fixture(scope="module")
+def phantom_slices():
+    from gan_models.phantom import make_population
+
+    images, _ = make_population(320, 32, seed=11)
+    return images
+
+
+def test_fast_equals_brute_on_small_set(phantom_slices):
+    # The shortlist assumes images of one object (a head) on a background, as the phantom.
+    refs, honest = phantom_slices[:240], phantom_slices[240:]
+    queries = np.concatenate([honest, shifted(refs[:20, :, ::-1], 1, 2)])
+    brute = invariant_nn_brute(queries, refs)
+    fast = invariant_nn(queries, refs, k=16)
+    agree = brute.index == fast.index
+    assert agree.mean() >= 0.97
+    assert np.array_equal(fast.index[-20:], np.arange(20))
+    np.testing.assert_allclose(fast.ncc[agree], brute.ncc[agree], atol=1e-5)
+    # Where they differ, the fast NCC can only be lower (it is exact for what it returns).
+    assert np.all(fast.ncc <= brute.ncc + 1e-5)
+
+
+def test_exclude_skips_self():
+    refs = smooth_images(40, 32, seed=6)
+    ex = np.arange(40)
+    for search in (invariant_nn_brute, invariant_nn):
+        result = search(refs, refs, exclude=ex)
+        assert not np.any(result.index == ex)
+        assert np.all(result.ncc < 0.9999)
+    with pytest.raises(InputError, match="one reference index"):
+        invariant_nn(refs, refs, exclude=[1, 2])
+
+
+def test_variant_norms_match_explicit_windows():
+    images = smooth_images(3, 24, seed=7)
+    norms = _variant_norms(images, 3, flip=True)
+    w, k = 18, 0
+    for f in (False, True):
+        src = images[:, :, ::-1] if f else images
+        for dy in range(7):
+            for dx in range(7):
+                win = src[:, dy:dy + w, dx:dx + w].reshape(3, -1).astype(np.float64)
+                expected = np.linalg.norm(win - win.mean(1, keepdims=True), axis=1)
+                np.testing.assert_allclose(norms[:, k], expected, rtol=1e-5)
+                k += 1
+
+
+def test_order_of_references_does_not_matter():
+    refs = smooth_images(50, 32, seed=8)
+    queries = smooth_images(10, 32, seed=9)
+    perm = np.random.default_rng(0).permutation(50)
+    a = invariant_nn_brute(queries, refs)
+    b = invariant_nn_brute(queries, refs[perm])
+    assert np.array_equal(perm[b.index], a.index)
+    np.testing.assert_allclose(a.ncc, b.ncc, atol=1e-6)
+
+
+@pytest.mark.parametrize("queries,refs,kwargs,match", [
+    (np.zeros((0, 32, 32)), smooth_images(5), {}, "queries: no images"),
+    (smooth_images(3), np.zeros((0, 32, 32)), {}, "references: no images"),
+    (smooth_images(3, 32), smooth_images(5, 24), {}, "image sizes differ"),
+    (np.full((2, 32, 32), np.nan), smooth_images(5), {}, "NaN"),
+    (np.zeros((3, 32, 16)), smooth_images(5), {}, "square images"),
+    (smooth_images(3), smooth_images(5), {"max_shift": -1}, "non-negative"),
+    (smooth_images(3, 16), smooth_images(5, 16), {"max_shift": 7}, "too small"),
+])
+@pytest.mark.parametrize("search", [invariant_nn_brute, invariant_nn])
+def test_bad_inputs(search, queries, refs, kwargs, match):
+    with pytest.raises(InputError, match=match):
+        search(queries, refs, **kwargs)

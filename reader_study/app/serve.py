@@ -16,10 +16,13 @@ Answers are stored in ``STUDY/answers.db`` (SQLite) unless ``db`` names another 
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 
 from tornado.web import RequestHandler
+
+from gan_models.errors import InputError
 
 
 class HealthHandler(RequestHandler):
@@ -91,7 +94,7 @@ def serve(study_dir: str | Path, *, port: int = 5006, db: str | None = None,
     """
     import panel as pn
 
-    from reader_study.app.login import load_cookie_secret, make_auth, make_authorize
+    from reader_study.app.login import load_cookie_secret, make_authorize
     from reader_study.store import AnswerStore
     from reader_study.study import Study
 
@@ -103,13 +106,28 @@ def serve(study_dir: str | Path, *, port: int = 5006, db: str | None = None,
     print(f"Serving study {study.settings.get('study_id', '')} at http://{address}:{port}/ "
           f"(readers) and http://{address}:{port}/admin (admin); answers in "
           f"{_redact(db) if db else 'STUDY/answers.db'}. Stop with Ctrl+C.", flush=True)
+    try:
+        _serve_apps(pn, build_apps(study, store, secret), study=study, secret=secret, port=port,
+                    address=address, show=show, title=title,
+                    origins=_origins(address, port, allow_origin))
+    except OSError as exc:
+        if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise InputError(f"cannot listen on {address}:{port} ({exc.strerror}); choose another "
+                             "port with --port or another address with --address") from exc
+        raise
+
+
+def _serve_apps(pn, apps: dict, *, study, secret: str, port: int, address: str, show: bool,
+                title: str, origins: list[str]) -> None:
+    from reader_study.app.login import make_auth
+
     pn.serve(
-        build_apps(study, store, secret),
+        apps,
         port=port,
         address=address,
         show=show,
         title={"/": title, "/admin": f"{title} — admin"},
-        websocket_origin=_origins(address, port, allow_origin),
+        websocket_origin=origins,
         auth_provider=make_auth(study, secret),
         cookie_secret=secret,
         extra_patterns=[(r"/health", HealthHandler)],
@@ -132,8 +150,6 @@ def _redact(url: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """``python -m reader_study.app.serve STUDY [--port P] [--db URL] [--address A]``."""
     import argparse
-
-    from gan_models.errors import InputError
 
     parser = argparse.ArgumentParser(prog="python -m reader_study.app.serve",
                                      description="Serve a reader study in the browser.")

@@ -203,3 +203,23 @@ def test_admin_tables_and_exports(opened):
         assert f"{len(answered[~answered['practice']])} of {N_CASES * len(s.reader_ids)} answers" in summary
     finally:
         view._callback.stop()
+
+
+def test_serve_on_a_busy_port_says_how_to_fix_it(study):
+    import socket
+
+    import panel as pn
+
+    from gan_models.errors import InputError
+    from reader_study.app.serve import serve
+
+    before = pn.config.authorize_callback
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        try:
+            with pytest.raises(InputError, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
+                serve(study.path, port=port)
+        finally:
+            pn.config.authorize_callback = before

@@ -713,7 +713,15 @@ def _checkpoint_page(data: RunData, decision: Decision, table: pd.DataFrame,
         else:
             text = "This checkpoint was not part of the reading study."
         body += H.section("Readers", H.para(text))
-    body += (f"<p class=\"noprint\"><a href=\"../index.html\">← back to the run report</a> "
-             f"(stopping epoch: {decision.stopping_epoch if decision.stopping_epoch is not None else 'none'})</p>")
+    epochs = [int(e) for e in table["epoch"]]
+    i = epochs.index(epoch)
+    links = [f"<a href=\"epoch-{epochs[i - 1]:04d}.html\">← epoch {epochs[i - 1]}</a>"] if i else []
+    stop = decision.stopping_epoch
+    links.append("<a href=\"../index.html\">run report (stopping epoch: "
+                 f"{stop if stop is not None else 'none'})</a>")
+    if i + 1 < len(epochs):
+        links.append(f"<a href=\"epoch-{epochs[i + 1]:04d}.html\">epoch {epochs[i + 1]} →</a>")
+    nav = "<p class=\"noprint\">" + " · ".join(links) + "</p>"
+    body = nav + body + nav
     return H.page(f"Checkpoint quality report: epoch {epoch}", body,
                   subtitle=H.esc(_run_title(data)), footer=_footer(data))

@@ -13,7 +13,7 @@ from gan_models.errors import InputError
 from reports import build_report
 from tests.reports.synthetic import make_run_1d, make_run_2d, make_study
 
-EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["'](?!data:|#|\.\./index\.html|checkpoints/epoch-\d{4}\.html)""",
+EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["'](?!data:|#|\.\./index\.html|(?:checkpoints/)?epoch-\d{4}\.html)""",
                       re.I)
 
 
@@ -97,6 +97,7 @@ def test_checkpoint_pages(report_2d):
     assert "lesion_side=right (2 generated images)" in out
     assert "lesion_side = left" in out  # location categories join the prevalence table
     assert "../index.html" in out
+    assert 'href="epoch-0001.html"' in out and 'href="epoch-0003.html"' in out
     assert "data:image/png;base64," in out
 
 

@@ -190,6 +190,77 @@ def test_copies_of_training_images_look_perfect_to_fd_but_the_audit_catches_them
     assert copies["authenticity"] < honest["authenticity"]
 
 
+# ----------------------------------------------------------------------------- phantom data
+
+PHANTOM_SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def phantom_run(tmp_path_factory) -> Path:
+    """A 2D run on the phantom population (240 training, 120 held-out slices at 32²)."""
+    from gan_models.phantom import make_population
+
+    root = tmp_path_factory.mktemp("phantom")
+    images, labels = make_population(360, PHANTOM_SIZE, seed=11)
+    run = root / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "data").mkdir()
+    (run / "run.json").write_text(json.dumps({
+        "kind": "2d", "image_size": PHANTOM_SIZE, "latent_dim": LATENT, "loss": "modified",
+        "seed": 0, "backend": "tensorflow", "epochs": 1, "batch_size": 16,
+        "data": {"source": "phantom", "n": 360, "seed": 11},
+    }))
+    np.save(run / "data" / "train.npy", images[:240])
+    np.save(run / "data" / "heldout.npy", images[240:])
+    labels.iloc[:240].to_csv(run / "data" / "train_labels.csv", index=False)
+    labels.iloc[240:].reset_index(drop=True).to_csv(run / "data" / "heldout_labels.csv", index=False)
+    save_generator(run / "checkpoints" / "generator-epoch-0001.keras", seed=1, size=PHANTOM_SIZE)
+    return run
+
+
+def test_on_phantom_data_fd_cannot_tell_copies_from_new_subjects_but_the_audits_can(
+        phantom_run, monkeypatch, tmp_path):
+    """Held-out set as the "GAN": FD near 0, no copies, no impossible findings. Training copies:
+    FD near 0 too, ~100 % memorization. Lesions in the right hemisphere (never in the
+    population): caught by the findings audit."""
+    from gan_models.phantom import make_population
+
+    monkeypatch.setenv("GANAUDIT_CACHE", str(tmp_path / "cache"))
+    train = np.load(phantom_run / "data" / "train.npy")
+    heldout = np.load(phantom_run / "data" / "heldout.npy")
+    planted, _ = make_population(120, PHANTOM_SIZE, seed=99, lesion_side="right", lesion_prevalence=1.0)
+    options = dict(n=120, n_boot=20, write_audits=False)  # default extractor: radiomics
+
+    untrained = score_checkpoint(phantom_run, 1, **options)
+    _fake_generator(monkeypatch, heldout)
+    honest = score_checkpoint(phantom_run, 1, **options)
+    _fake_generator(monkeypatch, train)
+    copies = score_checkpoint(phantom_run, 1, **options)
+    _fake_generator(monkeypatch, planted)
+    hallucinating = score_checkpoint(phantom_run, 1, **options)
+
+    assert honest["fd"] < 0.1 * untrained["fd"]
+    assert copies["fd"] < 0.1 * untrained["fd"]
+    assert honest["memorization_rate"] <= 0.05
+    assert copies["memorization_rate"] >= 0.95
+    assert honest["findings_impossible"] <= 0.05 * 120
+    assert hallucinating["findings_impossible"] >= 0.5 * 120
+    assert hallucinating["findings_significant"]
+
+
+def test_phantom_run_writes_both_audits(phantom_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANAUDIT_CACHE", str(tmp_path / "cache"))
+    row = score_checkpoint(phantom_run, 1, n=40, extractor="pixels", n_boot=20)
+    folder = phantom_run / "audit" / "epoch-0001"
+    assert pd.read_csv(folder / "memorization" / "memorization.csv").shape[0] == 40
+    findings = pd.read_csv(folder / "findings" / "findings.csv")
+    assert len(findings) == 40 and "impossible" in findings.columns
+    summary = json.loads((folder / "findings" / "summary.json").read_text())
+    assert summary["real_source"] == "labels"
+    assert row["findings_impossible"] == summary["impossible"]
+    assert (folder / "memorization" / "gallery.png").is_file()
+
+
 # ----------------------------------------------------------------------------- bad input
 
 def test_run_without_checkpoints_says_to_train_first(tiny_run):

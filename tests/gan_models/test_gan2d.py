@@ -1,5 +1,5 @@
 """The 2D DCGAN: one tiny phantom epoch writes the stored data, a sample grid, a loadable
-checkpoint and a history row; the grid and split helpers; refused inputs."""
+checkpoint and a history row; the grid helper; refused inputs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from PIL import Image
 
 from gan_models import runs
 from gan_models.errors import InputError
-from gan_models.gan2d import image_grid, split_indices, train_2d
+from gan_models.gan2d import image_grid, train_2d
 from gan_models.sampling import generate
 
 N_PHANTOM = 64
@@ -91,19 +91,6 @@ def test_image_grid_places_each_image():
     assert (grid[8:12, 2:6] == 255).all()    # +1 → white
     assert (grid[8:12, 8:12] == 0).all()     # empty cell
     assert (grid[:2] == 0).all() and (grid[:, 6:8] == 0).all()  # gutters
-
-
-def test_split_indices_partition_and_seed():
-    train, held = split_indices(50, heldout_fraction=0.2, seed=3)
-    assert len(held) == 10 and len(train) == 40
-    assert sorted(np.concatenate([train, held]).tolist()) == list(range(50))
-    again = split_indices(50, heldout_fraction=0.2, seed=3)
-    np.testing.assert_array_equal(held, again[1])
-    assert not np.array_equal(held, split_indices(50, heldout_fraction=0.2, seed=4)[1])
-    train, held = split_indices(2, heldout_fraction=0.01, seed=0)
-    assert len(train) == 1 and len(held) == 1  # at least one image on each side
-    with pytest.raises(InputError, match="need at least 2 images to split"):
-        split_indices(1, heldout_fraction=0.2, seed=0)
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -142,3 +142,19 @@ def test_resume_of_a_finished_run_changes_nothing(tiny_run_1d, copy_run):
     assert (out / "history.csv").read_text() == before
     assert sorted(p.name for p in (out / "checkpoints").glob("generator-*")) == [
         "generator-epoch-0001.keras", "generator-epoch-0002.keras"]
+
+
+@pytest.mark.training
+def test_killed_before_the_first_state_restarts_from_epoch_one(tiny_run_1d, copy_run):
+    """No state file yet (killed during epoch 1's writes): resume starts over and gives the
+    same history as the uninterrupted run."""
+    out = copy_run(tiny_run_1d)
+    for state in (out / "checkpoints").glob("state-epoch-*.npz"):
+        state.unlink()
+    summary = train_1d("sine", out, resume=True, quiet=True)
+    assert summary["epochs"] == 2
+    history = pd.read_csv(out / "history.csv")
+    reference = pd.read_csv(tiny_run_1d / "history.csv")
+    assert history["epoch"].tolist() == [1, 2]
+    np.testing.assert_array_equal(history[METRIC_COLUMNS].to_numpy(), reference[METRIC_COLUMNS].to_numpy())
+    assert _state_epochs(out) == [1, 2]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from gan_models.errors import InputError
 
@@ -70,13 +70,31 @@ def generator_2d(size: int = 64, latent_dim: int = 100, *, base: int = 64,
     return keras.Model(z, out, name=f"generator_{size}")
 
 
-def discriminator_2d(size: int = 64, *, base: int = 64) -> keras.Model:
-    """DCGAN discriminator: strided convolutions ×½ per block, LeakyReLU, dense logit."""
+class MinibatchStdDev(layers.Layer):
+    """Appends the batch's mean feature standard deviation as one more channel (Karras et al.
+    2018, "Progressive growing of GANs"): a collapsed generator makes whole batches alike, which
+    the discriminator then sees directly, so collapse stops paying off."""
+
+    def call(self, x):
+        std = ops.sqrt(ops.var(ops.cast(x, "float32"), axis=0) + 1e-8)
+        stat = ops.mean(std)
+        extra = ops.ones_like(x[..., :1]) * ops.cast(stat, x.dtype)
+        return ops.concatenate([x, extra], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+
+def discriminator_2d(size: int = 64, *, base: int = 64, minibatch_std: bool = True) -> keras.Model:
+    """DCGAN discriminator: strided convolutions ×½ per block, LeakyReLU, dense logit; a
+    minibatch standard-deviation channel before the last block against mode collapse."""
     blocks = _check_size(size)
     x = keras.Input((size, size, 1), name="image")
     h = x
     channels = base
     for i in range(blocks):
+        if minibatch_std and i == blocks - 1:
+            h = MinibatchStdDev(name="minibatch_std")(h)
         h = layers.Conv2D(min(channels, 512), 4, strides=2, padding="same", name=f"down_{i}")(h)
         h = layers.LeakyReLU(0.2)(h)
         channels *= 2

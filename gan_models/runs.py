@@ -31,7 +31,7 @@ DEFAULTS_1D = {
     "n_samples": 1000, "lr_decay": "cosine", "lr_final_fraction": 0.05,
 }
 DEFAULTS_2D = {
-    "latent_dim": 100, "base": 32, "batch_norm": True, "loss": "modified", "label_smoothing": 0.25,
+    "latent_dim": 100, "base": 32, "batch_norm": True, "minibatch_std": True, "loss": "modified", "label_smoothing": 0.25,
     "gradient_penalty": 10.0, "d_learning_rate": 2e-4, "g_learning_rate": 2e-4, "beta_1": 0.5,
     "beta_2": 0.999, "batch_size": 64, "steps_per_call": 8, "epochs": 20, "n_grid": 64,
     "lr_decay": "none", "lr_final_fraction": 1.0,
@@ -147,7 +147,8 @@ def build_gan(run: dict):
     else:
         generator = models.generator_2d(run["image_size"], run["latent_dim"], base=run["base"],
                                         batch_norm=run.get("batch_norm", False))
-        discriminator = models.discriminator_2d(run["image_size"], base=run["base"])
+        discriminator = models.discriminator_2d(run["image_size"], base=run["base"],
+                                                minibatch_std=run.get("minibatch_std", False))
     gan = GAN(generator, discriminator, run["latent_dim"])
 
     def rate(initial):

@@ -105,13 +105,19 @@ export function render({ model, el, view }) {
   note.rows = 3;
   note.maxLength = 2000;
   const submitBtn = h("button", "ga-submit", "Next (Enter)");
-  answerBox.append(callRow, confRow, note, submitBtn);
+  // Studies that allow changes: go back to an answered case, or return to the current one.
+  const changeRow = h("div", "ga-row");
+  const backBtn = h("button", "ga-back", "◀ Change previous answer (B)");
+  const resumeBtn = h("button", "ga-resume", "Back to the current case (Esc)");
+  changeRow.append(backBtn, resumeBtn);
+  answerBox.append(callRow, confRow, note, submitBtn, changeRow);
 
   const notice = h("div", "ga-notice");
   const feedback = h("div", "ga-feedback");
   const help = h("div", "ga-help",
     "Keys: R real · F fake · 1/2/3 confidence · Enter or N next · +/− zoom · 0 reset view · " +
-    "Esc leaves the note. Drag to pan when zoomed.");
+    "Esc leaves the note. Drag to pan when zoomed." +
+    (model.can_change ? " B changes the previous answer, Esc returns to the current case." : ""));
   side.append(answerBox, notice, feedback, wl, markBox, help);
 
   const done = h("div", "ga-finished", "All cases are read. Thank you! You can close this page.");
@@ -221,6 +227,10 @@ export function render({ model, el, view }) {
     root.dataset.window = String(st.win);
     root.dataset.level = String(st.lev);
     root.dataset.zoom = String(st.zoom);
+    root.dataset.reviewing = model.reviewing ? "1" : "";
+    changeRow.style.display = model.can_change ? "flex" : "none";
+    resumeBtn.style.display = model.reviewing ? "" : "none";
+    backBtn.disabled = st.busy;
   }
 
   function say(text) { notice.textContent = text || ""; }
@@ -277,7 +287,10 @@ export function render({ model, el, view }) {
         if (model.case !== caseId) return;
         clearTimeout(st.submitTimer);
         st.shownCase = caseId;
-        st.call = null; st.confidence = null; st.marks = []; st.busy = false;
+        // Under review the stored answer is preselected; otherwise start blank.
+        st.call = model.reviewing && model.prev_call ? model.prev_call : null;
+        st.confidence = model.reviewing && model.prev_confidence ? model.prev_confidence : null;
+        st.marks = []; st.busy = false;
         note.value = "";
         refreshControls();
         root.dataset.case = caseId;
@@ -295,6 +308,15 @@ export function render({ model, el, view }) {
       refreshControls();
       root.dataset.state = "ready";
     }
+  }
+
+  function navigate(type) {
+    if (st.busy || !model.can_change) return;
+    if (type === "resume" && !model.reviewing) return;
+    st.busy = true;
+    root.dataset.state = "busy";
+    refreshControls();
+    model.send_msg({ type });
   }
 
   function connectionLost(why) {
@@ -319,6 +341,8 @@ export function render({ model, el, view }) {
   for (const [k, b] of Object.entries(kindBtns)) onButton(b, () => { st.kind = k; refreshControls(); });
   onButton(clearMarks, () => { st.marks = []; draw(); refreshControls(); });
   onButton(submitBtn, submit);
+  onButton(backBtn, () => navigate("back"));
+  onButton(resumeBtn, () => navigate("resume"));
   onButton(zoomIn, () => setZoom(st.zoom * 1.5));
   onButton(zoomOut, () => setZoom(st.zoom / 1.5));
   onButton(resetBtn, resetView);
@@ -388,6 +412,7 @@ export function render({ model, el, view }) {
       Enter: submit, n: submit,
       "+": () => setZoom(st.zoom * 1.5), "=": () => setZoom(st.zoom * 1.5),
       "-": () => setZoom(st.zoom / 1.5), 0: resetView,
+      b: () => navigate("back"), Escape: () => navigate("resume"),
     };
     const action = actions[key];
     if (!action || model.finished) return;

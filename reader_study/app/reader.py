@@ -2,7 +2,8 @@
 
 ``CaseViewer`` is the browser side (``reader.js``): the image on a canvas with window/level and
 zoom done locally, the real/fake call, the confidence (1 unsure … 3 certain), optional marks
-and a note, keyboard shortcuts. ``ReaderView`` is the thin server side over
+and a note, keyboard shortcuts, and (studies with ``allow_change``) going back to change an
+answer. ``ReaderView`` is the thin server side over
 ``reader_study.session.ReaderSession``: it sends the next case (opaque id and the blinded PNG
 as a data URL, nothing else about it) and stores each answer before the next case goes out.
 
@@ -40,6 +41,10 @@ class CaseViewer(JSComponent):
     feedback = param.String(default="", doc="Feedback on the previous practice case.")
     notice = param.String(default="", doc="Why the last answer was refused, if it was.")
     finished = param.Boolean(default=False, doc="All cases answered.")
+    can_change = param.Boolean(default=False, doc="The study lets readers change given answers.")
+    reviewing = param.Boolean(default=False, doc="The case on screen was answered before (a change).")
+    prev_call = param.String(default="", doc="The stored call of the case under review.")
+    prev_confidence = param.Integer(default=0, doc="The stored confidence of the case under review.")
     revision = param.Integer(default=0, doc="Bumped on every push so the browser re-reads the state.")
 
     _esm = _HERE / "reader.js"
@@ -86,7 +91,8 @@ class ReaderView(pn.viewable.Viewer):
         super().__init__(**params)
         self._study = study
         self._session = session
-        self._viewer = CaseViewer(sizing_mode="stretch_width")
+        self._review: str | None = None  # an answered case shown again to change its answer
+        self._viewer = CaseViewer(sizing_mode="stretch_width", can_change=bool(study.allow_change))
         self._viewer.on_msg(self._on_msg)
         self._push()
 
@@ -98,24 +104,64 @@ class ReaderView(pn.viewable.Viewer):
         return self._viewer
 
     def _push(self, *, feedback: str = "", notice: str = "") -> None:
-        """Send the current case (the next unanswered one) to the browser."""
-        case = self._session.current_case()
+        """Send the case to show (the next unanswered one, or the one under review)."""
         update: dict[str, Any] = {"feedback": feedback, "notice": notice,
-                                  "revision": self._viewer.revision + 1}
+                                  "revision": self._viewer.revision + 1,
+                                  "reviewing": False, "prev_call": "", "prev_confidence": 0}
+        if self._review is not None:
+            case = self._review
+            previous = self._session.store.answer(self._session.reader_id, case) or {}
+            order = self._study.order(self._session.reader_id)
+            update.update(reviewing=True, prev_call=str(previous.get("call", "")),
+                          prev_confidence=int(previous.get("confidence", 0) or 0),
+                          progress=f"changing your answer to case {order.index(case) + 1} of {len(order)}")
+        else:
+            case = self._session.current_case()
+            update["progress"] = self._session.progress_text()
         if case is None:
-            update.update(case="", image="", finished=True, practice=False,
-                          progress=self._session.progress_text())
+            update.update(case="", image="", finished=True, practice=False)
         else:
             update.update(case=case, image=_data_url(str(self._study.image_path(case))),
-                          finished=False, practice=bool(self._session.is_practice(case)),
-                          progress=self._session.progress_text())
+                          finished=False, practice=bool(self._session.is_practice(case)))
         self._viewer.param.update(**update)
+
+    def back(self) -> None:
+        """Show the answered counted case before the one on screen, to change its answer.
+
+        Only for studies created with ``--allow-change``; the change is stored as a new row,
+        the first answer is kept.
+        """
+        if not self._study.allow_change:
+            self._push(notice="This study does not allow changing given answers.")
+            return
+        reader = self._session.reader_id
+        order = self._study.order(reader)
+        answered = self._session.store.answered(reader)
+        anchor = self._review if self._review is not None else self._viewer.case
+        end = order.index(anchor) if anchor in order else len(order)
+        earlier = [c for c in order[:end] if c in answered]
+        if not earlier:
+            self._push(notice="There is no earlier answer to change.")
+            return
+        self._review = earlier[-1]
+        self._push()
+
+    def resume(self) -> None:
+        """Leave a review and go on with the next unanswered case."""
+        self._review = None
+        self._push()
 
     def _on_msg(self, event) -> None:
         data = event.data if hasattr(event, "data") else event
-        if not isinstance(data, dict) or data.get("type") != "submit":
+        if not isinstance(data, dict):
             return
-        self.submit(data)
+        kind = data.get("type")
+        if kind == "submit":
+            self.submit(data)
+        elif kind == "back":
+            self.back()
+        elif kind == "resume":
+            self.resume()
 
     def submit(self, data: dict) -> None:
         """Store one answer from the browser, then show the next unanswered case.
@@ -145,4 +191,6 @@ class ReaderView(pn.viewable.Viewer):
             return
         if not getattr(result, "duplicate", False):
             feedback = getattr(result, "feedback", None) or ""
+        if case == self._review:
+            self._review = None
         self._push(feedback=feedback)

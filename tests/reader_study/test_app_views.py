@@ -223,3 +223,55 @@ def test_serve_on_a_busy_port_says_how_to_fix_it(study):
                 serve(study.path, port=port)
         finally:
             pn.config.authorize_callback = before
+
+
+@pytest.fixture(scope="module")
+def change_study(study, tmp_path_factory):
+    """A second study (same images) created with allow_change=True, one reader."""
+    from reader_study.create import create_study
+    from reader_study.store import AnswerStore
+    from reader_study.study import Study
+
+    base = study.path.parent
+    created = create_study(base / study.folders[0], [(str(base / study.folders[1]), LABELS[0])],
+                           ["ann"], 4, tmp_path_factory.mktemp("change") / "study", seed=2,
+                           allow_change=True)
+    s = Study.open(created.path)
+    store = AnswerStore.for_study(s)
+    yield s, store
+    store.close()
+
+
+def test_back_changes_an_answer_when_the_study_allows_it(change_study):
+    view = _view(change_study, "ann")
+    s, store = change_study
+    order = s.order("ann")
+    assert view.viewer.can_change
+    view.submit(_answer(view, call="real", confidence=1))
+    view.submit(_answer(view, call="fake", confidence=3))
+    assert view.viewer.case == order[2]
+    view.back()
+    assert (view.viewer.case, view.viewer.reviewing) == (order[1], True)
+    assert (view.viewer.prev_call, view.viewer.prev_confidence) == ("fake", 3)
+    assert view.viewer.progress == f"changing your answer to case 2 of {len(order)}"
+    view.back()
+    assert view.viewer.case == order[0] and view.viewer.prev_call == "real"
+    view.back()  # nothing earlier
+    assert "no earlier answer" in view.viewer.notice and view.viewer.case == order[0]
+    view.submit(_answer(view, call="fake", confidence=2))
+    assert view.viewer.case == order[2] and not view.viewer.reviewing
+    row = store.answer("ann", order[0])
+    assert (row["call"], row["confidence"], bool(row["changed"])) == ("fake", 2, True)
+    assert len(store.answers_frame()) == 2
+    view.back()
+    view.resume()
+    assert view.viewer.case == order[2] and not view.viewer.reviewing
+
+
+def test_back_is_refused_when_the_study_does_not_allow_changes(opened):
+    view = _view(opened, "erin")
+    assert not view.viewer.can_change
+    case = view.viewer.case
+    view.back()
+    assert "does not allow changing" in view.viewer.notice
+    assert view.viewer.case == case and not view.viewer.reviewing

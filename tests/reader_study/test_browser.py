@@ -13,6 +13,7 @@ import json
 import re
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -434,3 +435,49 @@ def test_served_with_postgresql_keeps_answers_across_sigkill(browser, study, tmp
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
+
+
+def test_changing_an_answer_in_a_study_that_allows_it(browser, study, tmp_path):
+    from reader_study.create import create_study
+    from reader_study.store import AnswerStore
+    from reader_study.study import Study
+    from tests.reader_study.conftest import ServedStudy
+
+    base = study.path.parent
+    created = create_study(base / study.folders[0], [(str(base / study.folders[2]), LABELS[1])],
+                           ["ann"], 4, tmp_path / "study", seed=4, allow_change=True)
+    order = Study.open(created.path).order("ann")
+    server = ServedStudy(Path(created.path), log=tmp_path / "server.log")
+    try:
+        server.start()
+        page = _new_page(browser)
+        page.goto(f"{server.url}/?invite={created.readers['ann']['invite_token']}")
+        page.wait_for_selector(READY)
+        assert page.locator(".ga-back").is_visible() and not page.locator(".ga-resume").is_visible()
+        _answer_by_keys(page, "r", "1")
+        _answer_by_keys(page, "r", "2")
+        page.keyboard.press("b")
+        _wait_for_new_case(page, order[2])
+        state = _state(page)
+        assert state["case"] == order[1] and (state["call"], state["confidence"]) == ("real", "2")
+        assert page.locator(".ga-progress").text_content() == "changing your answer to case 2 of 4"
+        page.keyboard.press("f")
+        page.keyboard.press("3")
+        page.keyboard.press("Enter")
+        _wait_for_new_case(page, order[1])
+        assert _state(page)["case"] == order[2]
+        page.locator(".ga-back").click()
+        _wait_for_new_case(page, order[2])
+        page.keyboard.press("Escape")  # back to the current case without changing anything
+        _wait_for_new_case(page, order[1])
+        assert _state(page)["case"] == order[2]
+        page.context.close()
+        store = AnswerStore.for_study(Study.open(created.path))
+        try:
+            row = store.answer("ann", order[1])
+            assert (row["call"], row["confidence"], bool(row["changed"])) == ("fake", 3, True)
+            assert store.answer("ann", order[0])["changed"] == False  # noqa: E712
+        finally:
+            store.close()
+    finally:
+        server.stop()

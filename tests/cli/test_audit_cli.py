@@ -1,0 +1,100 @@
+"""``ganaudit audit memorization|findings`` end to end on folders, and its error exits."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ganaudit.cli import main
+from gan_models.data import write_png16
+from tests.evaluation.test_findings import _toy_detector, _toy_images
+from tests.evaluation.test_nn_search import shifted
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    from gan_models.phantom import make_population
+
+    root = tmp_path_factory.mktemp("audit")
+    images, _ = make_population(150, 32, seed=41)
+    train, heldout = images[:90], images[90:150]
+    generated = np.concatenate([train[:6], shifted(train[6:12, :, ::-1], 1, -2)])
+    write_png16(train, root / "train")
+    write_png16(heldout, root / "heldout")
+    write_png16(generated, root / "generated", [f"gen-{i:02d}" for i in range(len(generated))])
+    write_png16(np.zeros((3, 24, 24), np.float32), root / "small")
+    (root / "empty").mkdir()
+    return root
+
+
+def test_memorization_end_to_end(folders, capsys):
+    out = folders / "mem-out"
+    code = main(["audit", "memorization", "--train", str(folders / "train"), "--heldout",
+                 str(folders / "heldout"), "--generated", str(folders / "generated"), "--out", str(out)])
+    assert code == 0
+    table = pd.read_csv(out / "memorization.csv")
+    assert list(table.columns[:4]) == ["file", "nearest_train", "ncc", "flagged"]
+    assert table["flagged"].all()  # every generated image is a (shifted/flipped) copy
+    assert table["nearest_train"].tolist() == [f"img-{i:05d}" for i in range(12)]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_flagged"] == 12
+    assert (out / "gallery.png").exists()
+    assert "flagged 12/12" in capsys.readouterr().out
+
+
+def test_memorization_user_threshold(folders):
+    out = folders / "mem-thr"
+    assert main(["audit", "memorization", "--train", str(folders / "train"), "--heldout",
+                 str(folders / "heldout"), "--generated", str(folders / "heldout"), "--out", str(out),
+                 "--threshold", "0.9999"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["threshold_source"] == "user" and summary["n_flagged"] == 0
+
+
+def test_findings_end_to_end(tmp_path, monkeypatch, capsys):
+    module = types.ModuleType("toy_cli_detectors")
+    module.detect = _toy_detector
+    monkeypatch.setitem(sys.modules, "toy_cli_detectors", module)
+    write_png16(_toy_images(210, bright=0.3, seed=1), tmp_path / "real")
+    generated = np.concatenate([_toy_images(10, bright=0.0, seed=2), _toy_images(5, bright=1.0, right=True, seed=3)])
+    write_png16(generated, tmp_path / "gen")
+    out = tmp_path / "find-out"
+    code = main(["audit", "findings", "--real", str(tmp_path / "real"), "--generated", str(tmp_path / "gen"),
+                 "--detector", "toy_cli_detectors:detect", "--out", str(out)])
+    assert code == 0
+    table = pd.read_csv(out / "findings.csv")
+    assert int(table["impossible"].sum()) == 5
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["impossible"] == 5
+    assert "impossible generated images: 5" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["memorization", "--train", "{empty}", "--heldout", "{heldout}", "--generated", "{generated}"],
+     r"--train: .*(empty|no images)"),
+    (["memorization", "--train", "{train}", "--heldout", "{heldout}", "--generated", "{small}"],
+     "image sizes differ"),
+    (["memorization", "--train", "{train}", "--heldout", "{missing}", "--generated", "{generated}"],
+     r"--heldout: .*(does not exist|not found|no such)"),
+    (["findings", "--real", "{train}", "--generated", "{small}"], "image sizes differ"),
+    (["findings", "--real", "{train}", "--generated", "{generated}", "--detector", "bogus"],
+     "not understood"),
+    (["memorization", "--train", "{train}", "--heldout", "{heldout}", "--generated", "{generated}",
+      "--threshold", "3"], "threshold must be an NCC"),
+])
+def test_errors_exit_2_and_write_nothing(folders, capsys, argv, match):
+    paths = {k: str(folders / k) for k in ("empty", "train", "heldout", "generated", "small", "missing")}
+    out = folders / "never"
+    code = main(["audit", *[a.format(**paths) for a in argv], "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("ganaudit audit: error:")
+    assert re.search(match, err), err
+    assert not out.exists()
+    assert not [p for p in folders.iterdir() if p.name.startswith(".never")]

@@ -85,6 +85,48 @@ def test_stopping_epoch_before_memorization(memorizing_run):
     assert report["stopping_epoch"] is not None and report["stopping_epoch"] <= 4
     text = " ".join(report["rationale"])
     assert "From epoch 5 on, every checkpoint memorizes training images" in text
-    assert "it memorizes" in text
+    assert "Epochs 5 and 6 scored the lowest FD∞" in text and ": they memorize." in text
     page = index.read_text()
     assert "Memorization audit" in page and "Closest generated / training pairs" in page
+
+
+def test_report_reads_a_real_study_analysis(memorizing_run, tmp_path):
+    """A study made and analysed by reader_study (answers simulated) changes the report."""
+    from gan_models.data import write_png16
+    from reader_study.analysis import analyze_study, load_key
+    from reader_study.create import create_study
+    from reader_study.store import AnswerStore
+    from reader_study.study import Study
+    from reports.load import load_run
+    from reports.stopping import decide
+
+    train = np.load(memorizing_run / "data" / "heldout.npy")
+    write_png16(train[:40], tmp_path / "real")
+    rng = np.random.default_rng(1)
+    fakes = []
+    for epoch in (2, 3):  # epoch 2: noisy images readers spot; epoch 3: indistinguishable
+        noisy = np.clip(train[:40] + rng.normal(0, 0.3, train[:40].shape), -1, 1)
+        write_png16((noisy if epoch == 2 else train[:40]).astype(np.float32),
+                    tmp_path / f"epoch-{epoch:04d}")
+        fakes.append((str(tmp_path / f"epoch-{epoch:04d}"), f"epoch-{epoch:04d}"))
+    study_dir = tmp_path / "study"
+    create_study(tmp_path / "real", fakes, ["r1", "r2"], 40, study_dir, seed=0)
+    study = Study.open(study_dir)
+    key = load_key(study_dir).set_index("case_id")
+    with AnswerStore.for_study(study) as store:
+        for reader in study.reader_ids:
+            for case in study.order(reader):
+                label = key.loc[case, "label"] if key.loc[case, "truth"] == "fake" else ""
+                call = "fake" if label == "epoch-0002" else ("real" if rng.random() < 0.5 else "fake")
+                store.add_answer(reader, case, call, 2)
+    analyze_study(study_dir, n_boot=50)
+
+    data = load_run(memorizing_run, study_dir=study_dir)
+    table = data.study.set_index("epoch")
+    assert table.loc[2, "detect_p"] < 0.05 < table.loc[3, "detect_p"]
+    # With a wide tolerance, epochs 2-4 are all "within"; readers spot epoch 2, so 3 wins.
+    from reports.stopping import RuleOptions
+    assert decide(data.scores, kind="2d", options=RuleOptions(tolerance=5.0)).stopping_epoch == 2
+    decision = decide(data.scores, kind="2d", options=RuleOptions(tolerance=5.0), study=data.study)
+    assert decision.stopping_epoch == 3
+    assert "Readers recognised the fakes of epoch 2 better than chance" in " ".join(decision.rationale)

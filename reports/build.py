@@ -9,6 +9,7 @@ rate; higher is better for precision, recall, coverage and authenticity (each ta
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 from pathlib import Path
 
@@ -117,8 +118,6 @@ def build_report(run_dir: str | Path, *, study_dir: str | Path | None = None,
             (tmp / "checkpoints" / f"epoch-{epoch:04d}.html").write_text(
                 _checkpoint_page(data, decision, table, row), encoding="utf-8")
         report = _report_json(data, decision)
-        import json
-
         (tmp / "report.json").write_text(json.dumps(report, indent=2, default=_json_default)
                                          + "\n", encoding="utf-8")
         decision.table.to_csv(tmp / "scores.csv", index=False)

@@ -130,7 +130,7 @@ def _prepare_exclude(exclude, n_queries: int) -> np.ndarray | None:
 
 
 def invariant_nn_brute(queries, references, *, max_shift: int = 3, flip: bool = True,
-                       block: int = 512, exclude=None, threads: int | None = 1) -> NNResult:
+                       block: int = 64, exclude=None, threads: int | None = 1) -> NNResult:
     """Exact invariant nearest neighbour: every variant against every reference.
 
     Parameters
@@ -303,7 +303,7 @@ def _invariant_nn(queries, references, *, max_shift, flip, k, dims, block, exclu
     k = int(max(1, min(k, n_ref)))
     dims = int(max(1, min(dims, n_ref - 1)))
     if k >= n_ref // 2 or n_ref < 8:
-        return _brute(queries, references, max_shift=max_shift, flip=flip, block=512, exclude=exclude)
+        return _brute(queries, references, max_shift=max_shift, flip=flip, block=64, exclude=exclude)
     m, s = max_shift, queries.shape[1]
     w = s - 2 * m
     ref = reference_windows(references, max_shift)                 # exact stage

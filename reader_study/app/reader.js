@@ -27,6 +27,8 @@ export function render({ model, el, view }) {
     gray: null, w: 0, h: 0, shownCase: null, sentAt: null, submitTimer: null, reloading: false,
   };
   window.__gaTimings = window.__gaTimings || [];
+  // Dark surround for the whole page, not just this component (reading-room habit).
+  document.body.style.background = "#111";
 
   // ---- layout --------------------------------------------------------------------------
   const root = h("div", "ga-reader");
@@ -352,6 +354,7 @@ export function render({ model, el, view }) {
   let drag = null;
   canvas.addEventListener("contextmenu", (e) => e.preventDefault());
   canvas.addEventListener("pointerdown", (e) => {
+    if (e.button !== 0 && e.button !== 2) return;  // left: mark / pan; right: window/level
     canvas.setPointerCapture(e.pointerId);
     const mode = e.button === 2 || e.shiftKey ? "wl" : "pan";
     drag = { mode, x: e.clientX, y: e.clientY, moved: false, win: st.win, lev: st.lev, cx: st.cx, cy: st.cy };

@@ -178,7 +178,9 @@ def test_missing_audit_files_are_said_in_the_page(tmp_path):
 
 def test_failed_build_leaves_previous_report(tmp_path, monkeypatch):
     run = make_run_2d(tmp_path, [3, 2])
-    build_report(run)
+    (run / "report").mkdir()  # a previous report (written by hand: only its survival matters)
+    (run / "report" / "report.json").write_text('{"stopping_epoch": 2}')
+    (run / "report" / "index.html").write_text("<html>previous report</html>")
     before = (run / "report" / "index.html").read_text()
 
     def broken(*args, **kwargs):
@@ -188,6 +190,7 @@ def test_failed_build_leaves_previous_report(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         build_report(run, tolerance=0.9)
     assert (run / "report" / "index.html").read_text() == before
+    assert json.loads((run / "report" / "report.json").read_text()) == {"stopping_epoch": 2}
     assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
 
 

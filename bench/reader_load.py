@@ -326,6 +326,8 @@ def run_once(args, client: str, think_ms: float, chromium: str | None) -> dict:
            "duplicates": duplicates, "n": int(ms.size), "p50": p50, "p95": p95, "p99": p99,
            "max": float(ms.max()), "wall": wall}
     fig["ok"] = fig["stored"] == fig["expected"] and duplicates == 0
+    # Other work on the machine inflates the figures; record how busy it was.
+    fig["load"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     tag = f"[{client}, think {think_ms:g} ms]"
     print(f"{tag} answers stored: {stored} (expected {fig['expected']}, duplicates {duplicates}) "
           f"-> {'OK' if fig['ok'] else 'MISMATCH'}")
@@ -389,7 +391,7 @@ def render_doc(args, figures: list[dict]) -> str:
     rows = "\n".join(
         f"| {f['client']} | {f['think_ms']:g} | {f['stored']} of {f['expected']} ({f['duplicates']} dup.) | {f['p50']:.0f} | "
         f"**{f['p95']:.0f}** ({'met' if f['p95'] <= args.target_ms else 'not met'}) | {f['p99']:.0f} | "
-        f"{f['max']:.0f} | {f['wall']:.1f} | {f['stored'] / f['wall']:.1f} |" for f in figures)
+        f"{f['max']:.0f} | {f['wall']:.1f} | {f['stored'] / f['wall']:.1f} | {f['load']:.1f} |" for f in figures)
     what = "\n".join(f"- **{c}**: {WHAT[c]}." for c in dict.fromkeys(f["client"] for f in figures))
     return f"""# Reader-study app under load
 
@@ -406,11 +408,13 @@ capacity, in which the latency is roughly readers ÷ throughput, not a reading s
 What "answer → next case" measures:
 {what}
 
-| client | think ms | answers stored | p50 ms | p95 ms (target ≤ {args.target_ms:.0f}) | p99 ms | max ms | wall s | answers/s |
-|---|---|---|---|---|---|---|---|---|
+| client | think ms | answers stored | p50 ms | p95 ms (target ≤ {args.target_ms:.0f}) | p99 ms | max ms | wall s | answers/s | load avg |
+|---|---|---|---|---|---|---|---|---|---|
 {rows}
 
-Rerun quietly (nothing else running) to replace these figures.
+"load avg" is the machine's 1-minute load average at the end of the run (on 2 cores, anything
+above 2 means the server and its clients waited for CPU). Rerun quietly (nothing else running)
+to replace these figures.
 """
 
 

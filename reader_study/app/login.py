@@ -191,11 +191,6 @@ def make_auth(study: "Study", secret: str) -> AuthProvider:
                            error="Unknown reader id or wrong password; check the credentials "
                                  "the study admin gave you.")
 
-        def check_xsrf_cookie(self) -> None:
-            # The form carries no secret worth forging a login for; the session cookie itself
-            # is SameSite=Strict, so other sites cannot ride on it.
-            return
-
     class LogoutHandler(RequestHandler):
         def get(self) -> None:
             self.clear_cookie(COOKIE, path="/")

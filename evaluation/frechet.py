@@ -76,18 +76,36 @@ def _check_pair(a, b, *, names=("first features", "second features")) -> tuple[n
     return a, b
 
 
-def _mean_cov(x: np.ndarray, counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and unbiased covariance of the rows of ``x``, each row repeated ``counts`` times."""
-    if counts is None:
-        n = x.shape[0]
-        mean = x.mean(axis=0)
-        xc = x - mean
+def _centered_rows(x: np.ndarray, counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean m and rows A with Aᵀ A = the unbiased covariance (rows weighted by ``counts``)."""
+    n = x.shape[0] if counts is None else int(counts.sum())
+    mean = x.mean(axis=0) if counts is None else counts @ x / n
+    rows = x - mean
+    if counts is not None:
+        rows *= np.sqrt(counts)[:, None]
+    return mean, rows / np.sqrt(n - 1)
+
+
+def _frechet_from_rows(mu1, rows1, mu2, rows2) -> float:
+    """FD from means and covariance square roots (Σ = Aᵀ A), in the cheaper space.
+
+    With fewer samples than features, the eigenvalues of Σ1^½ Σ2 Σ1^½ that are not 0 are the
+    squared singular values of the small (n1, n2) matrix A1 A2ᵀ, so the trace term is its
+    nuclear norm; otherwise the covariances are formed and :func:`trace_sqrt_product` is used.
+    """
+    diff = mu1 - mu2
+    traces = float(np.einsum("ij,ij->", rows1, rows1) + np.einsum("ij,ij->", rows2, rows2))
+    if min(rows1.shape[0], rows2.shape[0]) < rows1.shape[1]:
+        tr_sqrt = float(scipy.linalg.svdvals(rows1 @ rows2.T, check_finite=False).sum())
     else:
-        n = int(counts.sum())
-        mean = counts @ x / n
-        xc = np.sqrt(counts)[:, None] * (x - mean)
-    # xcᵀ xc with the same buffer twice lets NumPy use a symmetric rank-k update (half the work).
-    return mean, xc.T @ xc / (n - 1)
+        tr_sqrt = trace_sqrt_product(rows1.T @ rows1, rows2.T @ rows2)
+    return max(float(diff @ diff) + traces - 2.0 * tr_sqrt, 0.0)
+
+
+def _mean_cov(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean, rows = _centered_rows(x)
+    # Aᵀ A with the same buffer twice lets NumPy use a symmetric rank-k update (half the work).
+    return mean, rows.T @ rows
 
 
 def features_to_statistics(features) -> tuple[np.ndarray, np.ndarray]:
@@ -202,7 +220,7 @@ def frechet_distance_from_features(a, b) -> float:
     Nash equilibrium. NeurIPS.
     """
     a, b = _check_pair(a, b)
-    return frechet_distance(*features_to_statistics(a), *features_to_statistics(b))
+    return _frechet_from_rows(*_centered_rows(a), *_centered_rows(b))
 
 
 def _canonical_order(x: np.ndarray) -> np.ndarray:
@@ -304,9 +322,11 @@ def fd_bootstrap_ci(real_feats, fake_feats, *, n_boot: int = 200, alpha: float =
     """Percentile bootstrap confidence interval for the Fréchet distance.
 
     Both sets are resampled with replacement (each keeps its size) ``n_boot`` times and FD is
-    recomputed; the interval is the (α/2, 1 − α/2) quantiles of those values. It describes
-    sampling noise at this N only; it does not remove FD's small-sample bias. Lower FD is
-    better.
+    recomputed. A resample repeats rows, which raises FD like a smaller N would (strongly so
+    when N is not much larger than D), so the bootstrap distribution is shifted to have the
+    point estimate as its median (bias-corrected percentile interval); the interval is its
+    (α/2, 1 − α/2) quantiles, clipped at 0. It describes sampling noise at this N only; it
+    does not remove FD's small-sample bias (see :func:`fd_infinity`). Lower FD is better.
 
     Parameters
     ----------
@@ -342,14 +362,14 @@ def fd_bootstrap_ci(real_feats, fake_feats, *, n_boot: int = 200, alpha: float =
         # once (about 63 %) enter the covariance.
         counts = np.bincount(rng.integers(0, x.shape[0], x.shape[0]), minlength=x.shape[0])
         drawn = counts > 0
-        return _mean_cov(x[drawn], counts[drawn].astype(np.float64))
+        return _centered_rows(x[drawn], counts[drawn].astype(np.float64))
 
     values = np.empty(n_boot)
     for i in range(n_boot):
-        mu1, sigma1 = resampled(real)
-        mu2, sigma2 = resampled(fake)
-        diff = mu1 - mu2
-        fd = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt_product(sigma1, sigma2)
-        values[i] = max(fd, 0.0)
-    low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
-    return float(low), float(high)
+        values[i] = _frechet_from_rows(*resampled(real), *resampled(fake))
+    estimate = _frechet_from_rows(*_centered_rows(real), *_centered_rows(fake))
+    # Repeated rows act like a smaller N, and FD grows as N shrinks: re-centre the bootstrap
+    # distribution on the estimate so that the interval shows the spread, not that bias.
+    shift = float(np.median(values)) - estimate
+    low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2]) - shift
+    return float(max(low, 0.0)), float(max(high, 0.0))

@@ -228,10 +228,10 @@ def _centre(images: np.ndarray) -> np.ndarray:
     dy = np.clip(np.rint(centre - cy), -s // 4, s // 4).astype(int)
     dx = np.clip(np.rint(centre - cx), -s // 4, s // 4).astype(int)
     pad = s // 4
-    padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad)), mode="edge")
     out = np.empty_like(images)
-    for i in range(len(images)):
-        out[i] = padded[i, pad - dy[i]:pad - dy[i] + s, pad - dx[i]:pad - dx[i] + s]
+    for i in range(len(images)):  # one image at a time: no padded copy of the whole set
+        padded = np.pad(images[i], pad, mode="edge")
+        out[i] = padded[pad - dy[i]:pad - dy[i] + s, pad - dx[i]:pad - dx[i] + s]
     return out
 
 

@@ -171,23 +171,22 @@ class ReaderView(pn.viewable.Viewer):
         """
         case = data.get("case")
         note = data.get("note") if isinstance(data.get("note"), str) else ""
-        try:
-            confidence = int(data.get("confidence"))
-        except (TypeError, ValueError):
-            confidence = data.get("confidence")
         feedback = ""
         try:
-            result = self._session.submit(case, data.get("call"), confidence,
+            # The values go to the store as received; it refuses anything but the allowed ones.
+            result = self._session.submit(case, data.get("call"), data.get("confidence"),
                                           marks=_clean_marks(data.get("marks")),
                                           note=note[:_MAX_NOTE])
         except (AnswerRejected, StudyError) as exc:
             self._push(notice=f"This answer was not stored: {exc}")
             return
         except Exception:
-            # A database hiccup: nothing was stored, the same case stays on screen.
+            # A database hiccup: nothing was stored; the same case stays on screen and no
+            # further database call is made to say so.
             _LOG.exception("storing an answer failed")
-            self._push(notice="The answer could not be saved (server problem); "
-                              "please press Next again.")
+            self._viewer.param.update(notice="The answer could not be saved (server problem); "
+                                             "please press Next again.",
+                                      revision=self._viewer.revision + 1)
             return
         if not getattr(result, "duplicate", False):
             feedback = getattr(result, "feedback", None) or ""

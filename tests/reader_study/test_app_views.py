@@ -90,6 +90,8 @@ def test_double_submit_and_stale_retry_store_one_answer_without_a_notice(opened)
 @pytest.mark.parametrize("bad, match", [
     ({"call": "maybe"}, "not stored"),
     ({"confidence": 7}, "not stored"),
+    ({"confidence": 2.5}, "not stored"),
+    ({"confidence": "2"}, "not stored"),
     ({"case": "0123456789abcdef"}, "not stored"),
 ])
 def test_refused_answers_keep_the_case_and_say_why(opened, bad, match):
@@ -275,3 +277,17 @@ def test_back_is_refused_when_the_study_does_not_allow_changes(opened):
     view.back()
     assert "does not allow changing" in view.viewer.notice
     assert view.viewer.case == case and not view.viewer.reviewing
+
+
+def test_a_database_failure_keeps_the_case_and_says_so(opened, monkeypatch):
+    view = _view(opened, "dave")
+    case, revision = view.viewer.case, view.viewer.revision
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database is gone")
+
+    monkeypatch.setattr(view._session, "submit", broken)
+    monkeypatch.setattr(view._session, "current_case", broken)
+    view.submit(_answer(view))
+    assert "could not be saved" in view.viewer.notice
+    assert view.viewer.case == case and view.viewer.revision == revision + 1

@@ -54,7 +54,8 @@ def run_1d(out: Path, *, epochs: int | None, quiet: bool) -> list[dict]:
         row = next((r for r in report.get("checkpoints", []) if r.get("epoch") == chosen), {})
         results.append({"name": f"1D {name}", "report": index, "stopping_epoch": chosen,
                         "headline": (f"true error {100 * row['true_error_rel']:.2f} % of the y-range"
-                                     if "true_error_rel" in row else "no checkpoint passed"),
+                                     if row.get("true_error_rel") is not None
+                                     else report["rationale"][0] if report.get("rationale") else ""),
                         "train_seconds": seconds})
         _log(f"  {name:9s} trained in {seconds:5.1f} s, stopping epoch {chosen}: {results[-1]['headline']}")
     _log(f"  five patterns trained in {train_seconds:.1f} s")

@@ -150,10 +150,14 @@ def _fit_phantom(size: int, n: int, seed: int):
     from gan_models.phantom import make_population
 
     images, labels = make_population(n, size, seed=seed)
-    lesion, vent, _ = _features(images)
+    # Fit on the phantom's own intensity scale and on the 0.5–99.5 percentile rescale that
+    # image folders get when loaded (gan_models.data), so both inputs are read alike.
+    lo, hi = np.percentile(images, [0.5, 99.5], axis=(1, 2), keepdims=True)
+    rescaled = np.clip((images - lo) / np.maximum(hi - lo, 1e-6), 0, 1) * 2 - 1
+    lesion, vent, _ = _features(np.concatenate([images, rescaled.astype(np.float32)]))
     models = {}
     for name, x in (("lesion", lesion), ("enlarged_ventricles", vent)):
-        y = labels[name].to_numpy().astype(int)
+        y = np.tile(labels[name].to_numpy().astype(int), 2)
         if len(np.unique(y)) < 2:
             raise InputError(f"phantom calibration set has no variation in {name}; raise its size")
         models[name] = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(x, y)

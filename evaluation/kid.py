@@ -106,8 +106,9 @@ def kid(real, fake, *, subset_size: int = 1000, n_subsets: int = 100, seed: int 
     Returns
     -------
     (float, float)
-        Mean over subsets and the standard deviation over subsets (ddof = 0, as in the
-        authors' code), which describes the spread of one subset's estimate.
+        Mean over subsets and the standard deviation over subsets (population standard
+        deviation, ddof = 0), which describes the spread of one subset's estimate; it is not
+        the standard error of the mean.
 
     References
     ----------

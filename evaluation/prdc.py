@@ -10,6 +10,7 @@ matrices built in blocks so memory stays bounded.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -50,6 +51,7 @@ def _check_k(k, n_real: int, n_fake: int) -> int:
 
 _CACHED_K = 10
 _NEIGHBOUR_CACHE: OrderedDict[bytes, np.ndarray] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
 
 
 def _neighbour_distances_sq(x: np.ndarray, k_max: int) -> np.ndarray:
@@ -72,13 +74,15 @@ def knn_radii_sq(x: np.ndarray, k: int) -> np.ndarray:
     """
     k_max = min(max(k, _CACHED_K), x.shape[0] - 1)
     key = hashlib.blake2b(np.ascontiguousarray(x).tobytes(), digest_size=16).digest() + repr(x.shape).encode()
-    found = _NEIGHBOUR_CACHE.get(key)
+    with _CACHE_LOCK:
+        found = _NEIGHBOUR_CACHE.get(key)
     if found is None or found.shape[1] <= k:
         found = _neighbour_distances_sq(x, k_max)
+    with _CACHE_LOCK:  # scoring may run checkpoints in threads
         _NEIGHBOUR_CACHE[key] = found
+        _NEIGHBOUR_CACHE.move_to_end(key)
         while len(_NEIGHBOUR_CACHE) > 4:
             _NEIGHBOUR_CACHE.popitem(last=False)
-    _NEIGHBOUR_CACHE.move_to_end(key)
     return found[:, k].copy()
 
 

@@ -178,7 +178,8 @@ def _brute(queries, references, *, max_shift, flip, block, exclude) -> NNResult:
 
 def _variant_norms(images: np.ndarray, max_shift: int, *, flip: bool,
                    window: int | None = None) -> np.ndarray:
-    """Norm of every centred query window, in ``_variant_list`` order: (N, V) float32.
+    """Norm of every centred query window, in ``_variant_list`` order: (N, V) float32
+    (``inf`` for constant windows).
 
     Box sums over integral images give each window's sum and sum of squares without copying
     the 98 windows; a flipped window holds the same pixels as the unflipped window at the
@@ -201,7 +202,10 @@ def _variant_norms(images: np.ndarray, max_shift: int, *, flip: bool,
     parts = [norms.reshape(len(images), -1)]
     if flip:
         parts.append(norms[:, :, ::-1].reshape(len(images), -1))
-    return np.maximum(np.concatenate(parts, axis=1), _EPS).astype(np.float32)
+    norms = np.concatenate(parts, axis=1)
+    # A constant window has no defined correlation: count it as NCC 0 (dividing by inf),
+    # instead of amplifying rounding noise by 1 / tiny.
+    return np.where(norms > 1e-6, norms, np.inf).astype(np.float32)
 
 
 def _raw_variants(images: np.ndarray, max_shift: int, out: np.ndarray, *, flip: bool) -> np.ndarray:

@@ -140,3 +140,11 @@ def test_order_of_references_does_not_matter():
 def test_bad_inputs(search, queries, refs, kwargs, match):
     with pytest.raises(InputError, match=match):
         search(queries, refs, **kwargs)
+
+
+@pytest.mark.parametrize("search", [invariant_nn_brute, invariant_nn])
+def test_constant_images_have_zero_ncc(search, phantom_slices):
+    # A collapsed generator's blank images correlate with nothing (not 1 / rounding noise).
+    blank = np.full((4, 32, 32), -1.0, np.float32)
+    result = search(blank, phantom_slices[:100])
+    np.testing.assert_array_equal(result.ncc, 0.0)

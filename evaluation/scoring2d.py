@@ -111,12 +111,12 @@ def _extractor(name: str, weights: str | None):
     return _EXTRACTORS[key]
 
 
-def _features(images: np.ndarray, extractor, *, cache: bool, what: str) -> np.ndarray:
+def _features(images: np.ndarray, extractor, *, cache: bool, what: str, progress: bool = False) -> np.ndarray:
     """Features of one image set; errors (NaN features, bad images) say which set."""
     from evaluation.features import extract
 
     try:
-        return np.asarray(extract(images, extractor, cache=cache, progress=False), dtype=np.float64)
+        return np.asarray(extract(images, extractor, cache=cache, progress=progress), dtype=np.float64)
     except InputError as exc:
         raise InputError(f"{what}: {exc}") from exc
 
@@ -208,7 +208,8 @@ class Reference:
     notes: list[str] = field(default_factory=list)
 
 
-def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | None = None) -> Reference:
+def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | None = None,
+                      progress: bool = False) -> Reference:
     """Extract and standardize the features of a 2D run's training and held-out images.
 
     Parameters
@@ -219,12 +220,15 @@ def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | No
         Feature extractor name or spec (see ``evaluation.features.get_extractor``).
     weights : path, optional
         Weights file for extractors that need one (``inception``).
+    progress : bool, default False
+        Progress bar while extracting (cached features load at once).
     """
     run = load_run(run_dir)
     train, heldout = _run_data(run_dir)
     extractor = _extractor(features, weights)
-    train_raw = _features(train, extractor, cache=True, what=f"training images of {run_dir}")
-    heldout_raw = _features(heldout, extractor, cache=True, what=f"held-out images of {run_dir}")
+    train_raw = _features(train, extractor, cache=True, what=f"training images of {run_dir}", progress=progress)
+    heldout_raw = _features(heldout, extractor, cache=True, what=f"held-out images of {run_dir}",
+                            progress=progress)
     train_z, heldout_z = _zscore(train_raw, heldout_raw)
 
     notes: list[str] = []
@@ -499,7 +503,7 @@ def score_run_2d(
     _kid_subset(kid_subset_size, len(train), n)
 
     with _blas_threads(threads):
-        reference = prepare_reference(run_dir, features=features, weights=weights)
+        reference = prepare_reference(run_dir, features=features, weights=weights, progress=progress)
     epochs = [epoch for epoch, _ in checkpoints]
     # A generator: each checkpoint's images are made only when a worker is ready for them,
     # so memory holds a few checkpoints' images, not all of them.

@@ -31,7 +31,7 @@ import pandas as pd
 from gan_models.atomic import atomic_path, write_csv, write_json
 from gan_models.checkpoints import list_checkpoints
 from gan_models.errors import InputError
-from gan_models.runs import load_run, load_run_data
+from gan_models.runs import load_run, load_run_data, read_history
 from gan_models.sampling import generate
 
 SCORE_COLUMNS_2D = [
@@ -263,16 +263,14 @@ def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | No
 
 
 def _history_row(run_dir, epoch: int) -> dict[str, Any]:
-    path = Path(run_dir) / "history.csv"
-    row = {name: math.nan for name in HISTORY_COLUMNS}
-    if path.is_file():
-        history = pd.read_csv(path)
-        match = history[history["epoch"] == epoch]
-        if len(match):
-            for name in HISTORY_COLUMNS:
-                if name in match.columns:
-                    value = match.iloc[-1][name]
-                    row[name] = value.item() if hasattr(value, "item") else value
+    """The history.csv columns of ``epoch`` (NaN when the epoch has no row)."""
+    row: dict[str, Any] = {name: math.nan for name in HISTORY_COLUMNS}
+    history = read_history(run_dir)
+    match = history[history["epoch"] == epoch]
+    if len(match):
+        for name in HISTORY_COLUMNS:
+            if name in match.columns:
+                row[name] = _plain(match.iloc[-1][name])
     return row
 
 

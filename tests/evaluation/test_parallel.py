@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,8 +17,6 @@ from tests.evaluation.test_scoring2d import make_tiny_run
 
 def slow_first(item: int, *, scale: float) -> float:
     """Items finish out of order (the first is slowest), results must still come back in order."""
-    import time
-
     time.sleep(0.3 if item == 0 else 0.0)
     rng = np.random.default_rng(item)
     matrix = rng.standard_normal((50, 50))

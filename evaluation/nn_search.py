@@ -234,12 +234,10 @@ def _centre(images: np.ndarray) -> np.ndarray:
     centre = (s - 1) / 2.0
     dy = np.clip(np.rint(centre - cy), -s // 4, s // 4).astype(int)
     dx = np.clip(np.rint(centre - cx), -s // 4, s // 4).astype(int)
-    pad = s // 4
-    out = np.empty_like(images)
-    for i in range(len(images)):  # one image at a time: no padded copy of the whole set
-        padded = np.pad(images[i], pad, mode="edge")
-        out[i] = padded[pad - dy[i]:pad - dy[i] + s, pad - dx[i]:pad - dx[i] + s]
-    return out
+    # Gather with clipped indices (edges repeated), without a padded copy of the set.
+    rows = np.clip(grid[None, :] - dy[:, None], 0, s - 1)
+    cols = np.clip(grid[None, :] - dx[:, None], 0, s - 1)
+    return images[np.arange(len(images))[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
 def _pca_basis(windows: np.ndarray, dims: int, *, seed: int = 0, max_rows: int = 1000) -> np.ndarray:

@@ -114,6 +114,11 @@ def findings_audit(real, generated, detector, *, real_labels: pd.DataFrame | Non
             raise InputError(f"real_labels lacks the detector's columns {missing}")
         real_table = real_table[findings + categories + [c for c in real_table.columns
                                                          if c not in findings + categories]].copy()
+        for f in findings:
+            values = pd.to_numeric(real_table[f], errors="coerce")
+            if values.isna().any() or not set(values.unique()) <= {0, 1}:
+                raise InputError(f"real_labels column {f!r} must hold only 0/1")
+            real_table[f] = values.astype(int)  # 1.0 and 1 must match in the combination check
         for c in categories:
             real_table[c] = real_table[c].fillna("").astype(str)
     else:

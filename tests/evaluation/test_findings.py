@@ -189,3 +189,16 @@ def test_detector_output_errors():
 def test_audit_input_errors(real, generated, match):
     with pytest.raises(InputError, match=match):
         findings_audit(real, generated, _toy_detector)
+
+
+def test_real_labels_as_floats_match_detector_ints():
+    real = _toy_images(210, bright=0.3, seed=1)
+    labels = _toy_detector(real)
+    labels["bright"] = labels["bright"].astype(float)  # as read from a CSV with gaps
+    generated = _toy_images(20, bright=0.3, seed=5)
+    result = findings_audit(real, generated, _toy_detector, real_labels=labels)
+    assert result.summary["real_source"] == "labels"
+    assert result.summary["impossible"] == 0
+    labels.loc[0, "bright"] = 2
+    with pytest.raises(InputError, match="must hold only 0/1"):
+        findings_audit(real, generated, _toy_detector, real_labels=labels)

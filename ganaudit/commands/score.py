@@ -80,7 +80,7 @@ def _score_run(args: argparse.Namespace) -> int:
     if kind == "1d":
         from evaluation.scoring1d import score_run_1d
 
-        frame = score_run_1d(run_dir)
+        frame = score_run_1d(run_dir, progress=not args.quiet)
     elif kind == "2d":
         from evaluation.scoring2d import score_run_2d
 

@@ -40,14 +40,15 @@ def test_score_a_1d_run_calls_the_1d_scorer(tmp_path, monkeypatch, capsys):
     (run / "run.json").write_text(json.dumps({"kind": "1d", "latent_dim": 5}))
     calls = []
 
-    def score_run_1d(run_dir):
-        calls.append(str(run_dir))
+    def score_run_1d(run_dir, *, progress):
+        calls.append((str(run_dir), progress))
         return pd.DataFrame({"epoch": [1, 2, 3]})
 
     monkeypatch.setitem(sys.modules, "evaluation.scoring1d",
                         types.SimpleNamespace(score_run_1d=score_run_1d))
     assert main(["score", str(run)]) == 0
-    assert calls == [str(run)]
+    assert main(["score", str(run), "--quiet"]) == 0
+    assert calls == [(str(run), True), (str(run), False)]
     assert "scored 3 checkpoints" in capsys.readouterr().out
 
 

@@ -21,7 +21,6 @@ in docs/audits.md); higher is better.
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 from pathlib import Path
 from typing import Callable
@@ -30,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from gan_models.errors import InputError
+from gan_models.specs import load_object
 
 SPEC_FORMS = "builtin:phantom, keras:PATH.keras, or module:function"
 CALIBRATION_SEED = 20_240_601
@@ -238,17 +238,11 @@ def keras_detector(path, *, findings: list[str] | None = None, threshold: float 
 
 def function_detector(spec: str) -> Detector:
     """Detector from ``module:function`` (the function maps images to a DataFrame)."""
-    module_name, _, attr = spec.rpartition(":")
-    if not module_name or not attr:
+    if not spec.partition(":")[0] or not spec.partition(":")[2]:
         raise InputError(f"detector spec {spec!r} is not module:function; use {SPEC_FORMS}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise InputError(f"cannot import module {module_name!r} for detector {spec!r}: {exc}; "
-                         "check the name and that it is on PYTHONPATH") from exc
-    function = getattr(module, attr, None)
-    if function is None or not callable(function):
-        raise InputError(f"module {module_name!r} has no function {attr!r} for detector {spec!r}")
+    function = load_object(spec, what="detector")
+    if not callable(function):
+        raise InputError(f"{spec!r} is not a function; point module:function at images -> DataFrame")
     return Detector(spec, function)
 
 

@@ -9,13 +9,13 @@ touching the package: a :class:`Pattern`, a callable ``sampler(n, rng) -> (n, 2)
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from gan_models.errors import InputError
+from gan_models.specs import load_object
 
 
 @dataclass(frozen=True)
@@ -117,15 +117,7 @@ def resolve_pattern(spec) -> Pattern:
     if ":" not in spec:
         raise InputError(f"unknown pattern {spec!r}; known patterns: {', '.join(PATTERNS)}; "
                          "or give your own as 'module:function'")
-    module_name, _, attr = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise InputError(f"cannot import module {module_name!r} for pattern {spec!r}: {exc}; "
-                         "make sure it is on PYTHONPATH") from exc
-    obj = getattr(module, attr, None)
-    if obj is None:
-        raise InputError(f"module {module_name!r} has no attribute {attr!r} (pattern {spec!r})")
+    obj = load_object(spec, what="pattern")
     pattern = obj if isinstance(obj, Pattern) else _from_sampler(spec, obj) if callable(obj) else None
     if pattern is None:
         raise InputError(f"{spec!r} is neither a Pattern nor a callable sampler(n, rng)")

@@ -12,7 +12,6 @@ The cache key includes a digest of the model file or of the function's source co
 from __future__ import annotations
 
 import hashlib
-import importlib
 import inspect
 from pathlib import Path
 from typing import Callable
@@ -21,6 +20,7 @@ import numpy as np
 
 from evaluation.features import FeatureExtractor
 from gan_models.errors import InputError
+from gan_models.specs import load_object
 
 __all__ = ["KerasModelExtractor", "FunctionExtractor", "user_extractor"]
 
@@ -90,19 +90,7 @@ class FunctionExtractor(FeatureExtractor):
 
 
 def _load_function(spec: str) -> Callable:
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise InputError(f"feature extractor spec {spec!r} must be keras:PATH or module:function")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as e:
-        raise InputError(f"cannot import module {module_name!r} for feature extractor {spec!r} ({e}); "
-                         "install it or add its folder to PYTHONPATH") from e
-    function = module
-    for part in attr.split("."):
-        function = getattr(function, part, None)
-        if function is None:
-            raise InputError(f"module {module_name!r} has no attribute {attr!r}; check the spec module:function")
+    function = load_object(spec, what="feature extractor")
     if not callable(function):
         raise InputError(f"{spec!r} is not callable; point module:function at a function images -> features")
     return function

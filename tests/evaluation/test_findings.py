@@ -164,7 +164,7 @@ def test_keras_spec(tmp_path):
     ("phantom", "not understood"),
     ("keras:/no/such/model.keras", "does not exist"),
     ("no_such_module_xyz:detect", "cannot import module"),
-    ("json:no_such_function", "has no function"),
+    ("json:no_such_function", "has no attribute .no_such_function."),
     (":detect", "is not module:function"),
 ])
 def test_detector_spec_errors(spec, match):

@@ -53,10 +53,13 @@ def _load_data(source: str, size: int, *, n_phantom: int, seed: int):
 
 
 def train_2d(data: str, out, *, size: int = 64, epochs: int | None = None, seed: int = 0,
-             resume: bool = False, quiet: bool = False, n_phantom: int = 1000, **overrides) -> dict:
+             resume: bool = False, quiet: bool = False, n_phantom: int = 1000,
+             precision: str = "auto", **overrides) -> dict:
     """Train a DCGAN on ``data`` ("phantom" or a folder/file of images) into ``out``."""
     if epochs is not None and int(epochs) <= 0:
         raise InputError(f"--epochs must be a positive number of epochs, got {epochs}")
+    if precision not in PRECISIONS:
+        raise InputError(f"--precision {precision!r} is not known; choose one of {', '.join(PRECISIONS)}")
     if int(size) not in SIZES_2D:
         raise InputError(f"--size {size} is not supported; choose one of {SIZES_2D}")
     unknown = set(overrides) - set(runs.DEFAULTS_2D)
@@ -83,7 +86,7 @@ def train_2d(data: str, out, *, size: int = 64, epochs: int | None = None, seed:
         run = runs.base_run_json("2d", settings, seed, len(train))
         run["data"] = {**meta, "n_train": int(len(train_idx)), "n_heldout": int(len(held_idx)),
                        "split": "seeded permutation, grouped by series/volume"}
-        run["mixed_precision"] = _precision_policy()
+        run["mixed_precision"] = _precision_policy(precision)
         data_dir = out_path / "data"
         data_dir.mkdir(exist_ok=True)
         for name, idx in (("train", train_idx), ("heldout", held_idx)):
@@ -103,10 +106,16 @@ def train_2d(data: str, out, *, size: int = 64, epochs: int | None = None, seed:
     return summary
 
 
-def _precision_policy() -> str:
-    """mixed_bfloat16 on an accelerator (JAX GPU/TPU), float32 on CPU where bf16 is slower."""
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+
+
+def _precision_policy(precision: str = "auto") -> str:
+    """The Keras dtype policy: ``auto`` is mixed_bfloat16 on an accelerator (JAX GPU/TPU) and
+    float32 on CPUs (bf16 helps only on CPUs with native bf16 units; ask for it explicitly)."""
     import keras
 
+    if precision != "auto":
+        return precision
     if keras.backend.backend() == "jax":
         import jax
         if jax.default_backend() in ("gpu", "tpu"):

@@ -73,7 +73,7 @@ def write_bytes(target: str | os.PathLike, data: bytes) -> None:
 
 
 def write_json(target: str | os.PathLike, obj) -> None:
-    write_text(target, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+    write_text(target, json.dumps(obj, indent=2, sort_keys=False, default=json_default) + "\n")
 
 
 def write_csv(target: str | os.PathLike, frame) -> None:
@@ -82,7 +82,8 @@ def write_csv(target: str | os.PathLike, frame) -> None:
         frame.to_csv(tmp, index=False)
 
 
-def _json_default(obj):
+def json_default(obj):
+    """``json.dumps(default=...)`` for NumPy scalars and arrays and paths."""
     import numpy as np
 
     if isinstance(obj, np.generic):

@@ -380,7 +380,7 @@ def analyze_study(study_dir, *, db: str | None = None, n_boot: int = 2000, seed:
 
 
 def _write(result: AnalysisResult, answers: pd.DataFrame, key: pd.DataFrame, readers: list[str]) -> None:
-    from gan_models.atomic import _json_default
+    from gan_models.atomic import json_default
 
     with atomic_path(result.out_dir) as tmp:
         tmp.mkdir()
@@ -389,7 +389,7 @@ def _write(result: AnalysisResult, answers: pd.DataFrame, key: pd.DataFrame, rea
         result.checkpoints.to_csv(tmp / "checkpoints.csv", index=False)
         result.regions.to_csv(tmp / "regions.csv", index=False)
         pd.DataFrame([result.mrmc]).to_csv(tmp / "mrmc.csv", index=False)
-        (tmp / "summary.json").write_text(json.dumps(_finite(result.summary), indent=2, default=_json_default) + "\n",
+        (tmp / "summary.json").write_text(json.dumps(_finite(result.summary), indent=2, default=json_default) + "\n",
                                           encoding="utf-8")
         _write_imrmc(tmp, answers, key, readers)
         plot_reader_accuracy(result.readers, tmp / "reader_accuracy.png")

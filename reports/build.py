@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gan_models.atomic import atomic_path
+from gan_models.atomic import atomic_path, json_default
 from gan_models.errors import InputError
 from reports import html as H
 from reports import plots
@@ -118,7 +118,7 @@ def build_report(run_dir: str | Path, *, study_dir: str | Path | None = None,
             (tmp / "checkpoints" / f"epoch-{epoch:04d}.html").write_text(
                 _checkpoint_page(data, decision, table, row), encoding="utf-8")
         report = _report_json(data, decision)
-        (tmp / "report.json").write_text(json.dumps(report, indent=2, default=_json_default)
+        (tmp / "report.json").write_text(json.dumps(report, indent=2, default=json_default)
                                          + "\n", encoding="utf-8")
         decision.table.to_csv(tmp / "scores.csv", index=False)
     return out / "index.html"
@@ -131,14 +131,6 @@ def _check_out(out: Path) -> None:
     if out.is_dir() and any(out.iterdir()) and not (out / "report.json").is_file():
         raise InputError(f"--out {out} is a folder that holds other files (no report.json); "
                          "the report folder is replaced as a whole, so give a new or empty folder")
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
 
 
 def _clean(value):

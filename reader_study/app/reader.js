@@ -6,6 +6,9 @@
 const TYPING = new Set(["TEXTAREA", "SELECT"]);
 const TEXT_INPUTS = new Set(["text", "search", "email", "password", "number", "url", "tel"]);
 const SUBMIT_TIMEOUT_MS = 15000;
+// A second click or key press that lands just after the next case appeared belongs to the
+// previous answer (double click, key repeat): it is dropped silently, not reported as an error.
+const BOUNCE_MS = 1000;
 
 function h(tag, cls, text) {
   const node = document.createElement(tag);
@@ -24,7 +27,8 @@ export function render({ model, el, view }) {
   const st = {
     call: null, confidence: null, marks: [], kind: "finding", busy: false,
     zoom: 1, cx: 0.5, cy: 0.5, win: 255, lev: 127.5,
-    gray: null, w: 0, h: 0, shownCase: null, sentAt: null, submitTimer: null, reloading: false,
+    gray: null, w: 0, h: 0, shownCase: null, shownAt: 0, sentAt: null, submitTimer: null,
+    reloading: false,
   };
   window.__gaTimings = window.__gaTimings || [];
   // Dark surround for the whole page, not just this component (reading-room habit).
@@ -243,6 +247,7 @@ export function render({ model, el, view }) {
   function submit() {
     if (st.busy || st.shownCase === null) return;
     if (st.call === null || st.confidence === null) {
+      if (performance.now() - st.shownAt < BOUNCE_MS) return;
       say("Choose real or fake (R/F) and a confidence (1/2/3) first.");
       return;
     }
@@ -289,6 +294,7 @@ export function render({ model, el, view }) {
         if (model.case !== caseId) return;
         clearTimeout(st.submitTimer);
         st.shownCase = caseId;
+        st.shownAt = performance.now();
         // Under review the stored answer is preselected; otherwise start blank.
         st.call = model.reviewing && model.prev_call ? model.prev_call : null;
         st.confidence = model.reviewing && model.prev_confidence ? model.prev_confidence : null;

@@ -211,12 +211,25 @@ def test_double_click_stores_one_answer_and_shows_no_error(browser, served, stud
     page.keyboard.press("r")
     page.keyboard.press("1")
     page.locator(".ga-submit").dblclick()
-    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # a retry while the answer is on its way
     _wait_for_new_case(page, case)
+    page.keyboard.press("Enter")  # one more that lands on the next case: a bounce, not a request
     assert page.locator(".ga-notice").text_content() == ""
     rows = _answers(study, reader)
     assert (rows["case_id"] == case).sum() == 1
     assert len(rows) == N_PRACTICE + 1
+
+    # Once the case has been on screen a moment, Enter with nothing chosen is explained.
+    next_case = _state(page)["case"]
+    notice = page.locator(".ga-notice")
+    for _ in range(50):  # poll: the bounce window closes about a second after the case showed
+        page.keyboard.press("Enter")
+        if notice.text_content():
+            break
+        page.wait_for_timeout(100)
+    assert notice.text_content() == "Choose real or fake (R/F) and a confidence (1/2/3) first."
+    assert _state(page)["case"] == next_case
+    assert len(_answers(study, reader)) == N_PRACTICE + 1
     page.context.close()
 
 

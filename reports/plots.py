@@ -6,6 +6,7 @@ Every figure is returned as a data URI so the HTML page needs no other file.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import math
 from pathlib import Path
@@ -24,7 +25,9 @@ LINE = "#1f4e79"
 SECOND = "#d9822b"
 SHADE = "#f4c7c3"
 
-plt.rcParams.update({
+# The report's look, applied only while a report figure is drawn (never to the rest of the
+# process: audits and study plots drawn in the same process keep matplotlib's defaults).
+STYLE = {
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "axes.spines.top": False,
@@ -36,7 +39,16 @@ plt.rcParams.update({
     "legend.frameon": False,
     "legend.fontsize": 8,
     "figure.constrained_layout.use": True,
-})
+}
+
+
+def styled(draw):
+    """Run a figure-making function under the report style."""
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        with plt.rc_context(STYLE):
+            return draw(*args, **kwargs)
+    return wrapper
 
 
 def figure_uri(fig) -> str:
@@ -72,6 +84,7 @@ def _mark_chosen(ax, chosen: int | None) -> None:
         ax.axvline(chosen, color=CHOSEN, lw=1.5, ls="--", label=f"stopping epoch {chosen}")
 
 
+@styled
 def training_curves(history: pd.DataFrame, *, chosen: int | None = None) -> str:
     """Losses and discriminator accuracies against epoch, unhealthy epochs shaded."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.2))
@@ -95,6 +108,7 @@ def training_curves(history: pd.DataFrame, *, chosen: int | None = None) -> str:
     return figure_uri(fig)
 
 
+@styled
 def metric_plot(table: pd.DataFrame, column: str, *, title: str, ylabel: str,
                 low: str | None = None, high: str | None = None,
                 chosen: int | None = None, bound: float | None = None,
@@ -145,6 +159,7 @@ def metric_plot(table: pd.DataFrame, column: str, *, title: str, ylabel: str,
     return figure_uri(fig)
 
 
+@styled
 def pattern_plot(points: dict[int, np.ndarray], truth: np.ndarray | None, *,
                  chosen: int | None, x_range=None, y_range=None) -> str:
     """The seed notebook's picture: true pattern in red, generator points in blue, per epoch."""
@@ -176,6 +191,7 @@ def pattern_plot(points: dict[int, np.ndarray], truth: np.ndarray | None, *,
     return figure_uri(fig)
 
 
+@styled
 def reader_plot(table: pd.DataFrame, *, chosen: int | None = None) -> str | None:
     """Fool rate (share of fakes called real) per checkpoint with its interval."""
     rows = table.dropna(subset=["fool_rate"]) if "fool_rate" in table.columns else table.iloc[:0]
@@ -197,6 +213,7 @@ def reader_plot(table: pd.DataFrame, *, chosen: int | None = None) -> str | None
     return figure_uri(fig)
 
 
+@styled
 def prevalence_plot(prevalence: pd.DataFrame) -> str | None:
     """Grouped bars: each finding's prevalence in real vs generated images (with intervals)."""
     if prevalence is None or prevalence.empty:

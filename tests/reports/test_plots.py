@@ -72,3 +72,33 @@ def test_pattern_plot_and_reader_plot():
                             "fool_rate_ci_high": [0.4, 0.6]})
     _image(plots.reader_plot(readers, chosen=4))
     assert plots.reader_plot(readers.assign(fool_rate=np.nan)) is None
+
+
+def test_report_style_stays_inside_report_figures():
+    """The report's look must not leak: audits drawn later in the same process (the demo)
+    keep matplotlib's defaults and their tight layout warns about nothing."""
+    import warnings
+
+    defaults = {key: plt.rcParamsDefault[key] for key in plots.STYLE}
+    history = pd.DataFrame({"epoch": [1, 2], "d_loss": [1.3, 1.2], "g_loss": [0.7, 0.8],
+                            "d_acc_real": [0.6, 0.6], "d_acc_fake": [0.5, 0.6], "healthy": [True, True]})
+    engines = []
+    original = plt.Figure.savefig
+
+    def spy(fig, *args, **kwargs):
+        engines.append(type(fig.get_layout_engine()).__name__)
+        return original(fig, *args, **kwargs)
+
+    plt.Figure.savefig = spy
+    try:
+        plots.training_curves(history)
+    finally:
+        plt.Figure.savefig = original
+    assert engines == ["ConstrainedLayoutEngine"]
+    assert {key: plt.rcParams[key] for key in plots.STYLE} == defaults
+    fig, ax = plt.subplots()
+    ax.set_title("after a report figure")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig.tight_layout()
+    plt.close(fig)

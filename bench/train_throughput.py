@@ -8,6 +8,7 @@ Same generator/discriminator architecture, same batch size, same device, one pro
 images/s (real images consumed per second) for both and the ratio.
 
     python bench/train_throughput.py --size 64 --batch 64 --steps 30
+    python bench/train_throughput.py --batch 32 --parts   # + what one step's arithmetic costs
     KERAS_BACKEND=jax python bench/train_throughput.py --batch 2048 --steps 200   # GPU
 """
 
@@ -78,6 +79,66 @@ def ganaudit_style(size, batch, steps, warmup, latent, base, block):
     return batch * block * calls / (time.perf_counter() - started)
 
 
+def step_parts(size, batch, latent, base, repeats=30):
+    """Milliseconds of the pieces every GAN step is made of (TensorFlow, compiled, no loop
+    overhead): the floor under both (a) and (b). Returns {piece: ms}."""
+    import tensorflow as tf
+
+    generator = models.generator_2d(size, latent, base=base)
+    discriminator = models.discriminator_2d(size, base=base)
+    z = tf.random.normal((batch, latent))
+    x = tf.random.uniform((batch, size, size, 1), -1, 1)
+
+    g_vars = generator.trainable_variables
+    d_vars = discriminator.trainable_variables
+
+    @tf.function
+    def g_forward():
+        return generator(z, training=True)
+
+    @tf.function
+    def d_forward():
+        return discriminator(x, training=True)
+
+    @tf.function
+    def g_backward():
+        with tf.GradientTape() as tape:
+            out = tf.reduce_sum(generator(z, training=True))
+        return tape.gradient(out, g_vars)
+
+    @tf.function
+    def d_backward():
+        with tf.GradientTape() as tape:
+            out = tf.reduce_sum(discriminator(x, training=True))
+        return tape.gradient(out, d_vars)
+
+    @tf.function
+    def d_backward_input():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = tf.reduce_sum(discriminator(x, training=True))
+        return tape.gradient(out, x)
+
+    pieces = {"G forward": g_forward, "D forward": d_forward,
+              "G forward+backward (weights)": g_backward,
+              "D forward+backward (weights)": d_backward,
+              "D forward+backward (input only)": d_backward_input}
+    out = {}
+    for name, fn in pieces.items():
+        for _ in range(3):
+            fn()
+        started = time.perf_counter()
+        for _ in range(repeats):
+            result = fn()
+        tf.nest.map_structure(lambda t: t.numpy(), result)
+        out[name] = (time.perf_counter() - started) / repeats * 1e3
+    # One step = D update (G forward, D on the real and on the fake batch) + G update (G
+    # forward+backward through a D forward+backward to its input).
+    out["one step (sum)"] = (out["G forward"] + 2 * out["D forward+backward (weights)"]
+                             + out["G forward+backward (weights)"] + out["D forward+backward (input only)"])
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=64)
@@ -88,6 +149,8 @@ def main(argv=None):
     parser.add_argument("--base", type=int, default=32, help="channel width (ganaudit default 32)")
     parser.add_argument("--latent", type=int, default=100)
     parser.add_argument("--mixed", action="store_true", help="mixed_bfloat16 policy for (b)")
+    parser.add_argument("--parts", action="store_true",
+                        help="also time the pieces of one step (TensorFlow only): the arithmetic floor")
     args = parser.parse_args(argv)
     device = "CPU"
     if keras.backend.backend() == "jax":
@@ -102,6 +165,16 @@ def main(argv=None):
     b = ganaudit_style(args.size, args.batch, args.steps, args.warmup, args.latent, args.base, args.block)
     print(f"(b) ganaudit trainer:               {b:10.1f} images/s{' (mixed_bfloat16)' if args.mixed else ''}")
     print(f"ratio (b)/(a): {b / a:.2f}×")
+    if args.parts and keras.backend.backend() == "tensorflow":
+        parts = step_parts(args.size, args.batch, args.latent, args.base)
+        for name, ms in parts.items():
+            print(f"   {name:34s} {ms:7.1f} ms")
+        per_a, per_b = 1e3 * args.batch / a, 1e3 * args.batch / b
+        needed = per_a / 2
+        verdict = ("(b) is already there" if per_b <= needed
+                   else f"{100 * (1 - needed / per_b):.0f} % less than (b) spends")
+        print(f"(a) {per_a:.1f} ms per step, (b) {per_b:.1f} ms per step, the pieces one by one "
+              f"{parts['one step (sum)']:.1f} ms; 2× over (a) needs {needed:.1f} ms per step: {verdict}")
 
 
 if __name__ == "__main__":

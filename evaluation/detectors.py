@@ -62,6 +62,8 @@ class Detector:
             except Exception as exc:
                 raise InputError(f"detector {self.name} returned {type(out).__name__}, not a table; "
                                  "return a pandas DataFrame with one row per image") from exc
+            # An array has numbered columns; findings are named everywhere downstream.
+            out.columns = [f"finding_{c}" if isinstance(c, (int, np.integer)) else str(c) for c in out.columns]
         out = out.reset_index(drop=True)
         if len(out) != len(images):
             raise InputError(f"detector {self.name} returned {len(out)} rows for {len(images)} images; "

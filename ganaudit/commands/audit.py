@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from ganaudit.commands.outputs import check_out_folder, reporting_write_errors
+
 
 def register(sub) -> None:
     p = sub.add_parser("audit", help="memorization (copy) and findings audits on image folders",
@@ -21,7 +23,8 @@ def register(sub) -> None:
     m.add_argument("--train", required=True, help="folder of training images")
     m.add_argument("--heldout", required=True, help="folder of real images not used in training")
     m.add_argument("--generated", required=True, help="folder of generated images")
-    m.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    m.add_argument("--out", required=True, help="output folder: new, empty, or an earlier output of this audit "
+                   "(replaced atomically); a folder holding anything else is refused")
     m.add_argument("--threshold", type=float, default=None,
                    help="NCC above which an image is a copy (default: held-out percentile)")
     m.add_argument("--percentile", type=float, default=99.0,
@@ -45,7 +48,8 @@ def register(sub) -> None:
                    help="builtin:phantom (default), keras:PATH.keras or module:function")
     f.add_argument("--findings", default=None,
                    help="comma-separated finding names of a keras detector's outputs")
-    f.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    f.add_argument("--out", required=True, help="output folder: new, empty, or an earlier output of this audit "
+                   "(replaced atomically); a folder holding anything else is refused")
     f.add_argument("--min-real", type=int, default=200,
                    help="real images needed to call a combination impossible (default 200)")
     f.add_argument("--size", type=int, default=None, help="resize all images to SxS")
@@ -71,10 +75,15 @@ def _same_size(**sets) -> None:
         raise InputError(f"image sizes differ ({listed}); pass --size S to resize all to one size")
 
 
+MEMORIZATION_FILES = ("memorization.csv", "summary.json", "gallery.png")
+FINDINGS_FILES = ("findings.csv", "summary.json", "gallery.png")
+
+
 def run_memorization(args: argparse.Namespace) -> int:
     from evaluation.memorization import memorization_audit, write_memorization
     from gan_models.atomic import atomic_path
 
+    check_out_folder(args.out, MEMORIZATION_FILES)
     train = _load(args.train, args.size, "train")
     heldout = _load(args.heldout, args.size, "heldout")
     generated = _load(args.generated, args.size, "generated")
@@ -95,7 +104,7 @@ def run_memorization(args: argparse.Namespace) -> int:
                                 threshold=args.threshold, percentile=args.percentile,
                                 real_fd=real_fd, method="brute" if args.brute else "fast",
                                 seed=args.seed, **feats)
-    with atomic_path(args.out) as tmp:
+    with reporting_write_errors(args.out), atomic_path(args.out) as tmp:
         write_memorization(result, tmp, train.images, generated.images)
     s = result.summary
     print(f"flagged {s['n_flagged']}/{s['n_generated']} generated images as copies "
@@ -111,6 +120,7 @@ def run_findings(args: argparse.Namespace) -> int:
     from evaluation.findings import findings_audit, write_findings
     from gan_models.atomic import atomic_path
 
+    check_out_folder(args.out, FINDINGS_FILES)
     names = [x.strip() for x in args.findings.split(",") if x.strip()] if args.findings else None
     detector = get_detector(args.detector, findings=names)
     real = _load(args.real, args.size, "real")
@@ -118,7 +128,7 @@ def run_findings(args: argparse.Namespace) -> int:
     _same_size(real=real, generated=generated)
     result = findings_audit(real.images, generated.images, detector, min_real=args.min_real,
                             generated_names=generated.names)
-    with atomic_path(args.out) as tmp:
+    with reporting_write_errors(args.out), atomic_path(args.out) as tmp:
         write_findings(result, tmp, generated.images)
     s = result.summary
     impossible = "not judged (too few real images)" if s["impossible"] is None else str(s["impossible"])

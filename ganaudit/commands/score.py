@@ -10,6 +10,10 @@ import argparse
 import json
 from pathlib import Path
 
+from ganaudit.commands.outputs import check_out_file, reporting_write_errors
+
+DEFAULT_FEATURES = "radiomics"
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -28,9 +32,9 @@ def register(sub) -> None:
     p.add_argument("--fake", metavar="DIR", help="folder of generated images (with --real)")
     p.add_argument("--out", metavar="CSV", help="with --real/--fake: write the one-row table here "
                    "(default: print it)")
-    p.add_argument("--features", default="radiomics", metavar="NAME",
+    p.add_argument("--features", default=None, metavar="NAME",
                    help="feature extractor: radiomics (default), pixels, inception, a Keras model "
-                   "file or module:function")
+                   "file or module:function (2D runs and folders)")
     p.add_argument("--weights", metavar="PATH", help="weights file for the extractor (inception)")
     p.add_argument("--n", type=int, default=2000, metavar="N",
                    help="images generated per checkpoint (default 2000; same latents for all)")
@@ -80,13 +84,20 @@ def _score_run(args: argparse.Namespace) -> int:
     if kind == "1d":
         from evaluation.scoring1d import score_run_1d
 
-        frame = score_run_1d(run_dir, progress=not args.quiet)
+        image_only = {"--features": args.features, "--weights": args.weights,
+                      "--kid-subset": args.kid_subset, "--scheduler": args.scheduler,
+                      "--workers": None if args.workers == 1 else args.workers}
+        given = [flag for flag, value in image_only.items() if value is not None]
+        if given:
+            raise InputError(f"{', '.join(given)} apply to 2D runs and image folders, not to the 1D run "
+                             f"{run_dir} (scored by true error); drop {'them' if len(given) > 1 else 'it'}")
+        frame = score_run_1d(run_dir, n=args.n, seed=args.seed, progress=not args.quiet)
     elif kind == "2d":
         from evaluation.scoring2d import score_run_2d
 
         frame = score_run_2d(
             run_dir, workers=args.workers, scheduler=args.scheduler, n=args.n,
-            features=args.features, weights=args.weights, seed=args.seed,
+            features=args.features or DEFAULT_FEATURES, weights=args.weights, seed=args.seed,
             kid_subset_size=args.kid_subset, threads=args.threads, progress=not args.quiet,
         )
     else:
@@ -101,11 +112,15 @@ def _score_folders(args: argparse.Namespace) -> int:
     from evaluation.scoring2d import score_folders
     from gan_models.atomic import write_csv
 
-    row = score_folders(args.real, args.fake, features=args.features, weights=args.weights,
+    if args.out:
+        check_out_file(args.out)
+    row = score_folders(args.real, args.fake, features=args.features or DEFAULT_FEATURES,
+                        weights=args.weights,
                         seed=args.seed, kid_subset_size=args.kid_subset, threads=args.threads)
     frame = pd.DataFrame([row])
     if args.out:
-        write_csv(args.out, frame)
+        with reporting_write_errors(args.out):
+            write_csv(args.out, frame)
         print(f"scores → {args.out}")
     else:
         print(frame.to_csv(index=False), end="")

@@ -98,3 +98,47 @@ def test_errors_exit_2_and_write_nothing(folders, capsys, argv, match):
     assert re.search(match, err), err
     assert not out.exists()
     assert not [p for p in folders.iterdir() if p.name.startswith(".never")]
+
+
+def test_out_folder_with_other_files_is_never_replaced(folders, capsys):
+    """A typo such as --out GENERATED must not delete the user's images."""
+    victim = folders / "victim"
+    write_png16(np.zeros((2, 32, 32), np.float32), victim)
+    (victim / "notes.txt").write_text("precious")
+    before = sorted(p.name for p in victim.iterdir())
+    code = main(["audit", "memorization", "--train", str(folders / "train"), "--heldout",
+                 str(folders / "heldout"), "--generated", str(folders / "generated"), "--out", str(victim)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "already holds other files (img-00000.png, img-00001.png, notes.txt)" in err
+    assert sorted(p.name for p in victim.iterdir()) == before
+    assert main(["audit", "findings", "--real", str(folders / "train"), "--generated",
+                 str(folders / "generated"), "--out", str(victim / "notes.txt")]) == 2
+    assert "is a file; give a folder" in capsys.readouterr().err
+
+
+def test_an_earlier_audit_folder_is_replaced(folders):
+    out = folders / "mem-again"
+    argv = ["audit", "memorization", "--train", str(folders / "train"), "--heldout",
+            str(folders / "heldout"), "--generated", str(folders / "generated"), "--out", str(out)]
+    assert main(argv) == 0
+    assert json.loads((out / "summary.json").read_text())["threshold_source"] == "heldout-p99"
+    assert main(argv + ["--threshold", "0.9999"]) == 0
+    assert json.loads((out / "summary.json").read_text())["threshold_source"] == "user"
+
+
+def test_write_error_is_one_clear_message(folders, capsys, monkeypatch):
+    import evaluation.memorization
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(evaluation.memorization, "write_memorization", disk_full)
+    out = folders / "full"
+    code = main(["audit", "memorization", "--train", str(folders / "train"), "--heldout",
+                 str(folders / "heldout"), "--generated", str(folders / "generated"), "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"cannot write --out {out}: No space left on device" in err
+    assert not out.exists()
+    assert not [p for p in folders.iterdir() if p.name.startswith(".full")]

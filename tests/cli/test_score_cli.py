@@ -40,16 +40,48 @@ def test_score_a_1d_run_calls_the_1d_scorer(tmp_path, monkeypatch, capsys):
     (run / "run.json").write_text(json.dumps({"kind": "1d", "latent_dim": 5}))
     calls = []
 
-    def score_run_1d(run_dir, *, progress):
-        calls.append((str(run_dir), progress))
+    def score_run_1d(run_dir, *, n, seed, progress):
+        calls.append((str(run_dir), n, seed, progress))
         return pd.DataFrame({"epoch": [1, 2, 3]})
 
     monkeypatch.setitem(sys.modules, "evaluation.scoring1d",
                         types.SimpleNamespace(score_run_1d=score_run_1d))
     assert main(["score", str(run)]) == 0
-    assert main(["score", str(run), "--quiet"]) == 0
-    assert calls == [(str(run), True), (str(run), False)]
+    assert main(["score", str(run), "--quiet", "--n", "50", "--seed", "7"]) == 0
+    assert calls == [(str(run), 2000, 0, True), (str(run), 50, 7, False)]
     assert "scored 3 checkpoints" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra, named", [
+    (["--features", "pixels"], "--features"),
+    (["--workers", "3", "--kid-subset", "10"], "--kid-subset, --workers"),
+])
+def test_image_options_on_a_1d_run_are_refused(tmp_path, capsys, extra, named):
+    run = tmp_path / "run1d"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"kind": "1d", "latent_dim": 5}))
+    assert main(["score", str(run), *extra]) == 2
+    err = capsys.readouterr().err
+    assert f"{named} apply to 2D runs and image folders, not to the 1D run" in err
+    assert not (run / "scores.csv").exists()
+
+
+def test_score_out_that_is_a_folder_or_unwritable_is_refused_before_scoring(tmp_path, capsys, monkeypatch):
+    import evaluation.scoring2d
+
+    def never(*args, **kwargs):
+        raise AssertionError("scored although --out was unusable")
+
+    monkeypatch.setattr(evaluation.scoring2d, "score_folders", never)
+    (tmp_path / "earlier").mkdir()
+    (tmp_path / "earlier" / "keep.txt").write_text("keep")
+    (tmp_path / "a-file").write_text("x")
+    base = ["score", "--real", str(tmp_path), "--fake", str(tmp_path), "--out"]
+    assert main(base + [str(tmp_path / "earlier")]) == 2
+    assert "is a folder; give the path of a .csv file" in capsys.readouterr().err
+    assert (tmp_path / "earlier" / "keep.txt").read_text() == "keep"
+    assert main(base + [str(tmp_path / "a-file" / "scores.csv")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
 
 
 def test_score_folders_to_csv(tmp_path):

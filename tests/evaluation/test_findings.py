@@ -181,6 +181,20 @@ def test_detector_output_errors():
         no_findings(np.zeros((3, 8, 8)))
 
 
+def test_array_detector_gets_named_findings_and_a_gallery(tmp_path):
+    """A user detector may return a plain 0/1 array: its columns become finding_0, finding_1…"""
+    def as_array(images):
+        bright = (images.mean(axis=(1, 2)) > 0).astype(int)
+        return np.stack([bright, 1 - bright], axis=1)
+
+    real = _toy_images(30, bright=0.3, seed=1)
+    generated = np.concatenate([_toy_images(10, bright=1.0, seed=2), _toy_images(10, bright=-1.0, seed=3)])
+    result = findings_audit(real, generated, Detector("array", as_array), min_real=20)
+    assert list(result.summary["findings"]) == ["finding_0", "finding_1"]
+    out = write_findings(result, tmp_path / "f", generated)
+    assert (out / "gallery.png").read_bytes()[:4] == b"\x89PNG"
+
+
 @pytest.mark.parametrize("real,generated,match", [
     (np.zeros((0, 16, 16)), _toy_images(3, bright=0.5), "real images: no images"),
     (_toy_images(3, bright=0.5), np.zeros((3, 8, 8)), "image sizes differ"),

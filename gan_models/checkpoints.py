@@ -76,8 +76,9 @@ def load_generator(path):
             raise ValueError("not a .keras (zip) archive")
         return keras.saving.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many types for a torn or foreign file
-        raise InputError(f"checkpoint {path} is corrupt or not a Keras generator ({exc}); delete "
-                         "it and rerun training with --resume, or pick another epoch") from exc
+        # Resume cannot rebuild it: only the newest training states are kept.
+        raise InputError(f"checkpoint {path} is corrupt or not a Keras generator ({exc}); pick "
+                         "another epoch (the run's other checkpoints are not affected)") from exc
 
 
 def save_state(gan, run_dir, epoch: int, rng: np.random.Generator, *, keep: int = 2) -> Path:

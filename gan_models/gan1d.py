@@ -40,15 +40,16 @@ def train_1d(pattern, out, *, epochs: int | None = None, seed: int = 0, resume: 
     unknown = set(overrides) - set(runs.DEFAULTS_1D)
     if unknown:
         raise InputError(f"unknown 1D training settings {sorted(unknown)}; known: {sorted(runs.DEFAULTS_1D)}")
+    settings = {**runs.DEFAULTS_1D, **overrides}
+    if epochs is not None:
+        settings["epochs"] = int(epochs)
+    runs.check_settings(settings)
     pattern_obj: Pattern = resolve_pattern(pattern)
     out = runs.prepare_run_dir(out, resume=resume)
     if resume:
-        run = runs.resumed_settings(out, {"epochs": epochs} if epochs else {})
+        run = runs.resumed_settings(out, {"epochs": epochs} if epochs else {}, kind="1d")
         pattern_obj = resolve_pattern(run["pattern"]["spec"])
     else:
-        settings = {**runs.DEFAULTS_1D, **overrides}
-        if epochs is not None:
-            settings["epochs"] = int(epochs)
         run = runs.base_run_json("1d", settings, seed, int(settings["n_train"]))
         run["pattern"] = {**pattern_obj.to_json(), "spec": _pattern_spec(pattern, pattern_obj)}
         runs.write_run_json(out, run)

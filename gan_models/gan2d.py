@@ -68,24 +68,30 @@ def train_2d(data: str, out, *, size: int = 64, epochs: int | None = None, seed:
     if not resume and data != "phantom" and not Path(data).exists():
         raise InputError(f"--data {data} does not exist; give 'phantom' or a folder of DICOM/NIfTI/PNG/NPY images")
     out_path = Path(out)
+    settings = {**runs.DEFAULTS_2D, **overrides, "image_size": int(size)}
+    if epochs is not None:
+        settings["epochs"] = int(epochs)
+    runs.check_settings(settings)
     if not resume:
-        # Load (and so validate) the data before touching the output folder.
+        # Refuse a used folder, then load (and so validate) and split the data, all before
+        # the output folder is touched.
+        runs.check_new_run_dir(out_path)
         images, names, labels, meta, groups = _load_data(data, int(size), n_phantom=n_phantom, seed=seed)
-    out_path = runs.prepare_run_dir(out_path, resume=resume)
-    if resume:
-        run = runs.resumed_settings(out_path, {"epochs": epochs} if epochs else {})
-        train = np.load(out_path / "data" / "train.npy")
-    else:
-        settings = {**runs.DEFAULTS_2D, **overrides, "image_size": int(size)}
-        if epochs is not None:
-            settings["epochs"] = int(epochs)
         # Slices of one series/volume stay on one side, or neighbours would look like copies.
         train_idx, held_idx = split_train_heldout(len(images), heldout_fraction=settings["heldout_fraction"],
                                                   seed=seed, groups=groups)
+    out_path = runs.prepare_run_dir(out_path, resume=resume)
+    if resume:
+        run = runs.resumed_settings(out_path, {"epochs": epochs} if epochs else {}, kind="2d")
+        train = runs.load_run_data(out_path)[0]
+    else:
         train = images[train_idx]
         run = runs.base_run_json("2d", settings, seed, len(train))
+        one_volume = len(set(groups)) == 1
         run["data"] = {**meta, "n_train": int(len(train_idx)), "n_heldout": int(len(held_idx)),
-                       "split": "seeded permutation, grouped by series/volume"}
+                       "split": ("one series/volume: a seeded contiguous block of slices held out, "
+                                 "its neighbouring slices unused" if one_volume
+                                 else "seeded permutation, grouped by series/volume")}
         run["mixed_precision"] = _precision_policy(precision)
         data_dir = out_path / "data"
         data_dir.mkdir(exist_ok=True)

@@ -51,6 +51,9 @@ def load_run(run_dir) -> dict:
         run = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise InputError(f"{path} is not valid JSON ({exc})") from exc
+    if not isinstance(run, dict) or run.get("kind") not in ("1d", "2d"):
+        raise InputError(f"{path} does not describe a ganaudit run (no kind '1d' or '2d'); "
+                         "give a folder written by `ganaudit train1d` or `ganaudit train2d`")
     run["path"] = str(Path(run_dir))
     return run
 
@@ -74,6 +77,9 @@ def load_run_data(run_dir) -> tuple[np.ndarray, np.ndarray]:
     except FileNotFoundError as exc:
         raise InputError(f"{run_dir} has no stored training data ({exc.filename}); only 2D runs "
                          "made by `ganaudit train2d` have it") from exc
+    except (ValueError, OSError) as exc:
+        raise InputError(f"the stored training data in {folder} is damaged ({exc}); start the run "
+                         "again from the original images") from exc
 
 
 def _versions() -> dict:
@@ -108,6 +114,15 @@ def _read_history_rows(run_dir) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def check_new_run_dir(out) -> Path:
+    """A new run may go into ``out`` only when it does not exist or is an empty folder."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"output folder {out} is not empty; choose a new folder, or add --resume "
+                         "to continue the run that is there")
+    return out
+
+
 def prepare_run_dir(out, *, resume: bool) -> Path:
     """Refuse a non-empty folder unless resuming; refuse resuming what is not a run."""
     out = Path(out)
@@ -115,11 +130,18 @@ def prepare_run_dir(out, *, resume: bool) -> Path:
         if not (out / "run.json").is_file():
             raise InputError(f"cannot resume: {out} has no run.json; start a new run without --resume")
         return out
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(f"output folder {out} is not empty; choose a new folder, or add --resume "
-                         "to continue the run that is there")
-    out.mkdir(parents=True, exist_ok=True)
+    check_new_run_dir(out).mkdir(parents=True, exist_ok=True)
     return out
+
+
+def check_settings(settings: dict) -> None:
+    """Training settings a user can set from the command line must make sense before anything
+    is written."""
+    for key in ("batch_size", "epochs"):
+        value = settings.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            flag = "--" + key.replace("_", "-")
+            raise InputError(f"{flag} must be a whole number ≥ 1, got {value!r}")
 
 
 def _seed_everything(seed: int) -> None:
@@ -273,12 +295,20 @@ def write_run_json(run_dir, run: dict) -> None:
     write_json(Path(run_dir) / "run.json", {k: v for k, v in run.items() if k != "path"})
 
 
-def resumed_settings(run_dir, new: dict) -> dict:
+def resumed_settings(run_dir, new: dict, *, kind: str) -> dict:
     """On --resume, keep the stored settings; only ``epochs`` may grow (``train`` writes the
     grown value to run.json once the training state has loaded, so a refused resume changes
-    nothing)."""
+    nothing). ``kind`` is the kind of run the command trains ("1d" or "2d")."""
     stored = load_run(run_dir)
     stored.pop("path", None)
+    if stored["kind"] != kind:
+        raise InputError(f"{run_dir} is a {stored['kind'].upper()} run; resume it with "
+                         f"`ganaudit train{stored['kind']} --out {run_dir} --resume`")
+    needed = {"1d": ("epochs", "seed", "n_train", "pattern"), "2d": ("epochs", "seed", "image_size")}[kind]
+    missing = [key for key in needed if key not in stored]
+    if missing:
+        raise InputError(f"{run_dir}/run.json lacks {', '.join(missing)}; it was not written by "
+                         "ganaudit (or was edited), so the run cannot be resumed")
     if int(new.get("epochs", stored["epochs"])) > int(stored["epochs"]):
         stored["epochs"] = int(new["epochs"])
     return stored

@@ -32,8 +32,9 @@ def run(args) -> int:
     if args.n <= 0:
         raise InputError(f"--n must be positive, got {args.n}")
     out = Path(args.out)
-    if out.exists() and any(out.iterdir()):
-        raise InputError(f"output folder {out} is not empty; choose a new folder")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        what = "is a file" if not out.is_dir() else "is not empty"
+        raise InputError(f"output folder {out} {what}; choose a new folder")
     epochs = [e for e, _ in list_checkpoints(args.run)]
     if not epochs:
         raise InputError(f"{args.run} has no checkpoints; train it first")

@@ -65,6 +65,8 @@ def run_score(args: argparse.Namespace) -> int:
         return _score_folders(args)
     if args.run is None:
         raise InputError("nothing to score: give a RUN folder, or --real DIR --fake DIR")
+    if args.n < 1:
+        raise InputError(f"--n must be a whole number ≥ 1 (images generated per checkpoint), got {args.n}")
     if args.out is not None:
         raise InputError("--out is only for --real/--fake; a run's scores go to RUN/scores.csv")
     return _score_run(args)

@@ -42,7 +42,7 @@ def _overrides(args) -> dict:
     out = {}
     if args.loss:
         out["loss"] = args.loss
-    if args.batch_size:
+    if args.batch_size is not None:
         out["batch_size"] = args.batch_size
     return out
 

@@ -103,6 +103,7 @@ def test_score_folders_to_csv(tmp_path):
     (["score", "{tmp}"], r"not a ganaudit run \(no run.json\)"),
     (["score", "--real", "{tmp}/empty", "--fake", "{tmp}/empty"], r"empty is empty"),
     (["score", "{run}", "--workers", "0"], r"workers must be a whole number ≥ 1"),
+    (["score", "{run}", "--n", "0"], r"--n must be a whole number ≥ 1 \(images generated per checkpoint\), got 0"),
     (["score", "{run}", "--features", "pixels", "--n", "30", "--kid-subset", "31"],
      r"KID subset size 31 needs at least 31 images"),
 ])

@@ -93,6 +93,14 @@ def test_user_pattern_returning_nan(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("batch", ["0", "-4"])
+def test_batch_size_must_be_positive(tmp_path, batch):
+    done = ganaudit("train1d", "--pattern", "sine", "--epochs", "1", "--batch-size", batch,
+                    "--out", str(tmp_path / "run"))
+    assert_one_clear_error(done, "train1d", f"--batch-size must be a whole number ≥ 1, got {batch}")
+    assert not (tmp_path / "run").exists()
+
+
 def test_resume_without_a_run(tmp_path):
     done = ganaudit("train1d", "--pattern", "sine", "--out", str(tmp_path / "nothing"), "--resume")
     assert_one_clear_error(done, "train1d", "cannot resume", "no run.json")
@@ -182,6 +190,9 @@ def test_sample_refuses_a_non_empty_out_and_a_missing_epoch(tiny_run_1d, tmp_pat
     (out / "x").write_text("x")
     assert main(["sample", str(tiny_run_1d), "--out", str(out)]) == 2
     assert "is not empty" in capsys.readouterr().err
+    (tmp_path / "a-file").write_text("x")
+    assert main(["sample", str(tiny_run_1d), "--out", str(tmp_path / "a-file")]) == 2
+    assert "a-file is a file; choose a new folder" in capsys.readouterr().err
     assert main(["sample", str(tiny_run_1d), "--epoch", "9", "--out", str(tmp_path / "new")]) == 2
     assert "has no checkpoint for epoch 9; it has epochs [1, 2]" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()

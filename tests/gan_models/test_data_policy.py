@@ -67,7 +67,7 @@ def test_split_keeps_groups_together():
 @pytest.mark.parametrize("n,kwargs,message", [
     (1, {}, "need at least 2 images"),
     (10, {"heldout_fraction": 1.0}, "heldout_fraction must be between 0 and 1"),
-    (3, {"groups": ["a", "a", "a"]}, "all images belong to one group"),
+    (2, {"groups": ["a", "a"]}, "one series or volume of 2 slices is too short"),
     (3, {"groups": ["a", "b"]}, "one entry per image: 2 groups for n=3"),
 ])
 def test_split_rejects_bad_input(n, kwargs, message):
@@ -78,3 +78,15 @@ def test_split_rejects_bad_input(n, kwargs, message):
 def test_split_of_two_holds_one_out():
     train, held = split_train_heldout(2, heldout_fraction=0.01)
     assert len(train) == 1 and len(held) == 1
+
+
+@pytest.mark.parametrize("n", [3, 10, 40, 101])
+def test_split_of_one_volume_holds_out_a_block_away_from_the_training_slices(n):
+    train, held = split_train_heldout(n, heldout_fraction=0.2, seed=4, groups=["vol"] * n)
+    assert len(train) >= 1 and len(held) >= 1
+    assert set(train).isdisjoint(held)
+    assert np.all(np.diff(held) == 1)  # one contiguous block of slices
+    gap = np.abs(train[:, None] - held[None, :]).min()
+    assert gap == (1 if n == 3 else 3)  # two unused slices either side when there is room
+    again = split_train_heldout(n, heldout_fraction=0.2, seed=4, groups=["vol"] * n)
+    assert all(np.array_equal(a, b) for a, b in zip((train, held), again))

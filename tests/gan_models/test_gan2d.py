@@ -121,3 +121,48 @@ def test_non_empty_output_is_refused_for_2d(tmp_path):
     with pytest.raises(InputError, match="is not empty"):
         train_2d(str(tmp_path / "images"), out, epochs=1, quiet=True)
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.training
+def test_one_multiframe_dicom_series_trains(tmp_path):
+    """The most common real input: one series (here pydicom-data's 10-frame MR head file)."""
+    from pydicom.data import get_testdata_file
+
+    out = tmp_path / "run"
+    train_2d(get_testdata_file("emri_small.dcm"), out, size=64, epochs=1, batch_size=2, quiet=True)
+    run = json.loads((out / "run.json").read_text())
+    assert run["data"]["split"].startswith("one series/volume")
+    train, held = np.load(out / "data" / "train.npy"), np.load(out / "data" / "heldout.npy")
+    assert len(train) + len(held) <= 10 and len(held) == 2 and len(train) >= 4
+    assert (out / "checkpoints" / "generator-epoch-0001.keras").is_file()
+
+
+def test_too_few_images_to_split_leaves_no_folder(tmp_path):
+    from gan_models.data import write_png16
+
+    write_png16(np.zeros((1, 64, 64), np.float32), tmp_path / "one")
+    with pytest.raises(InputError, match="need at least 2 images"):
+        train_2d(str(tmp_path / "one"), tmp_path / "run", epochs=1, quiet=True)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("batch_size", [0, -4])
+def test_batch_size_must_be_positive(tmp_path, batch_size):
+    with pytest.raises(InputError, match=f"--batch-size must be a whole number ≥ 1, got {batch_size}"):
+        train_2d("phantom", tmp_path / "run", epochs=1, batch_size=batch_size, n_phantom=8, quiet=True)
+    assert not (tmp_path / "run").exists()
+
+
+def test_resuming_a_1d_run_as_2d_is_refused(tiny_run_1d, copy_run):
+    run = copy_run(tiny_run_1d)
+    before = sorted(p.name for p in run.rglob("*"))
+    with pytest.raises(InputError, match=r"is a 1D run; resume it with `ganaudit train1d --out .* --resume`"):
+        train_2d("phantom", run, epochs=3, resume=True, quiet=True)
+    assert sorted(p.name for p in run.rglob("*")) == before
+
+
+@pytest.mark.parametrize("text", ["{}", "[1]", '{"kind": "3d"}'])
+def test_run_json_that_is_not_a_run(tmp_path, text):
+    (tmp_path / "run.json").write_text(text)
+    with pytest.raises(InputError, match="does not describe a ganaudit run"):
+        runs.load_run(tmp_path)

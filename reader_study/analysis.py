@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from gan_models.atomic import atomic_path
+from gan_models.errors import InputError
 from reader_study.errors import MissingKey, StudyError
 from reader_study.mrmc import delong_variance, imrmc_rows, or_analysis, placements
 
@@ -95,13 +96,17 @@ def auc_with_ci(scores, truth, *, alpha: float = 0.05) -> tuple[float, float, fl
 
 # --- loading ------------------------------------------------------------------------------------
 def load_key(study_dir: Path) -> pd.DataFrame:
-    """``key/key.csv`` (case_id, truth, label, source); ``MissingKey`` if absent."""
+    """``key/key.csv`` (case_id, truth, label, source); ``MissingKey`` if absent or damaged."""
     path = Path(study_dir) / "key" / "key.csv"
     if not path.is_file():
         raise MissingKey(f"study folder {study_dir} has no key/key.csv, so real and fake cannot be told apart; "
                          "restore the key/ folder written by 'ganaudit study create' (keep a copy apart from the "
                          "reading server)")
-    key = pd.read_csv(path, dtype=str)
+    try:
+        key = pd.read_csv(path, dtype=str)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise MissingKey(f"{path} is damaged ({str(exc).splitlines()[0]}), so real and fake cannot be told apart; "
+                         "restore the key/ folder written by 'ganaudit study create' from your copy") from exc
     missing = {"case_id", "truth", "label"} - set(key.columns)
     if missing:
         raise MissingKey(f"{path} lacks columns {sorted(missing)}; restore the key written by 'ganaudit study create'")
@@ -115,7 +120,8 @@ def load_answers(study_dir, *, db: str | None = None) -> tuple[pd.DataFrame, "ob
 
     study = Study.open(study_dir)
     key = load_key(study.path)
-    store = AnswerStore(db or study.default_db_url(), study=study)
+    # Read only: a mistyped --db must not leave a new, empty database behind.
+    store = AnswerStore(db or study.default_db_url(), study=study, create=False)
     try:
         frame = store.answers_frame()
     finally:
@@ -315,12 +321,14 @@ def analyze_study(study_dir, *, db: str | None = None, n_boot: int = 2000, seed:
     n_boot
         Resamples of the two-way bootstrap interval of the pooled accuracy.
     seed
-        Seed of the bootstrap.
+        Seed of the bootstrap (a whole number >= 0).
     alpha
         1 − confidence level of all intervals.
     write
         Write the tables (False: only return them).
     """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"--seed must be a whole number >= 0, got {seed!r}")
     study_dir = Path(study_dir)
     answers, study = load_answers(study_dir, db=db)
     key = load_key(study_dir)

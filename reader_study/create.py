@@ -5,7 +5,9 @@ written as an 8-bit grayscale PNG by the same encoder with *no compression* (so 
 has exactly the same byte size: size cannot reveal the class), without metadata, under an
 opaque random id (``secrets.token_hex``), in id order with one common modification time. The
 key (case → truth, checkpoint label, source file) goes to ``STUDY/key/``, which the reading
-app never opens.
+app never opens, and so does the seed (``key/seed.json``): it decides every reader's order,
+so whoever knows it can compute the truth of each position. Without an explicit seed a
+random one is drawn.
 
 Balance: half the counted cases are real, half fake; the fakes are split evenly across the
 fake folders (labels), differing by at most one when the numbers do not divide.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
@@ -33,6 +36,7 @@ from reader_study.study import hash_password, hash_token
 
 _READER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+_READER_FILE_SUFFIXES = {".txt", ".csv", ".tsv", ".lst"}
 
 
 @dataclass
@@ -62,13 +66,27 @@ class CreatedStudy:
         return "\n".join(lines) + "\n"
 
 
-def parse_readers(value: str | Sequence[str]) -> list[str]:
-    """Reader ids from a list, a comma-separated string, or a file with one id per line."""
+def _looks_like_path(text: str) -> bool:
+    """Whether a ``--readers`` value without commas was meant as a file name."""
+    return "/" in text or os.sep in text or Path(text).suffix.lower() in _READER_FILE_SUFFIXES
+
+
+def parse_readers(value: str | os.PathLike | Sequence[str]) -> list[str]:
+    """Reader ids from a list, a comma-separated string, or a file with one id per line.
+
+    A path object, or a string without commas that looks like a file name (it holds a path
+    separator or ends in .txt/.csv/.tsv/.lst), must name an existing file: otherwise a typo in
+    the file name would silently enrol one reader called after the file.
+    """
     if isinstance(value, (str, os.PathLike)):
         text = str(value)
         path = Path(text)
         if path.is_file():
             items = [line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        elif isinstance(value, os.PathLike) or ("," not in text and _looks_like_path(text)):
+            raise InputError(f"--readers {text!r} looks like a file name, but there is no such file; give "
+                             "an existing file with one reader id per line, or the reader ids themselves "
+                             "separated by commas (--readers alice,bob)")
         else:
             items = [s.strip() for s in text.split(",")]
         items = [s for s in items if s]
@@ -118,7 +136,7 @@ def _resize(images: np.ndarray, size: int) -> np.ndarray:
 
 
 def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, out_dir, *,
-                 seed: int = 0, practice: int = 0, allow_change: bool = False,
+                 seed: int | None = None, practice: int = 0, allow_change: bool = False,
                  admin_password: str | None = None, size: int | None = None) -> CreatedStudy:
     """Create a blinded real-vs-fake reading study.
 
@@ -137,7 +155,11 @@ def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, 
     out_dir
         The study folder to create (must not exist or be empty); created atomically.
     seed
-        Seeds the choice of images and each reader's order.
+        Seeds the choice of images and each reader's order. None (default): a random 63-bit
+        seed is drawn. The seed used is saved only in ``STUDY/key/seed.json``; passing it again
+        with the same inputs gives the same images and orders (new case ids and credentials).
+        Whoever knows the seed can work out from "case k of N" whether a case is real, so it
+        must stay as secret as the key: give an explicit seed only for reproducible tests.
     practice
         Extra practice cases shown first, with feedback, not counted (about half fake).
     allow_change
@@ -169,10 +191,13 @@ def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, 
                              "(not 'real'), e.g. --fake DIR=epoch-0040")
     if len(set(labels)) != len(labels):
         raise InputError(f"checkpoint labels repeat ({', '.join(labels)}); give each --fake folder its own =LABEL")
-    folders = [Path(real_dir).resolve()] + [Path(folder).resolve() for folder, _ in fakes]
-    if len(set(folders)) != len(folders):
-        raise InputError("the same folder is given twice among --real/--fake; give each checkpoint its own folder "
-                         "and keep real images apart from generated ones")
+    _check_folders_apart(real_dir, [folder for folder, _ in fakes], out_dir)
+    if seed is None:
+        seed = secrets.randbits(63)
+    elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"--seed must be a whole number >= 0, got {seed!r}; omit it to draw a random "
+                         "(secret) seed, as real studies should")
+    seed = int(seed)
     if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8):
         raise InputError(f"--size must be a whole number >= 8, got {size!r}")
     if admin_password is None:
@@ -218,9 +243,13 @@ def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, 
         for j, idx in enumerate(chosen):
             cases.append((new_id(), truth, label, f"{src}/{images.names[idx]}", picked[j], j >= n_main))
 
-    # Canonical list in selection order (not by the random ids) so that orders follow the seed.
+    # Shuffled by the seeded generator rather than kept in selection order: that order is all
+    # reals, then each checkpoint's fakes in blocks, which a reader's permutation would carry
+    # over. Not sorted by the random ids either, so that the orders follow the seed.
     main_ids = [c[0] for c in cases if not c[5]]
+    main_ids = [main_ids[i] for i in rng.permutation(len(main_ids))]
     practice_ids = [c[0] for c in cases if c[5]]
+    practice_ids = [practice_ids[i] for i in rng.permutation(len(practice_ids))]
     creds: dict[str, dict[str, str]] = {}
     reader_entries = {}
     for reader_id in reader_ids:
@@ -259,12 +288,47 @@ def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, 
                 for c in sorted(cases, key=lambda c: c[0]):
                     if c[5] == keep:
                         writer.writerow([c[0], c[1], c[2], c[3]])
+        # The seed reproduces every reader's order, so it goes with the key, never into a
+        # file the reading app opens.
+        _write_json(tmp / "key" / "seed.json", {
+            "seed": seed,
+            "note": "decides which images were used and each reader's order: keep it as secret as key.csv; "
+                    "'ganaudit study create --seed SEED' with the same inputs reproduces them"})
         fd = os.open(tmp / "credentials.txt", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(created.credentials_text())
         os.chmod(tmp / "credentials.txt", 0o600)
         _init_store(tmp)
     return created
+
+
+def _check_folders_apart(real_dir, fake_dirs: list, out_dir) -> None:
+    """Refuse --real/--fake/--out folders that are the same or lie one inside another.
+
+    Images are read from sub-folders too, so generated images inside the real folder would be
+    shown as real cases, and a study written inside an image folder would be read back as
+    images by the next ``create``.
+    """
+    named = [("--real", Path(real_dir).resolve())] + [("--fake", Path(d).resolve()) for d in fake_dirs]
+    named.append(("--out", Path(out_dir).resolve()))
+    for (name_a, a), (name_b, b) in itertools.combinations(named, 2):
+        if a == b and name_b != "--out":
+            raise InputError(f"the same folder is given twice among --real/--fake ({a}); give each checkpoint "
+                             "its own folder and keep real images apart from generated ones")
+        if a == b:
+            raise InputError(f"--out is the {name_a} folder {a}; write the study to a new folder outside "
+                             "the image folders")
+        for (name_in, inner), (name_out, outer) in (((name_a, a), (name_b, b)), ((name_b, b), (name_a, a))):
+            if outer not in inner.parents:
+                continue
+            if "--out" in (name_in, name_out):
+                raise InputError(f"{name_in} folder {inner} lies inside {name_out} folder {outer}; keep the "
+                                 "study apart from the images: choose an --out folder that neither lies in "
+                                 "nor holds a --real/--fake folder")
+            what = "real images" if name_out == "--real" else "that checkpoint's generated images"
+            raise InputError(f"{name_in} folder {inner} lies inside {name_out} folder {outer}; images are read "
+                             f"from sub-folders too, so its images would also count as {what}: move it out "
+                             "so that no --real/--fake folder contains another")
 
 
 def _write_json(path: Path, obj) -> None:

@@ -25,6 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 import sqlalchemy as sa
@@ -174,9 +175,13 @@ class AnswerStore:
         Optional ``Study``: its reader orders are registered (idempotently) as the cases each
         reader may answer. Without it the store uses the assignments already in the database
         (``create_study`` registers them in the default SQLite file).
+    create
+        False: open a store that must already exist (for reading, e.g. the analysis): a
+        SQLite URL must name an existing file, the tables must be there, nothing is created
+        or registered, and ``study`` is only checked to be the study the store belongs to.
     """
 
-    def __init__(self, url: str, *, study: "Study | None" = None):
+    def __init__(self, url: str, *, study: "Study | None" = None, create: bool = True):
         if not isinstance(url, str) or "://" not in url:
             raise StudyError(f"database URL must look like sqlite:///STUDY/answers.db or "
                              f"postgresql+psycopg://user@host:port/db, got {url!r}")
@@ -184,21 +189,29 @@ class AnswerStore:
         self._sqlite = self.url.startswith("sqlite")
         try:
             if self._sqlite:
+                if not create:
+                    self._require_sqlite_file()
                 self.engine = sa.create_engine(self.url, connect_args={"timeout": 30})
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             else:
                 self.engine = sa.create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-            _meta.create_all(self.engine)
+            if create:
+                _meta.create_all(self.engine)
+            else:
+                self._require_tables()
         except sa.exc.ArgumentError as exc:
             raise StudyError(f"cannot use database URL {url!r} ({exc}); give sqlite:///PATH or "
                              "postgresql+psycopg://user@host:port/db") from exc
-        except (sa.exc.OperationalError, ModuleNotFoundError) as exc:
+        except (sa.exc.DatabaseError, ModuleNotFoundError) as exc:
             raise StudyError(f"cannot open answers database {self._safe_url()}: "
                              f"{str(exc).splitlines()[0]}; check the URL and that the server is running") from exc
         self._lock = threading.Lock()
         self._allowed: dict[str, dict[str, bool]] | None = None
-        if study is not None:
+        if study is not None and create:
             self.register_study(study)
+        elif study is not None:
+            with self.engine.connect() as conn:
+                self._check_owner(conn, study)
 
     @classmethod
     def for_study(cls, study: "Study", url: str | None = None) -> "AnswerStore":
@@ -207,6 +220,29 @@ class AnswerStore:
 
     def _safe_url(self) -> str:
         return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
+    def _require_sqlite_file(self) -> None:
+        # Connecting would create a missing file, so a mistyped path would read as "no answers".
+        path = sa.engine.make_url(self.url).database
+        if not path or path == ":memory:" or not Path(path).is_file():
+            raise StudyError(f"no answers database file at {path or '(no path)'} (from {self._safe_url()}); "
+                             "check the path in --db (an absolute path needs four slashes: "
+                             "sqlite:////abs/answers.db) or omit --db to use STUDY/answers.db")
+
+    def _require_tables(self) -> None:
+        missing = sorted(set(_meta.tables) - set(sa.inspect(self.engine).get_table_names()))
+        if missing:
+            raise StudyError(f"answers database {self._safe_url()} is not a reader-study answers store "
+                             f"(tables {', '.join(missing)} missing); give the database the study was served "
+                             "with, or omit --db to use STUDY/answers.db")
+
+    def _check_owner(self, conn, study: "Study") -> set[str]:
+        """Study ids recorded in the store; refuses a store that belongs to another study."""
+        known = set(conn.execute(sa.select(studies.c.study_id)).scalars())
+        if known and known != {study.study_id}:
+            raise StudyError(f"answers database {self._safe_url()} belongs to study {', '.join(sorted(known))}, "
+                             f"not {study.study_id}; give each study its own database")
+        return known
 
     def close(self) -> None:
         self.engine.dispose()
@@ -227,10 +263,7 @@ class AnswerStore:
             for i, case_id in enumerate(study.order(reader_id)):
                 rows.append({"reader_id": reader_id, "case_id": case_id, "position": i, "practice": False})
         with self.engine.begin() as conn:
-            known = set(conn.execute(sa.select(studies.c.study_id)).scalars())
-            if known and known != {study.study_id}:
-                raise StudyError(f"answers database {self._safe_url()} belongs to study {', '.join(sorted(known))}, "
-                                 f"not {study.study_id}; give each study its own database")
+            known = self._check_owner(conn, study)
             if not known:
                 conn.execute(studies.insert().values(study_id=study.study_id))
             have = {(r.reader_id, r.case_id) for r in conn.execute(sa.select(assignments.c.reader_id, assignments.c.case_id))}

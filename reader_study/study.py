@@ -12,6 +12,7 @@ Study folder layout (written by ``reader_study.create.create_study``)::
     STUDY/readers.json      per reader: password hash, invite-token hash, order, practice
     STUDY/practice.json     {case_id: "real" | "fake"} for practice cases only
     STUDY/key/key.csv       case_id, truth, label, source (analysis only)
+    STUDY/key/seed.json     the seed of the image choice and reader orders (secret like the key)
     STUDY/answers.db        SQLite answers store (default)
 """
 

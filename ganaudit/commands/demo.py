@@ -98,7 +98,7 @@ def run_2d(out: Path, *, epochs: int, n_phantom: int, n_generated: int, quiet: b
         write_png16(generate(run_dir, epoch, 40, seed=1), folder)
         fakes.append((str(folder), f"epoch-{epoch:04d}"))
     study_dir = out / "2d" / "study"
-    created = create_study(study_in / "real", fakes, ["reader1", "reader2"], 40, study_dir, seed=0)
+    created = create_study(study_in / "real", fakes, ["reader1", "reader2"], 40, study_dir)
     _log(f"  reading study with 2 readers × 40 cases in {study_dir} (credentials in "
          f"{study_dir / 'credentials.txt'})")
     _log(f"  serve it with: ganaudit study serve {study_dir}")

@@ -20,10 +20,14 @@ def register(sub) -> None:
     c.add_argument("--fake", required=True, action="append", metavar="DIR[=LABEL]",
                    help="folder of generated images; LABEL names the checkpoint (default: folder name); repeat per checkpoint")
     c.add_argument("--readers", required=True, metavar="FILE_OR_LIST",
-                   help="comma-separated reader ids, or a file with one id per line")
+                   help="comma-separated reader ids, or an existing file with one id per line")
     c.add_argument("--cases", required=True, type=int, metavar="N", help="counted cases per reader (even)")
     c.add_argument("--out", required=True, metavar="STUDY", help="study folder to create (new or empty)")
-    c.add_argument("--seed", type=int, default=0, help="seed for the image choice and reader orders (default 0)")
+    c.add_argument("--seed", type=int, default=None,
+                   help="seed for the image choice and reader orders (default: a random one, saved only in "
+                        "STUDY/key/seed.json). Whoever knows it can tell from 'case k of N' which cases are "
+                        "real, so keep it as secret as the key: an explicit seed is for reproducible tests, "
+                        "not for real studies")
     c.add_argument("--practice", type=int, default=0, metavar="K",
                    help="practice cases shown first with feedback, not counted (default 0)")
     c.add_argument("--allow-change", action="store_true", help="let readers change answers they gave")
@@ -33,7 +37,7 @@ def register(sub) -> None:
 
     s = ssub.add_parser("serve", help="serve the reading app in the browser")
     s.add_argument("study", metavar="STUDY")
-    s.add_argument("--port", type=int, default=5006)
+    s.add_argument("--port", type=int, default=5006, help="TCP port, 1 to 65535 (default 5006)")
     s.add_argument("--db", default=None, metavar="URL",
                    help="answers database (default sqlite in STUDY; or postgresql://user@host:port/db)")
     s.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -43,9 +47,10 @@ def register(sub) -> None:
                         description="Write STUDY/analysis/: readers.csv, pairs_kappa.csv, checkpoints.csv, "
                                     "regions.csv, mrmc.csv, imrmc.csv, summary.json, reader_accuracy.png.")
     a.add_argument("study", metavar="STUDY")
-    a.add_argument("--db", default=None, metavar="URL", help="answers database (default sqlite in STUDY)")
+    a.add_argument("--db", default=None, metavar="URL",
+                   help="existing answers database (default sqlite in STUDY); it is only read")
     a.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for AUC intervals (default 2000)")
-    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples, >= 0 (default 0)")
     a.set_defaults(func=_analyze)
 
 

@@ -17,6 +17,7 @@ Answers are stored in ``STUDY/answers.db`` (SQLite) unless ``db`` names another 
 from __future__ import annotations
 
 import errno
+import socket
 import sys
 from pathlib import Path
 
@@ -80,7 +81,8 @@ def serve(study_dir: str | Path, *, port: int = 5006, db: str | None = None,
     study_dir : path
         Study folder written by ``ganaudit study create``.
     port : int
-        TCP port (default 5006).
+        TCP port, 1 to 65535 (default 5006). Port 0 ("any free port") is refused: the address
+        printed and the websocket origins allowed must name the real port.
     db : str, optional
         SQLAlchemy URL of the answers store; default ``sqlite:///STUDY/answers.db``.
     address : str
@@ -99,6 +101,8 @@ def serve(study_dir: str | Path, *, port: int = 5006, db: str | None = None,
     from reader_study.study import Study
 
     study = Study.open(study_dir)
+    _check_port(port)
+    _check_address(address, port)
     store = AnswerStore.for_study(study, db)
     secret = load_cookie_secret(study.path)
     pn.config.authorize_callback = make_authorize(study, secret)
@@ -115,6 +119,24 @@ def serve(study_dir: str | Path, *, port: int = 5006, db: str | None = None,
             raise InputError(f"cannot listen on {address}:{port} ({exc.strerror}); choose another "
                              "port with --port or another address with --address") from exc
         raise
+
+
+def _check_port(port) -> None:
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise InputError(f"--port must be a whole number from 1 to 65535, got {port!r}; the default is 5006")
+
+
+def _check_address(address: str, port: int) -> None:
+    """Resolve ``address`` as the server will, so a bad one is refused before anything starts."""
+    try:
+        # The same lookup tornado's bind_sockets makes ("" means every interface).
+        socket.getaddrinfo(address or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        # UnicodeError: a host name label longer than 63 characters cannot even be encoded.
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise InputError(f"cannot listen on {address}:{port}: {address!r} does not resolve to an address "
+                         f"({reason}); give --address 127.0.0.1 (this machine only), 0.0.0.0 (every interface) "
+                         "or a host name of this machine") from exc
 
 
 def _serve_apps(pn, apps: dict, *, study, secret: str, port: int, address: str, show: bool,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import sys
 import types
 from pathlib import Path
@@ -66,6 +68,44 @@ def test_create_too_few_images(folders, capsys):
     assert not (folders / "big").exists()
 
 
+def _one_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ganaudit study: error: ") and "\n" not in err and "Traceback" not in err
+    return err
+
+
+def test_create_default_seed_is_drawn_and_kept_in_the_key(folders, capsys):
+    assert _create(folders) == 0
+    out = capsys.readouterr().out
+    seed = json.loads((folders / "study" / "key" / "seed.json").read_text())["seed"]
+    assert str(seed) not in out  # printed credentials end up in terminal logs; the seed must not
+    for name in ("study.json", "readers.json", "credentials.txt"):
+        assert str(seed) not in (folders / "study" / name).read_text()
+
+
+def test_create_refuses_a_negative_seed(folders, capsys):
+    assert _create(folders, "--seed", "-1") == 2
+    assert "--seed must be a whole number >= 0, got -1" in _one_error(capsys)
+    assert not (folders / "study").exists()
+
+
+def test_create_refuses_fakes_inside_the_real_folder(folders, capsys):
+    write_png16(np.zeros((6, 16, 16), np.float32), folders / "real" / "generated")
+    code = main(["study", "create", "--real", str(folders / "real"), "--fake", str(folders / "real" / "generated"),
+                 "--readers", "alice", "--cases", "4", "--out", str(folders / "s")])
+    assert code == 2
+    assert "--fake folder" in (err := _one_error(capsys)) and "lies inside --real folder" in err
+    assert not (folders / "s").exists()
+
+
+def test_create_refuses_a_missing_readers_file(folders, capsys):
+    code = main(["study", "create", "--real", str(folders / "real"), "--fake", str(folders / "ckpt_a"),
+                 "--readers", "readers.txt", "--cases", "4", "--out", str(folders / "s")])
+    assert code == 2
+    assert "'readers.txt' looks like a file name, but there is no such file" in _one_error(capsys)
+    assert not (folders / "s").exists()
+
+
 def test_readers_from_file(folders):
     (folders / "readers.txt").write_text("r1\nr2\nr3\n")
     code = main(["study", "create", "--real", str(folders / "real"), "--fake", str(folders / "ckpt_a"),
@@ -106,6 +146,58 @@ def test_analyze_without_key(folders, capsys):
     (folders / "study" / "key" / "key.csv").unlink()
     assert main(["study", "analyze", str(folders / "study")]) == 2
     assert "no key/key.csv" in capsys.readouterr().err
+
+
+def test_analyze_refuses_a_negative_seed(folders, capsys):
+    assert _create(folders) == 0
+    capsys.readouterr()
+    assert main(["study", "analyze", str(folders / "study"), "--seed", "-1"]) == 2
+    assert "--seed must be a whole number >= 0, got -1" in _one_error(capsys)
+
+
+@pytest.mark.parametrize("content", ["", 'case_id,truth,label\n"abc,real\n'], ids=["empty", "garbled"])
+def test_analyze_with_a_damaged_key(folders, capsys, content):
+    assert _create(folders) == 0
+    capsys.readouterr()
+    (folders / "study" / "key" / "key.csv").write_text(content)
+    assert main(["study", "analyze", str(folders / "study")]) == 2
+    err = _one_error(capsys)
+    assert "key.csv is damaged" in err and "restore the key/ folder" in err
+
+
+def test_analyze_with_a_mistyped_db_creates_nothing(folders, capsys):
+    assert _create(folders) == 0
+    capsys.readouterr()
+    typo = folders / "typo.db"
+    assert main(["study", "analyze", str(folders / "study"), "--db", f"sqlite:///{typo}"]) == 2
+    assert "no answers database file at" in _one_error(capsys)
+    assert not list(folders.glob("typo.db*"))
+
+
+@pytest.mark.parametrize("port", ["99999", "-5", "0", "65536"])
+def test_serve_refuses_a_port_out_of_range(folders, capsys, port):
+    assert _create(folders) == 0
+    capsys.readouterr()
+    assert main(["study", "serve", str(folders / "study"), "--port", port]) == 2
+    assert f"--port must be a whole number from 1 to 65535, got {port}" in _one_error(capsys)
+
+
+@pytest.mark.parametrize("address", ["no.such.host.invalid", "a" * 300])
+def test_serve_refuses_an_address_it_cannot_resolve(folders, capsys, monkeypatch, address):
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        # No DNS lookup in tests: answer for the .invalid name as a resolver would.
+        if host == "no.such.host.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    assert _create(folders) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    assert main(["study", "serve", str(folders / "study"), "--port", "5999", "--address", address]) == 2
+    err = _one_error(capsys)
+    assert f"{address!r} does not resolve to an address" in err and "--address 127.0.0.1" in err
 
 
 def test_serve_passes_options_to_the_app(folders, monkeypatch):

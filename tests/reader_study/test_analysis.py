@@ -14,6 +14,7 @@ from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 
 from gan_models.data import write_png16
+from gan_models.errors import InputError
 from reader_study.analysis import analyze_study, cohen_kappa, fleiss_kappa
 from reader_study.create import create_study
 from reader_study.errors import MissingKey, StudyError
@@ -250,3 +251,61 @@ def test_single_reader_study(tmp_path):
     assert result.pairs.empty and math.isnan(result.summary["fleiss_kappa"])
     summary = json.loads((path / "analysis" / "summary.json").read_text())
     assert summary["fleiss_kappa"] is None and summary["mean_cohen_kappa"] is None
+
+
+@pytest.mark.parametrize("content", [b"", b'case_id,truth,label\n"abc,real\n', b"\xff\xfe\x00garbage\x80\x81"],
+                         ids=["empty", "unclosed-quote", "binary"])
+def test_damaged_key_is_a_clear_error(tmp_path, content):
+    from tests.reader_study.test_store import make_study
+
+    path = make_study(tmp_path)
+    (path / "key" / "key.csv").write_bytes(content)
+    with pytest.raises(MissingKey, match="key.csv is damaged .*restore the key/ folder"):
+        analyze_study(path)
+    assert not (path / "analysis").exists()
+
+
+def test_bad_bootstrap_seed_is_refused(tmp_path):
+    from tests.reader_study.test_store import make_study
+
+    path = make_study(tmp_path)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(InputError, match="--seed must be a whole number >= 0"):
+            analyze_study(path, seed=bad)
+
+
+def test_missing_sqlite_database_is_refused_and_not_created(tmp_path):
+    from tests.reader_study.test_store import make_study
+
+    path = make_study(tmp_path)
+    typo = tmp_path / "typo.db"
+    with pytest.raises(StudyError, match="no answers database file at .*typo.db.*four slashes"):
+        analyze_study(path, db=f"sqlite:///{typo}")
+    (path / "answers.db").unlink()
+    with pytest.raises(StudyError, match="no answers database file at .*answers.db"):
+        analyze_study(path)
+    assert not typo.exists() and not (path / "answers.db").exists()
+    assert not list(tmp_path.glob("typo.db*")) and not (path / "analysis").exists()
+
+
+def test_analysis_reads_the_store_without_changing_it(tmp_path):
+    import sqlalchemy as sa
+
+    from tests.reader_study.test_store import make_study
+
+    path = make_study(tmp_path, readers="a,b", n_cases=6, practice=0)
+    other = tmp_path / "other.db"
+    sa.create_engine(f"sqlite:///{other}").connect().close()  # an empty SQLite file, not an answers store
+    with pytest.raises(StudyError, match="not a reader-study answers store .*answers, .*missing"):
+        analyze_study(path, db=f"sqlite:///{other}")
+    assert sa.inspect(sa.create_engine(f"sqlite:///{other}")).get_table_names() == []
+
+    # A store that belongs to another study is refused before anything is registered in it.
+    foreign = make_study(tmp_path / "foreign", readers="zed", n_cases=6, practice=0)
+    url = f"sqlite:///{foreign / 'answers.db'}"
+    with sa.create_engine(url).connect() as conn:
+        before = conn.execute(sa.text("select count(*) from assignments")).scalar_one()
+    with pytest.raises(StudyError, match="belongs to study .*not "):
+        analyze_study(path, db=url)
+    with sa.create_engine(url).connect() as conn:
+        assert conn.execute(sa.text("select count(*) from assignments")).scalar_one() == before

@@ -129,6 +129,60 @@ def test_orders_per_reader_seeded_and_saved(made, tmp_path):
     assert not set(Study.open(again.path).order("bob")) & set(orders["bob"])
 
 
+def _truths(path: Path, reader: str) -> list[tuple[str, str]]:
+    key = {r["case_id"]: (r["truth"], r["label"]) for r in _key(path)}
+    return [key[c] for c in Study.open(path).order(reader)]
+
+
+def test_default_seed_is_random_and_kept_only_in_the_key(tmp_path):
+    real, fakes = _folders(tmp_path)
+    first = create_study(real, fakes, "alice,bob", 16, tmp_path / "first")
+    second = create_study(real, fakes, "alice,bob", 16, tmp_path / "second")
+    # With a fixed default seed, anyone knowing the code and a reader id could work out the
+    # truth from "case k of N"; 16 cases have 900,900 (truth, label) sequences.
+    assert _truths(first.path, "alice") != _truths(second.path, "alice")
+    seeds = [json.loads((c.path / "key" / "seed.json").read_text())["seed"] for c in (first, second)]
+    assert seeds[0] != seeds[1] and all(isinstance(s, int) and 0 <= s < 2**63 for s in seeds)
+
+
+def test_seed_in_the_key_reproduces_images_and_orders(tmp_path):
+    real, fakes = _folders(tmp_path)
+    created = create_study(real, fakes, "alice,bob", 12, tmp_path / "study", practice=3)
+    seed = json.loads((created.path / "key" / "seed.json").read_text())["seed"]
+    again = create_study(real, fakes, "alice,bob", 12, tmp_path / "again", practice=3, seed=seed)
+
+    def sources(path, reader):
+        src = {r["case_id"]: r["source"] for r in _key(path) + _key(path, "practice_key.csv")}
+        study = Study.open(path)
+        return [src[c] for c in study.practice(reader) + study.order(reader)]
+
+    for reader in ("alice", "bob"):
+        assert sources(again.path, reader) == sources(created.path, reader)
+
+
+def test_seed_is_nowhere_outside_the_key(tmp_path):
+    real, fakes = _folders(tmp_path)
+    created = create_study(real, fakes, "alice,bob", 12, tmp_path / "study", practice=3)
+    seed = json.loads((created.path / "key" / "seed.json").read_text())["seed"]
+    needles = [str(seed).encode(), f"{seed:x}".encode(), seed.to_bytes(8, "little"), seed.to_bytes(8, "big")]
+    public = [p for p in created.path.rglob("*") if p.is_file() and "key" not in p.relative_to(created.path).parts]
+    assert {p.name for p in public} >= {"study.json", "readers.json", "practice.json", "answers.db", "credentials.txt"}
+    for p in public:
+        data = p.read_bytes()
+        assert not [n for n in needles if n in data], f"the seed is in {p.name}"
+    assert str(seed) not in created.credentials_text()
+
+
+def test_position_alone_does_not_reveal_the_truth(made):
+    # Against the old layout (reals first, then each checkpoint's fakes in blocks), a reader's
+    # seeded permutation alone told which positions held the reals.
+    created, _, _ = made
+    for reader in ("alice", "bob", "carol"):
+        perm = create_mod._reader_rng(3, reader).permutation(12)
+        guess = [("real" if i < 6 else "fake") for i in perm]
+        assert guess != [truth for truth, _ in _truths(created.path, reader)]
+
+
 def test_credentials_file_and_authentication(made):
     created, _, _ = made
     cred_file = created.path / "credentials.txt"
@@ -183,13 +237,23 @@ def test_readers_from_file(tmp_path):
     f.write_text("# radiologists\nalice\n\n bob  \ncarol # senior\n")
     assert parse_readers(str(f)) == ["alice", "bob", "carol"]
     assert parse_readers("x, y") == ["x", "y"]
+    assert parse_readers(f) == ["alice", "bob", "carol"]
+    assert parse_readers("dr.smith") == ["dr.smith"]  # dots are allowed in ids; not taken for a file
+    with pytest.raises(InputError, match="looks like a file name, but there is no such file"):
+        parse_readers(tmp_path / "radiologists")
+    with pytest.raises(InputError, match="looks like a file name, but there is no such file"):
+        parse_readers(str(tmp_path))  # a folder is not a readers file
 
 
 @pytest.mark.parametrize("readers, match", [
     ("", "no readers given"),
     ("alice,alice", "given twice: alice"),
     ("al ice", "not allowed"),
-    ("../etc", "not allowed"),
+    ("alice,../etc", "'../etc' is not allowed"),
+    # A missing file must not turn into a reader named after it.
+    ("readers.txt", "'readers.txt' looks like a file name, but there is no such file.*alice,bob"),
+    ("team/readers", "'team/readers' looks like a file name.*one reader id per line"),
+    ("panel.CSV", "looks like a file name"),
 ])
 def test_bad_readers(readers, match):
     with pytest.raises(InputError, match=match):
@@ -205,6 +269,9 @@ def test_bad_readers(readers, match):
     ({"n_cases": 12, "labels": ("a", "a")}, "labels repeat"),
     ({"n_cases": 12, "labels": ("real", "b")}, "not allowed"),
     ({"n_cases": 12, "admin_password": "short"}, "at least 8 characters"),
+    ({"n_cases": 12, "seed": -1}, "--seed must be a whole number >= 0, got -1; omit it"),
+    ({"n_cases": 12, "seed": 2.5}, "--seed must be a whole number"),
+    ({"n_cases": 12, "seed": True}, "--seed must be a whole number"),
 ])
 def test_bad_inputs_write_nothing(tmp_path, kwargs, match):
     real, fakes = _folders(tmp_path)
@@ -225,6 +292,39 @@ def test_same_folder_twice_is_refused(tmp_path):
     with pytest.raises(InputError, match="same folder is given twice"):
         create_study(real, [fakes[0], (fakes[0][0] + "/", "epoch-0002")], "alice", 4, tmp_path / "study")
     assert not (tmp_path / "study").exists()
+
+
+@pytest.mark.parametrize("layout, match", [
+    ("fake_in_real", "--fake folder .*real_scans/gen lies inside --real folder .*count as real images"),
+    ("real_in_fake", "--real folder .*gen_0/real lies inside --fake folder .*generated images"),
+    ("fake_in_fake", "--fake folder .*gen_0/gen lies inside --fake folder .*gen_0"),
+    ("out_in_real", "--out folder .*real_scans/study lies inside --real folder .*choose an --out folder"),
+    ("out_in_fake", "--out folder .*gen_1/study lies inside --fake folder"),
+    ("out_is_real", "--out is the --real folder .*new folder outside"),
+])
+def test_nested_folders_are_refused(tmp_path, layout, match):
+    real, fakes = _folders(tmp_path)
+    out = tmp_path / "study"
+    inner = np.random.default_rng(1).uniform(-1, 1, (9, 32, 32)).astype(np.float32)
+    if layout == "fake_in_real":
+        write_png16(inner, real / "gen")
+        fakes = [(str(real / "gen"), "epoch-0001")]
+    elif layout == "real_in_fake":
+        write_png16(inner, Path(fakes[0][0]) / "real")
+        real = Path(fakes[0][0]) / "real"
+    elif layout == "fake_in_fake":
+        write_png16(inner, Path(fakes[0][0]) / "gen")
+        fakes = [fakes[0], (str(Path(fakes[0][0]) / "gen"), "epoch-0099")]
+    elif layout == "out_in_real":
+        out = real / "study"
+    elif layout == "out_in_fake":
+        out = Path(fakes[1][0]) / "study"
+    else:
+        out = real
+    listing = sorted(tmp_path.rglob("*"))
+    with pytest.raises(InputError, match=match):
+        create_study(real, fakes, "alice", 4, out)
+    assert sorted(tmp_path.rglob("*")) == listing
 
 
 def test_refuses_non_empty_out_dir_and_accepts_empty(tmp_path):

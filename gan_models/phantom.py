@@ -224,7 +224,7 @@ def _smoothstep(x: np.ndarray, edge0: float, edge1: float) -> np.ndarray:
 def _check_probability(name: str, value: float) -> float:
     if not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
         raise InputError(f"{name} must be a probability between 0 and 1, got {value!r}; "
-                         f"pass e.g. {name}=0.3")
+                         f"e.g. 0.3 (command line: --{name.replace('_', '-')} 0.3)")
     return float(value)
 
 
@@ -352,10 +352,10 @@ def make_population(n: int, size: int = 64, *, seed: int = 0, lesion_prevalence:
     import pandas as pd
 
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InputError(f"n must be a positive number of images, got {n!r}; pass e.g. n=300")
+        raise InputError(f"n must be a positive number of images, got {n!r}; e.g. 300 (command line: --n 300)")
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 16 <= size <= 512:
         raise InputError(f"size must be an image side between 16 and 512 pixels, got {size!r}; "
-                         "pass e.g. size=64")
+                         "e.g. 64 (command line: --size 64)")
     if lesion_side not in ("left", "right", "any"):
         raise InputError(f"lesion_side must be 'left', 'right' or 'any', got {lesion_side!r}; "
                          "'left' is the population rule")

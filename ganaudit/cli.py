@@ -11,6 +11,8 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
+from pathlib import Path
 
 from ganaudit import __version__
 
@@ -31,13 +33,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Warnings raised by ganaudit's own packages are messages for the user (a skipped file, an
+# unhealthy epoch): shown as one line, not with Python's source-line format.
+_OURS = tuple(str(Path(__file__).resolve().parents[1] / name) + os.sep
+              for name in ("ganaudit", "gan_models", "evaluation", "reader_study", "reports"))
+
+
+def _warning_printer(command: str, default):
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, UserWarning) and str(Path(filename).resolve()).startswith(_OURS):
+            print(f"ganaudit {command}: warning: {message}", file=file or sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     from gan_models.errors import InputError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        code = args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer(args.command, warnings.showwarning)
+            code = args.func(args)
     except InputError as exc:
         print(f"ganaudit {args.command}: error: {exc}", file=sys.stderr)
         return 2

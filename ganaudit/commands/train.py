@@ -48,7 +48,7 @@ def _overrides(args) -> dict:
 
 
 def _report(summary) -> int:
-    print(f"trained {summary['epochs']} epochs into {summary['run_dir']}")
+    print(f"trained {summary['epochs']} epoch{'' if summary['epochs'] == 1 else 's'} into {summary['run_dir']}")
     if summary["unhealthy"]:
         print(f"warning: unhealthy epochs {summary['unhealthy']} (see history.csv)")
     return 0

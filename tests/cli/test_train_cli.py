@@ -203,7 +203,7 @@ def test_train1d_command_with_options(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train1d", "--pattern", "circle", "--epochs", "1", "--loss", "least_squares",
                  "--batch-size", "1024", "--seed", "3", "--out", str(out), "--quiet"]) == 0
-    assert f"trained 1 epochs into {out}" in capsys.readouterr().out
+    assert f"trained 1 epoch into {out}" in capsys.readouterr().out
     run = json.loads((out / "run.json").read_text())
     assert (run["loss"], run["batch_size"], run["seed"], run["epochs"]) == ("least_squares", 1024, 3, 1)
     assert run["pattern"]["name"] == "circle"

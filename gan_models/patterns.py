@@ -4,12 +4,14 @@ A pattern is a parametric curve t ∈ [0, 1] → (x, y). Real examples are point
 random t; the dense curve (used to measure coverage) is the same map on a fine grid of t.
 ``circle`` is not a function of x, which is the point of it. Users add patterns without
 touching the package: a :class:`Pattern`, a callable ``sampler(n, rng) -> (n, 2) array`` or a
-``module:function`` spec returning either.
+``module:function`` spec naming either. A sampler becomes a :class:`SampledPattern`: real
+examples are ``sampler(n, rng)`` with the run's generator; its ranges and dense curve come from
+a fixed reference sample drawn from a stream of its own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -84,24 +86,83 @@ PATTERNS: dict[str, Pattern] = {
 }
 
 
-def _from_sampler(name: str, sampler: Callable) -> Pattern:
-    """Wrap a user sampler ``sampler(n, rng) -> (n, 2)`` as a Pattern (ranges measured)."""
-    probe = np.asarray(sampler(50_000, np.random.default_rng(0)), dtype=np.float64)
-    if probe.ndim != 2 or probe.shape[1] != 2:
-        raise InputError(f"pattern {name!r} returned shape {probe.shape}; a pattern sampler must "
-                         "return an (n, 2) array of (x, y) points")
-    if not np.all(np.isfinite(probe)):
-        bad = int((~np.isfinite(probe)).any(axis=1).sum())
-        raise InputError(f"pattern {name!r} returned {bad} non-finite (NaN/inf) points out of "
-                         f"{len(probe)}; fix the function so every (x, y) is a finite number")
-    # A sampler has no curve parameter: its "dense curve" is a large fixed sample.
-    def curve(t):
-        rng = np.random.default_rng(12345)
-        return np.asarray(sampler(len(t), rng), dtype=np.float64)
+# The reference sample of a sampler pattern: its ranges and its dense curve. Its own 128-bit
+# entropy, whose last word no training or scoring stream ``[seed, k]`` (k = 1, 2) can have;
+# sharing a stream would score the true error against the training points themselves.
+_REFERENCE_ENTROPY = 0x6A5E_D1C0_7E57_A11D_0F5E_ED5E_9DE5_0001
+_REFERENCE_SIZE = 50_000
 
-    x, y = probe[:, 0], probe[:, 1]
-    return Pattern(name, curve, (float(x.min()), float(x.max())), (float(y.min()), float(y.max())),
-                   f"user pattern {name}")
+
+def _draw(name: str, sampler: Callable, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Call a user sampler and check what it returns.
+
+    Parameters
+    ----------
+    name : str
+        The pattern's name or spec, for the error messages.
+    sampler : callable
+        The user's ``sampler(n, rng)``.
+    n : int
+        Number of points asked for.
+    rng : numpy.random.Generator
+        Passed on to the sampler.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, 2)`` float64 array of finite (x, y) points.
+
+    Raises
+    ------
+    InputError
+        If the sampler raises, or returns anything but ``n`` finite (x, y) points.
+    """
+    try:
+        points = np.asarray(sampler(n, rng), dtype=np.float64)
+    except Exception as exc:  # any failure of user code becomes one clear message, not a traceback
+        raise InputError(f"pattern {name!r} failed when called as sampler(n, rng): "
+                         f"{type(exc).__name__}: {exc}; a pattern must be a function sampler(n, rng) "
+                         "returning an (n, 2) array of (x, y) numbers") from exc
+    if points.shape != (n, 2):
+        raise InputError(f"pattern {name!r} returned shape {points.shape} when asked for {n} points; "
+                         "a pattern sampler must return an (n, 2) array of (x, y) points")
+    if not np.all(np.isfinite(points)):
+        bad = int((~np.isfinite(points)).any(axis=1).sum())
+        raise InputError(f"pattern {name!r} returned {bad} non-finite (NaN/inf) points out of "
+                         f"{n}; fix the function so every (x, y) is a finite number")
+    return points
+
+
+@dataclass(frozen=True)
+class SampledPattern(Pattern):
+    """A user pattern known only through its ``sampler(n, rng) -> (n, 2)``.
+
+    It has no curve parameter, so real examples come straight from the sampler with the
+    caller's generator (each seed its own points), and ``curve(t)`` looks ``t`` up in a fixed
+    reference sample drawn from a stream of its own (the dense curve for the true error; asked
+    for more than its 50,000 points, ``dense`` repeats some).
+    """
+
+    sampler: Callable[[int, np.random.Generator], np.ndarray] = field(kw_only=True)
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` real examples: ``sampler(n, rng)`` with the given generator (float32)."""
+        return _draw(self.name, self.sampler, n, rng).astype(np.float32)
+
+
+def _from_sampler(name: str, sampler: Callable) -> SampledPattern:
+    """Wrap a user sampler as a Pattern whose ranges are measured on its reference sample."""
+    reference = _draw(name, sampler, _REFERENCE_SIZE,
+                      np.random.default_rng(np.random.SeedSequence(_REFERENCE_ENTROPY)))
+
+    def curve(t):
+        # Evenly strided, so a sampler that returns its points in order still spans its curve.
+        index = np.rint(np.asarray(t, dtype=np.float64) * (len(reference) - 1)).astype(np.intp)
+        return reference[index]
+
+    x, y = reference[:, 0], reference[:, 1]
+    return SampledPattern(name, curve, (float(x.min()), float(x.max())),
+                          (float(y.min()), float(y.max())), f"user pattern {name}", sampler=sampler)
 
 
 def resolve_pattern(spec) -> Pattern:

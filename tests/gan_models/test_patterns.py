@@ -152,8 +152,16 @@ def user_module(tmp_path, monkeypatch):
         "    out = rng.uniform(0, 1, (n, 2))\n"
         "    out[::7, 1] = np.nan\n"
         "    return out\n"
+        "def cloud(n, rng):\n"
+        "    return rng.uniform(-1, 1, (n, 2))\n"
         "def wrong_shape(n, rng):\n"
         "    return rng.uniform(0, 1, (n, 3))\n"
+        "def fixed_count(n, rng):\n"
+        "    return rng.uniform(0, 1, (100, 2))\n"
+        "def raises(n, rng):\n"
+        "    raise RuntimeError('sensor offline')\n"
+        "def strings(n, rng):\n"
+        "    return [['a', 'b']] * n\n"
         "NOT_CALLABLE = 3\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(__import__("sys").modules, "ganaudit_user_patterns", raising=False)
@@ -196,9 +204,59 @@ def test_bad_pattern_specs(spec, message):
 
 @pytest.mark.parametrize("attr, message", [
     ("missing", r"has no attribute 'missing'"),
-    ("wrong_shape", r"returned shape \(50000, 3\); a pattern sampler must return an \(n, 2\) array"),
+    ("wrong_shape", r"returned shape \(50000, 3\) when asked for 50000 points; a pattern sampler "
+                    r"must return an \(n, 2\) array"),
+    ("fixed_count", r"returned shape \(100, 2\) when asked for 50000 points"),
+    ("raises", r"pattern '.*:raises' failed when called as sampler\(n, rng\): RuntimeError: "
+               r"sensor offline; a pattern must be a function sampler\(n, rng\)"),
+    ("strings", r"pattern '.*:strings' failed when called as sampler\(n, rng\): ValueError: "
+                r"could not convert string to float"),
     ("NOT_CALLABLE", r"is neither a Pattern nor a callable sampler"),
 ])
 def test_bad_user_module_functions(user_module, attr, message):
     with pytest.raises(InputError, match=message):
         resolve_pattern(f"{user_module}:{attr}")
+
+
+def test_a_function_with_the_wrong_signature_is_refused():
+    with pytest.raises(InputError, match=r"pattern 'os:getcwd' failed when called as sampler\(n, rng\): "
+                                         r"TypeError: .*takes no arguments"):
+        resolve_pattern("os:getcwd")
+
+
+def test_user_pattern_samples_follow_the_run_generator(user_module):
+    pattern = resolve_pattern(f"{user_module}:ring")
+    a = pattern.sample(50, np.random.default_rng([0, 1]))
+    again = pattern.sample(50, np.random.default_rng([0, 1]))
+    other_seed = pattern.sample(50, np.random.default_rng([1, 1]))
+    assert a.dtype == np.float32 and a.shape == (50, 2)
+    np.testing.assert_array_equal(a, again)
+    assert not np.allclose(a, other_seed)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 12345, [0, 1], [0, 2], [7, 1]])
+def test_user_pattern_dense_curve_is_not_a_training_stream(user_module, seed):
+    # Points filling a square: independent draws meet at float32 precision with odds ~1e-6
+    # (on a curve, one chance match in 2·10⁷ pairs is likely).
+    pattern = resolve_pattern(f"{user_module}:cloud")
+    training = pattern.sample(1000, np.random.default_rng(seed))
+    dense = pattern.dense(20_000)
+    shared = set(map(tuple, dense.astype(np.float32))) & set(map(tuple, training))
+    assert not shared
+
+
+def test_user_pattern_dense_curve_is_fixed_and_its_ranges_come_from_it(user_module):
+    pattern = resolve_pattern(f"{user_module}:ring")
+    dense = pattern.dense(50_000)
+    np.testing.assert_array_equal(dense, resolve_pattern(f"{user_module}:ring").dense(50_000))
+    assert pattern.x_range == (dense[:, 0].min(), dense[:, 0].max())
+    assert pattern.y_range == (dense[:, 1].min(), dense[:, 1].max())
+
+
+def test_user_pattern_training_points_are_scored_as_a_fresh_sample(user_module):
+    # Scored against an independent reference, real points sit the reference's sampling gaps
+    # away (~1e-4 here); scored against themselves, only float32 rounding (~1e-7) would remain.
+    pattern = resolve_pattern(f"{user_module}:ring")
+    scores = true_error_1d(pattern.sample(2000, np.random.default_rng([0, 1])), pattern)
+    assert scores["precision_error"] > 1e-5
+    assert scores["true_error_rel"] < 5e-3

@@ -34,7 +34,7 @@ def _write_grid(generator, latents, run_dir, epoch):
         Image.fromarray(image_grid(images[..., 0])).save(tmp, format="PNG")
 
 
-def _load_data(source: str, size: int, *, n_phantom: int, seed: int):
+def _load_data(source: str, size: int, *, n_phantom: int, seed: int, size_given: bool = True):
     """Images (N, S, S) in [-1, 1], names, labels (or None), provenance, split groups."""
     if source == "phantom":
         from gan_models.phantom import make_population
@@ -44,7 +44,15 @@ def _load_data(source: str, size: int, *, n_phantom: int, seed: int):
         return images, names, labels, {"source": "phantom", "n": n_phantom, "seed": seed}, names
     from gan_models.data import find_labels, load_images
 
-    image_set = load_images(source, size=size)
+    if size_given:
+        image_set = load_images(source, size=size)
+    else:
+        # Without --size, images of mixed sizes are refused (resizing them all to one size
+        # should be the user's choice); one common size is then resized to the default.
+        from gan_models.data.policy import resize_square
+
+        image_set = load_images(source, size=None)
+        image_set.images = np.stack([resize_square(img, size) for img in image_set.images])
     meta = {"source": str(Path(source).resolve()), "n": len(image_set)}
     meta.update({k: v for k, v in image_set.meta.items() if k != "source"})
     # Labels travel with a folder written by `ganaudit data phantom` (for the findings audit).
@@ -52,10 +60,16 @@ def _load_data(source: str, size: int, *, n_phantom: int, seed: int):
     return image_set.images, list(image_set.names), labels, meta, image_set.groups
 
 
-def train_2d(data: str, out, *, size: int = 64, epochs: int | None = None, seed: int = 0,
+def train_2d(data: str, out, *, size: int | None = None, epochs: int | None = None, seed: int = 0,
              resume: bool = False, quiet: bool = False, n_phantom: int = 1000,
              precision: str = "auto", **overrides) -> dict:
-    """Train a DCGAN on ``data`` ("phantom" or a folder/file of images) into ``out``."""
+    """Train a DCGAN on ``data`` ("phantom" or a folder/file of images) into ``out``.
+
+    ``size`` is the training image size (64, 128 or 256). None: 64, and a folder whose images
+    differ in size is refused rather than silently resized (give ``size`` to resize them all).
+    """
+    size_given = size is not None
+    size = DEFAULT_SIZE if size is None else size
     if epochs is not None and int(epochs) <= 0:
         raise InputError(f"--epochs must be a positive number of epochs, got {epochs}")
     if precision not in PRECISIONS:
@@ -76,7 +90,8 @@ def train_2d(data: str, out, *, size: int = 64, epochs: int | None = None, seed:
         # Refuse a used folder, then load (and so validate) and split the data, all before
         # the output folder is touched.
         runs.check_new_run_dir(out_path)
-        images, names, labels, meta, groups = _load_data(data, int(size), n_phantom=n_phantom, seed=seed)
+        images, names, labels, meta, groups = _load_data(data, int(size), n_phantom=n_phantom, seed=seed,
+                                                         size_given=size_given)
         # Slices of one series/volume stay on one side, or neighbours would look like copies.
         train_idx, held_idx = split_train_heldout(len(images), heldout_fraction=settings["heldout_fraction"],
                                                   seed=seed, groups=groups)
@@ -113,6 +128,7 @@ def train_2d(data: str, out, *, size: int = 64, epochs: int | None = None, seed:
 
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+DEFAULT_SIZE = 64
 
 
 def _precision_policy(precision: str = "auto") -> str:

@@ -29,7 +29,9 @@ def register(sub):
                        description="Train a DCGAN on the phantom population or a folder/file of "
                                    "DICOM, NIfTI, PNG/JPEG/TIFF or .npy images.")
     p.add_argument("--data", required=True, help="'phantom' or a folder/file of images")
-    p.add_argument("--size", type=int, default=64, choices=[64, 128, 256], help="training image size")
+    p.add_argument("--size", type=int, default=None, choices=[64, 128, 256],
+                   help="training image size; images are resized to it (default 64, and then a folder "
+                        "of images of different sizes is refused)")
     p.add_argument("--n-phantom", type=int, default=1000, help="phantom slices to make when --data phantom")
     p.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"], default="auto",
                    help="auto: mixed_bfloat16 on a GPU/TPU, float32 on CPU (default); mixed_bfloat16 "

@@ -166,3 +166,24 @@ def test_run_json_that_is_not_a_run(tmp_path, text):
     (tmp_path / "run.json").write_text(text)
     with pytest.raises(InputError, match="does not describe a ganaudit run"):
         runs.load_run(tmp_path)
+
+
+def test_mixed_sizes_without_size_are_refused_and_resized_with_it(tmp_path):
+    from gan_models.data import write_png16
+
+    rng = np.random.default_rng(1)
+    write_png16(rng.uniform(-1, 1, (6, 32, 32)).astype(np.float32), tmp_path / "mixed" / "a")
+    write_png16(rng.uniform(-1, 1, (6, 48, 48)).astype(np.float32), tmp_path / "mixed" / "b")
+    with pytest.raises(InputError, match=r"mixed sizes 32x32 \(6\), 48x48 \(6\).*--size S"):
+        train_2d(str(tmp_path / "mixed"), tmp_path / "run", epochs=1, quiet=True)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.training
+def test_one_common_size_is_resized_to_the_default(tmp_path):
+    from gan_models.data import write_png16
+
+    write_png16(np.random.default_rng(2).uniform(-1, 1, (10, 32, 32)).astype(np.float32), tmp_path / "small")
+    train_2d(str(tmp_path / "small"), tmp_path / "run", epochs=1, batch_size=4, quiet=True)
+    assert np.load(tmp_path / "run" / "data" / "train.npy").shape[1:] == (64, 64)
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["image_size"] == 64

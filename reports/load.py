@@ -91,6 +91,25 @@ def _require_columns(frame: pd.DataFrame, columns: list[str], path: Path, how: s
             f"{path} lacks column(s) {', '.join(missing)}; make it again with {how}")
 
 
+def _check_numbers(frame: pd.DataFrame, path: Path, how: str) -> None:
+    """Every column that is not true/false must hold numbers (a hand-edited cell would
+    otherwise surface as a traceback deep in the stopping rule)."""
+    truth_words = {"true", "false", "1", "0", "1.0", "0.0"}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        present = values.dropna()
+        if present.map(lambda v: str(v).strip().lower() in truth_words).all():
+            continue
+        numbers = pd.to_numeric(present, errors="coerce")
+        if numbers.isna().any():
+            bad = present[numbers.isna()].index[0]
+            raise InputError(f"{path} column {column} holds {present[bad]!r} at epoch "
+                             f"{frame.loc[bad, 'epoch']}, not a number; make it again with {how}")
+        frame[column] = pd.to_numeric(values, errors="coerce")
+
+
 def _as_bool(values: pd.Series) -> pd.Series:
     """``healthy`` may be written as True/False, true/false or 1/0; unknown stays NA."""
     mapping = {"true": True, "1": True, "1.0": True, "false": False, "0": False, "0.0": False}
@@ -217,6 +236,12 @@ def load_run(run_dir: str | Path, *, study_dir: str | Path | None = None) -> Run
                          f"again with ganaudit score {path}")
     scores["epoch"] = epochs.astype(int)
     scores = scores.sort_values("epoch").reset_index(drop=True)
+    unknown = sorted(set(scores["epoch"]) - set(history["epoch"]))
+    if unknown:
+        raise InputError(f"{scores_path} scores epoch {unknown[0]}, which {history_path.name} does not "
+                         "have: the scores belong to another run or to an earlier training of this "
+                         f"one; make them again with ganaudit score {path}")
+    _check_numbers(scores, scores_path, f"ganaudit score {path}")
     # Training-health columns come from history.csv when scores.csv lacks them.
     extra = history[HISTORY_COLUMNS].rename(columns={c: f"{c}_history" for c in HISTORY_COLUMNS[1:]})
     merged = scores.merge(extra, on="epoch", how="left")

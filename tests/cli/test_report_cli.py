@@ -56,6 +56,23 @@ def test_report_cli_missing_scores(tmp_path, capsys):
     assert f"run `ganaudit score {run}` first" in err
 
 
+@pytest.mark.parametrize("edit, match", [
+    (lambda t: t.assign(true_error_ci_high=t["true_error_ci_high"].astype(object).where(t["epoch"] != 2, "0.2 (rough)")),
+     "column true_error_ci_high holds '0.2 (rough)' at epoch 2, not a number"),
+    (lambda t: t.assign(epoch=t["epoch"].where(t["epoch"] != 2, 7)),
+     "scores epoch 7, which history.csv does not have"),
+])
+def test_report_cli_hand_edited_scores(tmp_path, capsys, edit, match):
+    import pandas as pd
+
+    run = make_run_1d(tmp_path, [0.3, 0.2])
+    edit(pd.read_csv(run / "scores.csv")).to_csv(run / "scores.csv", index=False)
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert match in err and err.count("\n") == 1
+    assert not (run / "report").exists()
+
+
 def test_report_cli_no_passing_checkpoint(tmp_path, capsys):
     run = make_run_1d(tmp_path, [0.3, 0.2], healthy=[False, False])
     assert main(["report", str(run)]) == 0

@@ -130,7 +130,8 @@ def fmt(value, digits: int = 3) -> str:
     value = float(value)
     if value == 0:
         return "0"
-    if abs(value) >= 10 ** digits or abs(value) < 1e-3:
+    # Decide on the rounded value: 999.6 is "1.00e+03", not "1e+03".
+    if abs(float(f"{value:.{digits}g}")) >= 10 ** digits or abs(value) < 1e-3:
         return f"{value:.{digits - 1}e}"
     return f"{value:.{digits}g}"
 
@@ -139,10 +140,13 @@ def pct(share) -> str:
     """A share as a percentage for people ('41 %', '2.5 %')."""
     if share is None or pd.isna(share):
         return "–"
-    value = round(100 * float(share), 1)
-    if value >= 10 or value == round(value):
-        return f"{value:.0f} %"
-    return f"{value:.1f} %"
+    exact = 100 * float(share)
+    if abs(exact - round(exact)) < 1e-9:
+        return f"{exact:.0f} %"
+    # Never round onto a whole number the value is not: 5.04 % next to a 5 % limit must not
+    # read "5 %", nor 99.96 % "100 %".
+    value = round(exact, 1)
+    return f"{exact:.2f} %" if value == round(value) else f"{value:.1f} %"
 
 
 def _num(row: pd.Series, col: str) -> float:
@@ -234,7 +238,7 @@ def _epochs(epochs) -> str:
     if len(epochs) == 1:
         return f"epoch {epochs[0]}"
     shown = ", ".join(str(e) for e in epochs[:-1][:8])
-    more = f" and {len(epochs) - 9} more" if len(epochs) > 9 else f" and {epochs[-1]}"
+    more = f" and {len(epochs) - 8} more" if len(epochs) > 9 else f" and {epochs[-1]}"
     return f"epochs {shown}{more}"
 
 
@@ -334,7 +338,7 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
             tol = DEFAULT_RELATIVE_TOLERANCE if options.tolerance is None else options.tolerance
             bound, interval_kind = best_value + tol * abs(best_value), "tolerance"
             interval_text = (f"relative tolerance of {pct(tol)}"
-                             + (" (the scores have no confidence interval)"
+                             + (" (the best checkpoint's score has no confidence interval)"
                                 if options.tolerance is None else ""))
         table["within_interval"] = table["passes_gates"] & (table["metric_value"] <= bound)
         within = table[table["within_interval"]]
@@ -353,6 +357,10 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
                                          bound, readers_moved=bool(passed_over)))
         rationale.extend(_explain_readers(chosen_row, passed_over, within, options,
                                           study is not None))
+        if study is not None and table["detect_p"].isna().all():
+            rationale.append("The reading study has no results for any of this run's checkpoints "
+                             "(its fakes are not labelled epoch-NNNN of this run), so reader data "
+                             "did not change the pick.")
         rationale.extend(_explain_rejected(table, chosen_row, label))
         rationale.extend(_explain_onset(table, chosen))
         rationale.extend(_notes(table, gate_names, kind))
@@ -401,13 +409,19 @@ def _explain_choice(table, chosen_row, best_row, label, interval_text, bound, *,
     else:
         later_better = table[(table["passes_gates"]) & (table["epoch"] > chosen)
                              & (table["metric_value"] < chosen_row["metric_value"])]
+        if chosen > best:
+            ending = (f"it is preferred to the better-scoring epoch {best}, whose fakes readers "
+                      "recognise.")
+        elif not later_better.empty:
+            ending = "the later, lower-scoring checkpoints are not measurably better."
+        else:
+            ending = "the earlier checkpoint is preferred."
         out.append(
             f"The best {label} among checkpoints that passed every gate is epoch {best} "
             f"({_value_with_ci(best_row, label)}); epoch {chosen} is the earliest checkpoint "
             f"within its {interval_text} ({label} ≤ {fmt(bound)})"
-            + (" whose fakes readers could not recognise" if readers_moved else "") + ", so "
-            + ("the later, lower-scoring checkpoints are not measurably better."
-               if not later_better.empty else "the earlier checkpoint is preferred."))
+            + (" whose fakes readers could not recognise" if readers_moved or chosen > best else "")
+            + ", so " + ending)
     return out
 
 
@@ -516,10 +530,12 @@ def _notes(table, gate_names, kind):
 
 def _recommend_none(table, label, gate_names):
     recs = []
+    restart = False
     health = table.get("gate_health")
     if health is not None and (health == "fail").any():
         last_unhealthy = health.iloc[-1] == "fail"
         if last_unhealthy or (health == "fail").all():
+            restart = True
             recs.append("Training became unhealthy (the discriminator wins or loses outright): "
                         "restart training with another seed or a lower learning rate, as the "
                         "seed article advises; more epochs will not recover it.")
@@ -531,7 +547,7 @@ def _recommend_none(table, label, gate_names):
                     "that show the finding, then audit again.")
     if (table["gate_scored"] == "fail").all():
         recs.append(f"No checkpoint has a {label} score: run ganaudit score RUN.")
-    elif _still_falling(table["metric_value"]):
+    elif _still_falling(table["metric_value"]) and not restart:
         recs.append(f"The {label} was still falling at the last epoch: train longer (--resume "
                     "with more epochs) and score again.")
     if not recs:

@@ -205,3 +205,49 @@ def test_rejected_ties_share_one_sentence(tmp_path):
     text = _text(_decide(run))
     assert ("Epochs 4 and 5 scored the lowest FD∞ (1.5) but 80 % of their images matched a "
             "training image (limit 5 %): they memorize.") in text
+
+
+def test_readers_push_the_pick_past_the_best_epoch(tmp_path):
+    run = make_run_2d(tmp_path, [5, 3.0, 3.1], half_width=0.3)
+    data = load_run(run)
+    study, _, _ = load_study(make_study(tmp_path, {2: 0.001, 3: 0.6}))
+    decision = decide(data.scores, kind="2d", study=study)
+    assert (decision.stopping_epoch, decision.best_epoch) == (3, 2)
+    text = _text(decision)
+    assert "so it is preferred to the better-scoring epoch 2, whose fakes readers recognise" in text
+    assert "the earlier checkpoint is preferred" not in text
+
+
+def test_study_without_this_runs_checkpoints_is_said_in_the_rationale(tmp_path):
+    run = make_run_2d(tmp_path, [5, 3.0, 3.1], half_width=0.3)
+    data = load_run(run)
+    study, _, _ = load_study(make_study(tmp_path, {7: 0.001, 8: 0.6}))
+    decision = decide(data.scores, kind="2d", study=study)
+    assert decision.stopping_epoch == 2
+    assert "The reading study has no results for any of this run's checkpoints" in _text(decision)
+
+
+def test_unhealthy_end_does_not_also_advise_training_longer(tmp_path):
+    run = make_run_2d(tmp_path, list(range(12, 0, -1)), healthy=[False] * 12)
+    decision = _decide(run)
+    recs = " ".join(decision.recommendations)
+    assert "restart training" in recs and "train longer" not in recs
+    assert "12 of 12 checkpoints were unhealthy (epochs 1, 2, 3, 4, 5, 6, 7, 8 and 4 more)" in _text(decision)
+
+
+@pytest.mark.parametrize("share, text", [
+    (0.41, "41 %"), (0.025, "2.5 %"), (0.0504, "5.04 %"), (0.05, "5 %"), (0.9951, "99.5 %"),
+    (0.99961, "99.96 %"), (1.0, "100 %"), (0.1004, "10.04 %"), (2 / 3, "66.7 %"),
+])
+def test_percentages_never_round_onto_a_limit(share, text):
+    from reports.stopping import pct
+
+    assert pct(share) == text
+
+
+@pytest.mark.parametrize("value, text", [(999.6, "1.00e+03"), (999.4, "999"), (12.345, "12.3"),
+                                         (0.0009, "9.00e-04"), (0, "0")])
+def test_numbers_for_people(value, text):
+    from reports.stopping import fmt
+
+    assert fmt(value) == text

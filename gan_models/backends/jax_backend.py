@@ -48,8 +48,10 @@ class JaxStepper:
         g_tv, g_ntv, d_tv, d_ntv, g_ov, d_ov = state
         real, z_d, z_g, eps = inputs
 
+        # The generator runs in training mode in both updates, so its batch-norm statistics
+        # move twice per step (as they do in place under TensorFlow).
         def d_loss_fn(d_tv):
-            fake, _ = gan.generator.stateless_call(g_tv, g_ntv, z_d, training=True)
+            fake, g_ntv_after = gan.generator.stateless_call(g_tv, g_ntv, z_d, training=True)
             real_logits, new_ntv = gan.discriminator.stateless_call(d_tv, d_ntv, real, training=True)
             fake_logits, new_ntv = gan.discriminator.stateless_call(d_tv, new_ntv, fake, training=True)
             real_logits = real_logits.astype(jnp.float32)
@@ -57,18 +59,18 @@ class JaxStepper:
             value = loss.discriminator(real_logits, fake_logits)
             if loss.gradient_penalty:
                 value = value + loss.gradient_penalty * self._penalty(d_tv, d_ntv, real, fake, eps)
-            return value, (real_logits, fake_logits, new_ntv)
+            return value, (real_logits, fake_logits, new_ntv, g_ntv_after)
 
-        (d_loss, (real_logits, fake_logits, d_ntv)), grads = jax.value_and_grad(
+        (d_loss, (real_logits, fake_logits, d_ntv, g_ntv)), grads = jax.value_and_grad(
             d_loss_fn, has_aux=True)(d_tv)
         d_tv, d_ov = gan.d_optimizer.stateless_apply(d_ov, grads, d_tv)
 
         def g_loss_fn(g_tv):
-            fake, new_ntv = gan.generator.stateless_call(g_tv, g_ntv, z_g, training=True)
-            logits, _ = gan.discriminator.stateless_call(d_tv, d_ntv, fake, training=True)
-            return loss.generator(logits.astype(jnp.float32)), new_ntv
+            fake, new_g_ntv = gan.generator.stateless_call(g_tv, g_ntv, z_g, training=True)
+            logits, new_d_ntv = gan.discriminator.stateless_call(d_tv, d_ntv, fake, training=True)
+            return loss.generator(logits.astype(jnp.float32)), (new_g_ntv, new_d_ntv)
 
-        (g_loss, g_ntv), grads = jax.value_and_grad(g_loss_fn, has_aux=True)(g_tv)
+        (g_loss, (g_ntv, d_ntv)), grads = jax.value_and_grad(g_loss_fn, has_aux=True)(g_tv)
         g_tv, g_ov = gan.g_optimizer.stateless_apply(g_ov, grads, g_tv)
         metrics = jnp.stack([
             d_loss, g_loss,

@@ -192,3 +192,33 @@ def test_a_run_on_a_callable_pattern_can_be_scored_and_resumed(tmp_path):
     scores = score_run_1d(out, n=100, progress=False)
     assert scores["epoch"].tolist() == [1] and np.isfinite(scores["true_error"]).all()
     assert train_1d(wide_parabola, out, epochs=2, resume=True, quiet=True)["epochs"] == 2
+
+
+@pytest.mark.training
+def test_generator_batch_norm_statistics_move_in_both_updates_of_a_step():
+    """One step runs the generator in training mode twice (for the discriminator's update and
+    for its own), so its batch-norm moving statistics take both batches, on every backend."""
+    from gan_models import models
+    from gan_models.trainer import GAN
+
+    def build():
+        keras.utils.set_random_seed(3)
+        return models.generator_2d(64, 16, base=8), models.discriminator_2d(64, base=8)
+
+    generator, discriminator = build()
+    gan = GAN(generator, discriminator, 16)
+    gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4), "modified")
+    reference, _ = build()  # same initial weights, run by hand
+    rng = np.random.default_rng(0)
+    real = rng.uniform(-1, 1, (1, 4, 64, 64, 1)).astype(np.float32)
+    z_d = rng.standard_normal((1, 4, 16), dtype=np.float32)
+    z_g = rng.standard_normal((1, 4, 16), dtype=np.float32)
+    before = [np.asarray(v.value) for v in reference.non_trainable_variables]
+    gan.stepper.run(real, z_d, z_g, np.zeros((1, 4), np.float32))
+    gan.stepper.sync()
+    reference(z_d[0], training=True)  # G's weights change only after both forward passes
+    reference(z_g[0], training=True)
+    for mine, expected, start in zip(gan.generator.non_trainable_variables,
+                                     reference.non_trainable_variables, before):
+        assert not np.allclose(np.asarray(expected.value), start)
+        np.testing.assert_allclose(np.asarray(mine.value), np.asarray(expected.value), rtol=1e-4, atol=1e-6)

@@ -102,7 +102,11 @@ LOSSES = ("modified", "minimax", "wasserstein", "least_squares")
 
 
 def get_loss(name: str, *, label_smoothing: float = 0.0, gradient_penalty: float = 10.0) -> GANLoss:
-    """Return the loss pair called ``name`` (one of ``LOSSES``)."""
+    """Return the loss pair called ``name`` (one of ``LOSSES``).
+
+    ``label_smoothing`` defaults to 0 (TF-GAN's discriminator losses default to 0.25); the
+    runs set it explicitly (1D 0, 2D 0.25, see ``gan_models.runs``).
+    """
     if name == "modified":
         return _modified(label_smoothing)
     if name == "minimax":

@@ -40,7 +40,8 @@ def generate(run_dir, epoch: int, n: int, *, seed: int = 0, batch_size: int = 25
     out = predict(generator, z, batch_size=batch_size)
     if not np.all(np.isfinite(out)):
         raise InputError(f"checkpoint {Path(path).name} produces NaN/inf outputs (its weights hold NaN); "
-                         "training had diverged at that epoch: pick an earlier one")
+                         "training had diverged at that epoch: sample an earlier one, or move the file out of "
+                         "checkpoints/ to score the others")
     if out.ndim == 4:
         out = out[..., 0]
     return out

@@ -242,8 +242,16 @@ def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | No
             if "file" in listed.columns and len(listed) == len(train):
                 names = [str(name) for name in listed["file"]]
     if source == "phantom" and labels_path.is_file():
+        from evaluation.findings import DEFAULT_MIN_REAL
+
         labels = pd.read_csv(labels_path)
         detector = "builtin:phantom"
+        if len(labels) < DEFAULT_MIN_REAL:
+            notes.append(
+                f"impossible finding combinations not judged: the run has {len(labels)} training "
+                f"images and at least {DEFAULT_MIN_REAL} are needed to call a combination never seen "
+                "among them impossible; findings_impossible is NaN (prevalences are still compared)"
+            )
     else:
         notes.append(
             "findings audit skipped: the run's data is not the phantom population (or has no "

@@ -261,6 +261,22 @@ def test_phantom_run_writes_both_audits(phantom_run, tmp_path, monkeypatch):
     assert (folder / "memorization" / "gallery.png").is_file()
 
 
+def test_too_few_training_images_to_judge_impossible_findings_is_noted(phantom_run, tmp_path, monkeypatch):
+    import shutil
+
+    from evaluation.scoring2d import prepare_reference
+
+    monkeypatch.setenv("GANAUDIT_CACHE", str(tmp_path / "cache"))
+    assert not prepare_reference(phantom_run, features="pixels").notes
+    small = tmp_path / "small-run"
+    shutil.copytree(phantom_run, small)
+    np.save(small / "data" / "train.npy", np.load(small / "data" / "train.npy")[:120])
+    labels = pd.read_csv(small / "data" / "train_labels.csv").iloc[:120]
+    labels.to_csv(small / "data" / "train_labels.csv", index=False)
+    notes = prepare_reference(small, features="pixels").notes
+    assert len(notes) == 1 and "the run has 120 training images and at least 200 are needed" in notes[0]
+
+
 # ----------------------------------------------------------------------------- bad input
 
 def test_run_without_checkpoints_says_to_train_first(tiny_run):

@@ -6,10 +6,11 @@ a server restart a new ``ReaderSession`` continues at the next unanswered case.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from reader_study.errors import AnswerRejected
-from reader_study.store import AnswerStore, score6
+from reader_study.store import AnswerStore, clean_marks, clean_note, score6
 from reader_study.study import Study
 
 __all__ = ["ReaderSession", "SubmitResult", "score6"]
@@ -115,7 +116,10 @@ class ReaderSession:
         changed = False
         if result.duplicate and self.study.allow_change and not self.is_practice(case_id):
             current = self.store.answer(self.reader_id, case_id)
-            if current is not None and (current["call"], int(current["confidence"])) != (call, int(confidence)):
+            # A change is any difference the reader can make: call, confidence, marks or note.
+            given = (call, int(confidence), json.dumps(clean_marks(marks)), clean_note(note))
+            if current is not None and (current["call"], int(current["confidence"]),
+                                        current["marks"], current["note"]) != given:
                 self.store.change_answer(self.reader_id, case_id, call, confidence, marks=marks, note=note)
                 changed = True
         feedback = None

@@ -108,7 +108,7 @@ def _check_call(call, confidence) -> tuple[str, int]:
     return call, int(confidence)
 
 
-def _check_marks(marks) -> list[dict]:
+def clean_marks(marks) -> list[dict]:
     if marks is None:
         return []
     if isinstance(marks, (str, bytes, dict)) or not isinstance(marks, Iterable):
@@ -129,7 +129,7 @@ def _check_marks(marks) -> list[dict]:
     return out
 
 
-def _check_note(note) -> str:
+def clean_note(note) -> str:
     if note is None:
         return ""
     if not isinstance(note, str):
@@ -332,7 +332,7 @@ class AnswerStore:
         row = {
             "reader_id": reader_id, "case_id": case_id, "practice": practice, "call": call,
             "confidence": confidence, "score6": score6(call, confidence),
-            "marks": json.dumps(_check_marks(marks)), "note": _check_note(note),
+            "marks": json.dumps(clean_marks(marks)), "note": clean_note(note),
             "answered_at": _seconds(at),
         }
         shown_at = sa.select(shown.c.shown_at).where(
@@ -355,8 +355,8 @@ class AnswerStore:
         call, confidence = _check_call(call, confidence)
         row = {
             "reader_id": reader_id, "case_id": case_id, "call": call, "confidence": confidence,
-            "score6": score6(call, confidence), "marks": json.dumps(_check_marks(marks)),
-            "note": _check_note(note), "changed_at": _seconds(at),
+            "score6": score6(call, confidence), "marks": json.dumps(clean_marks(marks)),
+            "note": clean_note(note), "changed_at": _seconds(at),
         }
         with self.engine.begin() as conn:
             exists = conn.execute(sa.select(answers.c.id).where(

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bokeh.server.auth_provider import AuthProvider
+from tornado.ioloop import IOLoop
 from tornado.web import RequestHandler, decode_signed_value
 
 if TYPE_CHECKING:
@@ -154,36 +155,52 @@ def make_auth(study: "Study", secret: str) -> AuthProvider:
                                      next=html.escape(next_url), error=html.escape(error),
                                      switch=switch))
 
-        def _sign_in(self, role: str, next_url: str) -> None:
+        def _sign_in(self, role: str, next_url: str, *, via_page: bool = False) -> None:
             self.set_signed_cookie(COOKIE, role, expires_days=_COOKIE_DAYS, httponly=True,
                                    samesite="Strict", path="/")
-            self.redirect("." + next_url)
+            if not via_page:
+                self.redirect("." + next_url)
+                return
+            # An invite link is usually clicked in a mail or chat page: a redirect would still
+            # count as that site's navigation, and the browser would withhold the Strict cookie
+            # from it. A page of our own that moves on is a same-site navigation.
+            self.set_header("Cache-Control", "no-store")
+            self.set_header("Content-Type", "text/html; charset=utf-8")
+            target = html.escape("." + next_url)
+            self.finish(f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" '
+                        f'content="0;url={target}"><title>Signing in</title>'
+                        f'<p>Signed in. <a href="{target}">Continue to the study</a>.</p>')
 
-        def get(self) -> None:
+        async def _check(self, check, *args) -> Any:
+            # Password hashing (scrypt) takes tens of milliseconds of CPU: off the event loop,
+            # so that sign-in attempts never hold up readers who are answering.
+            return await IOLoop.current().run_in_executor(None, check, *args)
+
+        async def get(self) -> None:
             token = _invite_token(self)
             if token is not None:
-                reader_id = study.authenticate_token(token)
+                reader_id = await self._check(study.authenticate_token, token)
                 if reader_id is None:
                     self._page(next_url="/", status=403,
                                error="This invite link is not valid for this study; ask the "
                                      "study admin for a new link or sign in with your password.")
                     return
-                self._sign_in(f"reader:{reader_id}", "/")
+                self._sign_in(f"reader:{reader_id}", "/", via_page=True)
                 return
             self._page(next_url=_safe_next(self.get_argument("next", None)))
 
-        def post(self) -> None:
+        async def post(self) -> None:
             next_url = _safe_next(self.get_argument("next", None))
             password = self.get_argument("password", "")
             if next_url == "/admin":
-                if study.authenticate_admin(password):
+                if await self._check(study.authenticate_admin, password):
                     self._sign_in(ADMIN, "/admin")
                 else:
                     self._page(next_url=next_url, status=403,
                                error="Wrong admin password; use the one in STUDY/credentials.txt.")
                 return
             reader_id = self.get_argument("reader", "").strip()
-            if study.authenticate(reader_id, password):
+            if await self._check(study.authenticate, reader_id, password):
                 self._sign_in(f"reader:{reader_id}", "/")
             else:
                 # Same message for an unknown reader and a wrong password: no id guessing.

@@ -297,6 +297,20 @@ def test_invite_link_signs_the_reader_in(browser, served, study):
     bad.context.close()
 
 
+def test_invite_link_clicked_on_another_site_signs_the_reader_in(browser, served, study):
+    """Invite links are clicked in mail and chat pages: a cross-site navigation, on which the
+    browser withholds SameSite=Strict cookies from redirects."""
+    page = _new_page(browser, record=False)
+    link = f"{served.url}/?invite={study.tokens['carol']}"
+    page.route("http://mail.example.test/**", lambda route: route.fulfill(
+        content_type="text/html", body=f'<a id="go" href="{link}">Join the reading study</a>'))
+    page.goto("http://mail.example.test/inbox")
+    page.click("#go")
+    page.wait_for_selector(READY)
+    assert page.url.rstrip("/") == served.url
+    page.context.close()
+
+
 def test_wrong_password_is_refused(browser, served, study):
     page = _new_page(browser)
     page.goto(f"{served.url}/")

@@ -85,6 +85,13 @@ def test_change_allowed_only_when_study_allows(tmp_path):
     changed = s.submit(case, "real", 2)
     assert changed.changed and not changed.duplicate
     assert store.answer("alice", case)["call"] == "real"
+    # Going back only to add a mark or a note is a change too.
+    mark = [{"x": 0.5, "y": 0.25, "kind": "artifact"}]
+    noted = s.submit(case, "real", 2, marks=mark, note="checkerboard artifact")
+    assert noted.changed and not noted.duplicate
+    stored = store.answer("alice", case)
+    assert stored["note"] == "checkerboard artifact" and json.loads(stored["marks"])[0]["kind"] == "artifact"
+    assert s.submit(case, "real", 2, marks=mark, note="checkerboard artifact").duplicate
     store.close()
 
 

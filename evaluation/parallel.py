@@ -33,13 +33,7 @@ def _connect(scheduler: str | None, workers: int):
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
-        try:
-            return Client(scheduler, timeout=CONNECT_TIMEOUT), None
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise InputError(
-                f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one with "
-                "`dask scheduler` and `dask worker ADDRESS`, or leave out --scheduler"
-            ) from exc
+        return _connect_external(scheduler, Client), None
     # One thread per process: the metrics use NumPy/BLAS and Keras, which are not all
     # thread-safe and would only compete for the same cores.
     cluster = LocalCluster(
@@ -49,6 +43,42 @@ def _connect(scheduler: str | None, workers: int):
         dashboard_address=None,
     )
     return Client(cluster), cluster
+
+
+def _connect_external(scheduler: str, Client):
+    """A client of an existing scheduler that has at least one worker, or one clear error.
+
+    ``Client(timeout=…)`` bounds only the TCP connect: something else listening on the port
+    (the dashboard's 8787, say) never completes the handshake, and a scheduler without workers
+    never runs a task. Both would hang forever, so both are waited for with a deadline.
+    """
+    import concurrent.futures
+
+    fix = "start one with `dask scheduler` and `dask worker ADDRESS`, or leave out --scheduler"
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    attempt = pool.submit(Client, scheduler, timeout=CONNECT_TIMEOUT)
+    try:
+        client = attempt.result(timeout=_seconds(CONNECT_TIMEOUT) + 5)
+    except concurrent.futures.TimeoutError as exc:
+        raise InputError(f"{scheduler!r} did not answer as a Dask scheduler within "
+                         f"{_seconds(CONNECT_TIMEOUT) + 5:.0f} s (is it the dashboard port?); {fix}") from exc
+    except Exception as exc:  # distributed raises many types for a bad or foreign address
+        raise InputError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); {fix}") from exc
+    finally:
+        pool.shutdown(wait=False)
+    try:
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+    except Exception as exc:
+        client.close()
+        raise InputError(f"the Dask scheduler at {scheduler!r} has no workers; start one with "
+                         f"`dask worker {scheduler}`") from exc
+    return client
+
+
+def _seconds(timeout: str) -> float:
+    import dask.utils
+
+    return float(dask.utils.parse_timedelta(timeout))
 
 
 def map_ordered(

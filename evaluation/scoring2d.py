@@ -517,7 +517,11 @@ def score_run_2d(
     rows = map_ordered(
         _score_task, tasks, total=len(epochs), workers=workers, scheduler=scheduler,
         progress=progress, desc="scoring checkpoints",
-        shared=dict(run_dir=str(run_dir), extractor=features, weights=weights, seed=seed,
+        # Absolute paths: workers of an existing cluster need not share our working folder.
+        shared=dict(run_dir=str(run_dir.resolve()),
+                    extractor=(f"keras:{Path(features[6:]).resolve()}" if features.startswith("keras:")
+                               else features),
+                    weights=str(Path(weights).resolve()) if weights else None, seed=seed,
                     reference=reference, kid_subset_size=kid_subset_size, n_boot=n_boot,
                     memorization_threshold=memorization_threshold, threads=threads),
     )

@@ -208,6 +208,10 @@ def extract(images, extractor, *, cache: bool = True, batch_size: int = 64, prog
     return features
 
 
+# A reference feature whose spread is below this share of its size is constant (round-off).
+CONSTANT_RELATIVE_STD = 1e-9
+
+
 def zscore_with_reference(reference_feats, *others) -> tuple[np.ndarray, ...]:
     """Z-score feature sets with the reference set's per-feature mean and standard deviation.
 
@@ -215,7 +219,9 @@ def zscore_with_reference(reference_feats, *others) -> tuple[np.ndarray, ...]:
     prominence), so Fréchet Radiomics Distance standardizes them with the *reference* (real)
     set's statistics before any distance is computed; generated sets use the same shift and
     scale so that their differences stay visible. Features that are constant in the reference
-    set keep scale 1 (they stay finite).
+    set keep scale 1 (they stay finite). "Constant" allows for round-off: a column of equal
+    values summed in floating point has a standard deviation of 1e-17 or less, not 0, and
+    dividing by that would blow a one-grey-level difference up to 1e14.
 
     Parameters
     ----------
@@ -237,7 +243,8 @@ def zscore_with_reference(reference_feats, *others) -> tuple[np.ndarray, ...]:
     reference = check_features(reference_feats, name="reference features", min_samples=1)
     mean = reference.mean(axis=0)
     std = reference.std(axis=0)
-    scale = np.where(std > 0, std, 1.0)
+    constant = std <= CONSTANT_RELATIVE_STD * (1.0 + np.abs(mean))
+    scale = np.where(constant, 1.0, std)
     out = [(reference - mean) / scale]
     for i, other in enumerate(others):
         other = check_features(other, name=f"feature set {i + 1}", min_samples=1)

@@ -54,9 +54,9 @@ def load(name: str, key: str) -> np.ndarray | None:
         return None
     try:
         features = np.load(path, allow_pickle=False)
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError):  # truncated or garbled: recompute
         return None
-    if features.ndim != 2 or features.dtype != np.float64:
+    if features.ndim != 2 or features.dtype != np.float64 or not np.isfinite(features).all():
         return None
     return features
 

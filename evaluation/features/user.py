@@ -71,14 +71,17 @@ class FunctionExtractor(FeatureExtractor):
     def __init__(self, spec: str, function: Callable):
         self.function = function
         self.name = spec
+        # The cache key covers the whole module file, not only the function: a changed
+        # constant or helper next to it changes the features too. Without a source file a
+        # changed function could silently reuse stale features, so nothing is cached.
+        # (What the function reads from elsewhere, e.g. a weights file, is not covered.)
         try:
-            source = inspect.getsource(function)
+            source = Path(inspect.getsourcefile(function)).read_bytes() + inspect.getsource(function).encode()
         except (OSError, TypeError):
             source = None
-        # Without source code a changed function could silently reuse stale features.
         self.cacheable = source is not None
-        digest = hashlib.blake2b((source or "").encode(), digest_size=16).hexdigest()
-        self.settings = {"source_digest": digest, "version": 1}
+        digest = hashlib.blake2b(source or b"", digest_size=16).hexdigest()
+        self.settings = {"source_digest": digest, "version": 2}
 
     def _features(self, images: np.ndarray) -> np.ndarray:
         out = self.function(images)

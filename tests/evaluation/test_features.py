@@ -116,16 +116,42 @@ def test_cache_key_depends_on_images_and_settings():
     assert a != feature_cache.cache_key(changed, get_extractor("pixels", size=4))
 
 
-def test_corrupt_cache_entry_is_recomputed(tmp_path):
+@pytest.mark.parametrize("content", ["garbled", "empty", "nan"])
+def test_corrupt_cache_entry_is_recomputed(tmp_path, content):
+    import io
+
     images = smooth_images(4)
     extractor = get_extractor("pixels", size=4)
     expected = extract(images, extractor, cache=False)
     key = feature_cache.cache_key(images, extractor)
     path = feature_cache.cache_dir() / "pixels" / f"{key}.npy"
     path.parent.mkdir(parents=True)
-    path.write_bytes(b"not a numpy file")
+    if content == "nan":
+        buffer = io.BytesIO()
+        np.save(buffer, np.full_like(expected, np.nan))
+        path.write_bytes(buffer.getvalue())
+    else:
+        path.write_bytes(b"not a numpy file" if content == "garbled" else b"")
     np.testing.assert_array_equal(extract(images, extractor), expected)
     np.testing.assert_array_equal(np.load(path), expected)
+
+
+def test_module_function_cache_key_follows_the_whole_module(tmp_path, monkeypatch):
+    """A changed constant or helper next to the function changes the features: no stale cache."""
+    import importlib
+    import sys
+
+    module = tmp_path / "feats_for_cache_test.py"
+    module.write_text("SCALE = 1.0\ndef feats(images):\n    return images.reshape(len(images), -1)[:, :3] * SCALE\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    images = smooth_images(3)
+    first = extract(images, get_extractor("feats_for_cache_test:feats"))
+    module.write_text(module.read_text().replace("SCALE = 1.0", "SCALE = 1000.0"))
+    sys.modules.pop("feats_for_cache_test", None)
+    importlib.invalidate_caches()
+    second = extract(images, get_extractor("feats_for_cache_test:feats"))
+    np.testing.assert_allclose(second, 1000 * first)
+    sys.modules.pop("feats_for_cache_test", None)
 
 
 def test_cache_dir_defaults_to_user_cache(monkeypatch, tmp_path):
@@ -164,6 +190,18 @@ def test_zscore_with_reference():
     np.testing.assert_allclose(z_other[:, 3], other[:, 3] - 7.0)
     with pytest.raises(InputError, match="feature set 1 has 3 columns but the reference has 4"):
         zscore_with_reference(ref, other[:, :3])
+
+
+def test_zscore_treats_round_off_spread_as_constant():
+    """Equal values summed in floating point have a tiny non-zero std; dividing by it turned a
+    one-grey-level difference into 1e14 and the FD into 1e26."""
+    ref = np.full((50, 2), 0.1)
+    ref[:, 1] = np.linspace(0, 1, 50)
+    assert 0 < ref[:, 0].std() < 1e-15
+    other = ref + 1 / 255
+    _, z_other = zscore_with_reference(ref, other)
+    np.testing.assert_allclose(z_other[:, 0], 1 / 255)
+    np.testing.assert_allclose(z_other[:, 1], (other[:, 1] - ref[:, 1].mean()) / ref[:, 1].std())
 
 
 # ----------------------------------------------------------------------------- pixels

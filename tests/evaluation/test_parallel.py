@@ -89,6 +89,34 @@ def test_unreachable_scheduler(monkeypatch):
         map_ordered(refuse_three, [1], scheduler="tcp://127.0.0.1:9", progress=False)
 
 
+def test_a_port_that_is_not_a_scheduler_fails_instead_of_hanging(monkeypatch):
+    """Something that accepts the connection but never speaks Dask (a dashboard port)."""
+    import socket
+    import threading
+
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", "1s")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        with pytest.raises(InputError, match=r"(did not answer as a Dask scheduler|cannot reach the Dask scheduler)"):
+            map_ordered(refuse_three, [1], scheduler=address, progress=False)
+    finally:
+        server.close()
+
+
+def test_a_scheduler_without_workers_fails_instead_of_hanging(monkeypatch):
+    from distributed import LocalCluster
+
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", "1s")
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty:
+        with pytest.raises(InputError, match=r"has no workers; start one with `dask worker "):
+            map_ordered(refuse_three, [1], scheduler=empty.scheduler_address, progress=False)
+
+
 def test_scoring_a_run_on_a_cluster_equals_the_serial_run(tmp_path, scheduler):
     run = make_tiny_run(tmp_path, epochs=(1, 2))
     options = dict(features="pixels", n=40, n_boot=20, progress=False)

@@ -100,15 +100,25 @@ def log_filter(images: np.ndarray, sigmas: Sequence[float]) -> list[np.ndarray]:
     ph = scipy.fft.next_fast_len(h + 2 * pad, real=True)
     pw = scipy.fft.next_fast_len(w + 2 * pad, real=True)
     padded = _mirror_pad(images.astype(np.float32), pad)
-    spectrum = scipy.fft.rfft2(padded, s=(ph, pw))
+    # Fill up to the fast FFT size by mirroring too, not with zeros: a zero band would put an
+    # edge 4σ from the image, whose response reaches it for the largest σ.
+    padded = np.pad(padded, ((0, 0), (0, ph - padded.shape[1]), (0, pw - padded.shape[2])), mode="symmetric")
+    spectrum = scipy.fft.rfft2(padded)
     wy = (np.fft.fftfreq(ph) * 2 * np.pi).astype(np.float32)
     wx = (np.fft.rfftfreq(pw) * 2 * np.pi).astype(np.float32)
     w2 = wy[:, None] ** 2 + wx[None, :] ** 2
+    flat = images.reshape(n, -1)
+    image_span = flat.max(axis=1) - flat.min(axis=1)
     out = []
     for sigma in sigmas:
         transfer = (-(sigma**2) * w2 * np.exp(-0.5 * sigma**2 * w2)).astype(np.float32)
         filtered = scipy.fft.irfft2(spectrum * transfer, s=(ph, pw))
-        out.append(filtered[:, pad : pad + h, pad : pad + w].astype(np.float64))
+        filtered = filtered[:, pad : pad + h, pad : pad + w].astype(np.float64)
+        # The LoG of a (nearly) constant image is FFT round-off; quantized per image it would
+        # become texture. Below a millionth of the image's own range it is zero.
+        span = filtered.reshape(n, -1).max(axis=1) - filtered.reshape(n, -1).min(axis=1)
+        filtered[span <= 1e-6 * (1.0 + image_span)] = 0.0
+        out.append(filtered)
     return out
 
 
@@ -381,7 +391,7 @@ class RadiomicsExtractor(FeatureExtractor):
                                  "wavelet such as coif1, haar or db2, or None")
         self.wavelet = wavelet
         self.settings = {"levels": self.levels, "log_sigmas": list(self.log_sigmas), "wavelet": wavelet,
-                         "glcm_distances": list(self.glcm_distances), "version": 1}
+                         "glcm_distances": list(self.glcm_distances), "version": 2}
         per_image = ([f"firstorder:{f}" for f in FIRST_ORDER]
                      + [f"glcm-d{d}:{f}" for d in self.glcm_distances for f in GLCM]
                      + [f"glrlm:{f}" for f in GLRLM] + [f"ngtdm:{f}" for f in NGTDM])

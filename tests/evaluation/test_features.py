@@ -400,3 +400,14 @@ def test_inception_with_random_weights(tmp_path):
     x = keras.ops.image.resize(images[..., None], (299, 299), interpolation="bilinear", antialias=False)
     expected = model.predict(np.repeat(keras.ops.convert_to_numpy(x), 3, axis=-1), verbose=0)
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_constant_images_have_no_filtered_texture():
+    """A collapsed generator that draws one flat grey: its LoG bands must not turn FFT round-off
+    or a padding edge into texture once quantized."""
+    extractor = get_extractor("radiomics")
+    flat = np.stack([np.full((64, 64), v, np.float32) for v in (-1.0, 0.3, 0.7)])
+    features = extract(flat, extractor, cache=False)
+    contrast = [i for i, name in enumerate(extractor.feature_names) if name.endswith("glcm-d1:contrast")]
+    assert len(contrast) >= 5
+    np.testing.assert_array_equal(features[:, contrast], 0.0)

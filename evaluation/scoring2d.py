@@ -241,7 +241,13 @@ def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | No
             listed = pd.read_csv(path)
             if "file" in listed.columns and len(listed) == len(train):
                 names = [str(name) for name in listed["file"]]
-    if source == "phantom" and labels_path.is_file():
+    from gan_models.phantom import FINDINGS as PHANTOM_FINDINGS
+
+    # The phantom population: made by the run itself (--data phantom) or read from a folder
+    # written by `ganaudit data phantom`, whose labels.csv travels into data/train_labels.csv.
+    phantom_labels = labels_path.is_file() and (
+        source == "phantom" or set(PHANTOM_FINDINGS) <= set(pd.read_csv(labels_path, nrows=0).columns))
+    if phantom_labels:
         from evaluation.findings import DEFAULT_MIN_REAL
 
         labels = pd.read_csv(labels_path)
@@ -254,8 +260,9 @@ def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | No
             )
     else:
         notes.append(
-            "findings audit skipped: the run's data is not the phantom population (or has no "
-            "data/train_labels.csv), so there is no finding detector; findings columns are NaN"
+            "findings audit skipped: the run's data is not the phantom population (no "
+            "data/train_labels.csv with its finding columns), so there is no finding detector; "
+            "findings columns are NaN"
         )
     return Reference(
         features=features,

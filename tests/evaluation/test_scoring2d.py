@@ -277,6 +277,25 @@ def test_too_few_training_images_to_judge_impossible_findings_is_noted(phantom_r
     assert len(notes) == 1 and "the run has 120 training images and at least 200 are needed" in notes[0]
 
 
+def test_a_run_trained_on_a_phantom_folder_gets_the_findings_audit(phantom_run, tmp_path, monkeypatch):
+    """`ganaudit data phantom --out D` then `train2d --data D`: the labels travel with the folder."""
+    import shutil
+
+    from evaluation.scoring2d import prepare_reference
+
+    monkeypatch.setenv("GANAUDIT_CACHE", str(tmp_path / "cache"))
+    folder_run = tmp_path / "folder-run"
+    shutil.copytree(phantom_run, folder_run)
+    run = json.loads((folder_run / "run.json").read_text())
+    run["data"] = {"source": str(tmp_path / "phantom-folder"), "n": 360}
+    (folder_run / "run.json").write_text(json.dumps(run))
+    reference = prepare_reference(folder_run, features="pixels")
+    assert reference.detector == "builtin:phantom" and reference.train_labels is not None
+    assert not reference.notes
+    (folder_run / "data" / "train_labels.csv").unlink()
+    assert prepare_reference(folder_run, features="pixels").detector is None
+
+
 # ----------------------------------------------------------------------------- bad input
 
 def test_run_without_checkpoints_says_to_train_first(tiny_run):

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from gan_models.atomic import write_csv
-from gan_models.checkpoints import list_checkpoints
+from gan_models.checkpoints import every_kth, list_checkpoints
 from gan_models.errors import InputError
 from gan_models.patterns import resolve_pattern
 from gan_models.runs import load_run, read_history
@@ -36,8 +36,10 @@ def score_points(points: np.ndarray, pattern, *, seed: int = 0) -> dict:
     return row
 
 
-def score_run_1d(run_dir, *, n: int = 2000, seed: int = 0, progress: bool = True) -> pd.DataFrame:
-    """Score all checkpoints of a 1D run and write RUN/scores.csv (atomically)."""
+def score_run_1d(run_dir, *, n: int = 2000, seed: int = 0, every: int = 1,
+                 progress: bool = True) -> pd.DataFrame:
+    """Score the checkpoints of a 1D run (every ``every``-th epoch and the last; default all)
+    and write RUN/scores.csv (atomically)."""
     from tqdm.auto import tqdm
 
     run = load_run(run_dir)
@@ -47,6 +49,7 @@ def score_run_1d(run_dir, *, n: int = 2000, seed: int = 0, progress: bool = True
     checkpoints = list_checkpoints(run_dir)
     if not checkpoints:
         raise InputError(f"{run_dir} has no checkpoints yet; run `ganaudit train1d ... --out {run_dir}` first")
+    checkpoints = every_kth(checkpoints, every)
     history = read_history(run_dir).set_index("epoch")
     rows = []
     for epoch, _ in tqdm(checkpoints, desc="score", unit="ckpt", disable=not progress, leave=False):

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from gan_models.atomic import atomic_path, write_csv, write_json
-from gan_models.checkpoints import list_checkpoints
+from gan_models.checkpoints import every_kth, list_checkpoints
 from gan_models.errors import InputError
 from gan_models.runs import load_run, load_run_data, read_history
 from gan_models.sampling import generate
@@ -477,9 +477,12 @@ def score_run_2d(
     n_boot: int = 200,
     memorization_threshold: float | None = None,
     threads: int | None = 1,
+    every: int = 1,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Score every checkpoint of a 2D run and write ``RUN/scores.csv`` (atomically).
+
+    ``every`` > 1 scores only the epochs that are multiples of it, and the last one.
 
     The real features are computed once. Images are generated here, one checkpoint at a
     time (Keras stays in this process, and every checkpoint sees the same latents), and
@@ -517,7 +520,7 @@ def score_run_2d(
 
     with _blas_threads(threads):
         reference = prepare_reference(run_dir, features=features, weights=weights, progress=progress)
-    epochs = [epoch for epoch, _ in checkpoints]
+    epochs = [epoch for epoch, _ in every_kth(checkpoints, every)]
     # A generator: each checkpoint's images are made only when a worker is ready for them,
     # so memory holds a few checkpoints' images, not all of them.
     tasks = ((epoch, generate(run_dir, epoch, n, seed=seed)) for epoch in epochs)

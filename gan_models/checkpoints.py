@@ -51,6 +51,15 @@ def list_checkpoints(run_dir) -> list[tuple[int, Path]]:
     return _scan(run_dir, GENERATOR_RE)
 
 
+def every_kth(checkpoints: list[tuple[int, Path]], every: int) -> list[tuple[int, Path]]:
+    """The checkpoints whose epoch is a multiple of ``every``, and always the last one (a long
+    run has hundreds; scoring each with thousands of images takes a while)."""
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise InputError(f"--every must be a whole number of epochs ≥ 1, got {every!r}")
+    return [(e, p) for i, (e, p) in enumerate(checkpoints)
+            if e % every == 0 or i == len(checkpoints) - 1]
+
+
 def save_generator(generator, run_dir, epoch: int) -> Path:
     target = generator_path(run_dir, epoch)
     # Keras insists on the .keras suffix, so the temporary name keeps it.

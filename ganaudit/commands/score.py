@@ -39,6 +39,8 @@ def register(sub) -> None:
     p.add_argument("--n", type=int, default=2000, metavar="N",
                    help="images generated per checkpoint (default 2000; same latents for all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the latents and metric subsets")
+    p.add_argument("--every", type=int, default=1, metavar="K",
+                   help="score only the epochs that are multiples of K, and the last one (default 1: all)")
     p.add_argument("--kid-subset", type=int, default=None, metavar="M",
                    help="KID subset size (default min(1000, N, real images))")
     p.add_argument("--workers", type=int, default=1, metavar="N",
@@ -62,6 +64,8 @@ def run_score(args: argparse.Namespace) -> int:
     if folders:
         if args.real is None or args.fake is None:
             raise InputError("folder scoring needs both --real DIR and --fake DIR")
+        if args.every != 1:
+            raise InputError("--every picks checkpoints of a RUN; a folder of fakes is scored as it is")
         return _score_folders(args)
     if args.run is None:
         raise InputError("nothing to score: give a RUN folder, or --real DIR --fake DIR")
@@ -93,14 +97,15 @@ def _score_run(args: argparse.Namespace) -> int:
         if given:
             raise InputError(f"{', '.join(given)} apply to 2D runs and image folders, not to the 1D run "
                              f"{run_dir} (scored by true error); drop {'them' if len(given) > 1 else 'it'}")
-        frame = score_run_1d(run_dir, n=args.n, seed=args.seed, progress=not args.quiet)
+        frame = score_run_1d(run_dir, n=args.n, seed=args.seed, every=args.every, progress=not args.quiet)
     elif kind == "2d":
         from evaluation.scoring2d import score_run_2d
 
         frame = score_run_2d(
             run_dir, workers=args.workers, scheduler=args.scheduler, n=args.n,
             features=args.features or DEFAULT_FEATURES, weights=args.weights, seed=args.seed,
-            kid_subset_size=args.kid_subset, threads=args.threads, progress=not args.quiet,
+            kid_subset_size=args.kid_subset, threads=args.threads, every=args.every,
+            progress=not args.quiet,
         )
     else:
         raise InputError(f"{run_json} has kind {kind!r}; expected '1d' or '2d'")

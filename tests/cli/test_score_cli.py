@@ -40,7 +40,7 @@ def test_score_a_1d_run_calls_the_1d_scorer(tmp_path, monkeypatch, capsys):
     (run / "run.json").write_text(json.dumps({"kind": "1d", "latent_dim": 5}))
     calls = []
 
-    def score_run_1d(run_dir, *, n, seed, progress):
+    def score_run_1d(run_dir, *, n, seed, every, progress):
         calls.append((str(run_dir), n, seed, progress))
         return pd.DataFrame({"epoch": [1, 2, 3]})
 
@@ -84,6 +84,12 @@ def test_score_out_that_is_a_folder_or_unwritable_is_refused_before_scoring(tmp_
     assert "is a file, not a folder" in capsys.readouterr().err
 
 
+def test_every_kth_epoch_and_the_last(tmp_path):
+    run = make_tiny_run(tmp_path, epochs=(1, 2, 3, 4, 5))
+    assert main(["score", str(run), "--features", "pixels", "--n", "30", "--every", "2", "--quiet"]) == 0
+    assert pd.read_csv(run / "scores.csv")["epoch"].tolist() == [2, 4, 5]
+
+
 def test_score_folders_to_csv(tmp_path):
     write_png16(blob_images(40, seed=1), tmp_path / "real")
     write_png16(blob_images(30, seed=2), tmp_path / "fake")
@@ -103,6 +109,8 @@ def test_score_folders_to_csv(tmp_path):
     (["score", "{tmp}"], r"not a ganaudit run \(no run.json\)"),
     (["score", "--real", "{tmp}/empty", "--fake", "{tmp}/empty"], r"empty is empty"),
     (["score", "{run}", "--workers", "0"], r"workers must be a whole number ≥ 1"),
+    (["score", "{run}", "--every", "0"], r"--every must be a whole number of epochs ≥ 1, got 0"),
+    (["score", "--real", "{tmp}/empty", "--fake", "{tmp}/empty", "--every", "5"], r"--every picks checkpoints of a RUN"),
     (["score", "{run}", "--n", "0"], r"--n must be a whole number ≥ 1 \(images generated per checkpoint\), got 0"),
     (["score", "{run}", "--features", "pixels", "--n", "30", "--kid-subset", "31"],
      r"KID subset size 31 needs at least 31 images"),

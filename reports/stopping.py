@@ -481,20 +481,29 @@ def _explain_rejected(table, chosen_row, label):
 
 
 def _explain_onset(table, chosen):
-    """Name the epoch from which every checkpoint memorizes, when that is after the pick."""
+    """Say when memorization starts, when that is after the pick: the first memorizing
+    checkpoint, and the epoch from which every checkpoint memorizes."""
     if "gate_memorization" not in table.columns:
         return []
     failing = (table["gate_memorization"] == "fail").to_numpy()
-    if not failing[-1]:
+    epochs = table["epoch"].to_numpy()
+    if not failing.any() or int(epochs[failing][0]) <= chosen:
         return []
-    start = len(failing) - 1
-    while start > 0 and failing[start - 1]:
-        start -= 1
-    onset = int(table["epoch"].iloc[start])
-    if onset <= chosen:
-        return []
-    return [f"From epoch {onset} on, every checkpoint memorizes training images; the stopping "
-            f"epoch {chosen} comes before memorization starts."]
+    first = int(epochs[failing][0])
+    tail = None
+    if failing[-1]:
+        start = len(failing) - 1
+        while start > 0 and failing[start - 1]:
+            start -= 1
+        # Worth saying when it is where copying starts, or spans more than the last checkpoint.
+        if int(epochs[start]) == first or start < len(failing) - 1:
+            tail = int(epochs[start])
+    if tail == first:
+        return [f"From epoch {first} on, every checkpoint memorizes training images; the stopping "
+                f"epoch {chosen} comes before memorization starts."]
+    then = f"; every checkpoint from epoch {tail} on does" if tail is not None else ""
+    return [f"Memorization starts at epoch {first} ({_epochs(epochs[failing])} memorize training "
+            f"images{then}); the stopping epoch {chosen} comes before it."]
 
 
 def _gate_counts(table, gate_names):

@@ -251,3 +251,12 @@ def test_numbers_for_people(value, text):
     from reports.stopping import fmt
 
     assert fmt(value) == text
+
+
+def test_memorization_onset_names_the_first_copying_checkpoint(tmp_path):
+    run = make_run_2d(tmp_path, [9, 4, 3.9, 3, 4.5, 3.5, 3.2], half_width=0.05,
+                      memorization=[0, 0, 0, 0.3, 0.01, 0.2, 0.3])
+    decision = _decide(run)
+    assert decision.stopping_epoch == 3
+    assert ("Memorization starts at epoch 4 (epochs 4, 6 and 7 memorize training images; every "
+            "checkpoint from epoch 6 on does); the stopping epoch 3 comes before it.") in _text(decision)

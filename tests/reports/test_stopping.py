@@ -20,6 +20,13 @@ def _text(decision) -> str:
     return " ".join(decision.rationale + decision.recommendations)
 
 
+def _decide_with_study(tmp_path, values, detect, *, half_width=0.3):
+    """The decision for a 2D run scoring ``values`` and a study with ``{epoch: detect_p}``."""
+    data = load_run(make_run_2d(tmp_path, values, half_width=half_width))
+    study, _, _ = load_study(make_study(tmp_path, detect))
+    return decide(data.scores, kind="2d", study=study)
+
+
 def test_2d_picks_earliest_within_best_ci(tmp_path):
     run = make_run_2d(tmp_path, [9, 6, 4, 3.2, 3.0, 3.1], half_width=0.3)
     decision = _decide(run)
@@ -119,10 +126,7 @@ def test_reader_data_changes_the_pick(tmp_path):
 
 
 def test_readers_detect_every_candidate(tmp_path):
-    run = make_run_2d(tmp_path, [9, 3.0, 3.1], half_width=0.3)
-    data = load_run(run)
-    study, _, _ = load_study(make_study(tmp_path, {2: 0.01, 3: 0.02}))
-    decision = decide(data.scores, kind="2d", study=study)
+    decision = _decide_with_study(tmp_path, [9, 3.0, 3.1], {2: 0.01, 3: 0.02})
     assert decision.stopping_epoch == 2
     assert "Readers recognised the fakes of every checkpoint within the interval" in _text(decision)
 
@@ -208,10 +212,7 @@ def test_rejected_ties_share_one_sentence(tmp_path):
 
 
 def test_readers_push_the_pick_past_the_best_epoch(tmp_path):
-    run = make_run_2d(tmp_path, [5, 3.0, 3.1], half_width=0.3)
-    data = load_run(run)
-    study, _, _ = load_study(make_study(tmp_path, {2: 0.001, 3: 0.6}))
-    decision = decide(data.scores, kind="2d", study=study)
+    decision = _decide_with_study(tmp_path, [5, 3.0, 3.1], {2: 0.001, 3: 0.6})
     assert (decision.stopping_epoch, decision.best_epoch) == (3, 2)
     text = _text(decision)
     assert "so it is preferred to the better-scoring epoch 2, whose fakes readers recognise" in text
@@ -219,10 +220,7 @@ def test_readers_push_the_pick_past_the_best_epoch(tmp_path):
 
 
 def test_study_without_this_runs_checkpoints_is_said_in_the_rationale(tmp_path):
-    run = make_run_2d(tmp_path, [5, 3.0, 3.1], half_width=0.3)
-    data = load_run(run)
-    study, _, _ = load_study(make_study(tmp_path, {7: 0.001, 8: 0.6}))
-    decision = decide(data.scores, kind="2d", study=study)
+    decision = _decide_with_study(tmp_path, [5, 3.0, 3.1], {7: 0.001, 8: 0.6})
     assert decision.stopping_epoch == 2
     assert "The reading study has no results for any of this run's checkpoints" in _text(decision)
 

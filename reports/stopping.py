@@ -363,7 +363,7 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
                              "did not change the pick.")
         rationale.extend(_explain_rejected(table, chosen_row, label))
         rationale.extend(_explain_onset(table, chosen))
-        rationale.extend(_notes(table, gate_names, kind))
+        rationale.extend(_notes(table, gate_names, kind, chosen=chosen))
         if chosen == int(table["epoch"].max()) and _still_falling(table["metric_value"]):
             recommendations.append(f"The chosen checkpoint is the last one and the {label} was "
                                    "still falling: training longer (ganaudit train… --resume "
@@ -518,7 +518,7 @@ def _gate_counts(table, gate_names):
     return out
 
 
-def _notes(table, gate_names, kind):
+def _notes(table, gate_names, kind, *, chosen=None):
     out = []
     hints = {"memorization": ("checked for copies of training images",
                               "ganaudit score RUN makes it"),
@@ -532,8 +532,10 @@ def _notes(table, gate_names, kind):
             if len(missing) == len(table):
                 out.append(f"No checkpoint has a {name} audit, so none was {what} ({how}).")
             elif len(missing):
+                itself = (f" — the stopping epoch {chosen} among them, so it was picked without "
+                          "that check" if chosen is not None and chosen in set(missing) else "")
                 out.append(f"The {name} audit is missing for {_epochs(missing)}: those "
-                           f"checkpoints were not {what} ({how}).")
+                           f"checkpoints were not {what} ({how}){itself}.")
     return out
 
 

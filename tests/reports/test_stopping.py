@@ -107,6 +107,13 @@ def test_missing_audits_are_reported_not_excluded(tmp_path):
     assert decision.stopping_epoch == 3
     assert decision.table.set_index("epoch").loc[3, "gate_memorization"] == "not audited"
     assert "memorization audit is missing for epoch 3: those checkpoints were not checked" in _text(decision)
+    assert "the stopping epoch 3 among them, so it was picked without that check." in _text(decision)
+    scores.loc[2, "memorization_rate"] = 0.0
+    scores.loc[0, "memorization_rate"] = float("nan")
+    scores.to_csv(run / "scores.csv", index=False)
+    decision = _decide(run)
+    assert "memorization audit is missing for epoch 1" in _text(decision)
+    assert "picked without that check" not in _text(decision)
 
 
 def test_reader_data_changes_the_pick(tmp_path):

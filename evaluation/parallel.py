@@ -57,11 +57,12 @@ def _connect_external(scheduler: str, Client):
     fix = "start one with `dask scheduler` and `dask worker ADDRESS`, or leave out --scheduler"
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     attempt = pool.submit(Client, scheduler, timeout=CONNECT_TIMEOUT)
+    deadline = _seconds(CONNECT_TIMEOUT) + 5
     try:
-        client = attempt.result(timeout=_seconds(CONNECT_TIMEOUT) + 5)
+        client = attempt.result(timeout=deadline)
     except concurrent.futures.TimeoutError as exc:
         raise InputError(f"{scheduler!r} did not answer as a Dask scheduler within "
-                         f"{_seconds(CONNECT_TIMEOUT) + 5:.0f} s (is it the dashboard port?); {fix}") from exc
+                         f"{deadline:.0f} s (is it the dashboard port?); {fix}") from exc
     except Exception as exc:  # distributed raises many types for a bad or foreign address
         raise InputError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); {fix}") from exc
     finally:

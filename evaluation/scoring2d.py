@@ -31,6 +31,7 @@ import pandas as pd
 from gan_models.atomic import atomic_path, write_csv, write_json
 from gan_models.checkpoints import every_kth, list_checkpoints
 from gan_models.errors import InputError
+from gan_models.phantom import FINDINGS as PHANTOM_FINDINGS
 from gan_models.runs import load_run, load_run_data, read_history
 from gan_models.sampling import generate
 
@@ -241,16 +242,14 @@ def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | No
             listed = pd.read_csv(path)
             if "file" in listed.columns and len(listed) == len(train):
                 names = [str(name) for name in listed["file"]]
-    from gan_models.phantom import FINDINGS as PHANTOM_FINDINGS
-
     # The phantom population: made by the run itself (--data phantom) or read from a folder
     # written by `ganaudit data phantom`, whose labels.csv travels into data/train_labels.csv.
-    phantom_labels = labels_path.is_file() and (
-        source == "phantom" or set(PHANTOM_FINDINGS) <= set(pd.read_csv(labels_path, nrows=0).columns))
-    if phantom_labels:
+    stored_labels = pd.read_csv(labels_path) if labels_path.is_file() else None
+    if stored_labels is not None and (source == "phantom"
+                                      or set(PHANTOM_FINDINGS) <= set(stored_labels.columns)):
         from evaluation.findings import DEFAULT_MIN_REAL
 
-        labels = pd.read_csv(labels_path)
+        labels = stored_labels
         detector = "builtin:phantom"
         if len(labels) < DEFAULT_MIN_REAL:
             notes.append(
@@ -529,8 +528,8 @@ def score_run_2d(
         progress=progress, desc="scoring checkpoints",
         # Absolute paths: workers of an existing cluster need not share our working folder.
         shared=dict(run_dir=str(run_dir.resolve()),
-                    extractor=(f"keras:{Path(features[6:]).resolve()}" if features.startswith("keras:")
-                               else features),
+                    extractor=(f"keras:{Path(features.removeprefix('keras:')).resolve()}"
+                               if features.startswith("keras:") else features),
                     weights=str(Path(weights).resolve()) if weights else None, seed=seed,
                     reference=reference, kid_subset_size=kid_subset_size, n_boot=n_boot,
                     memorization_threshold=memorization_threshold, threads=threads),

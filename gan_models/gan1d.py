@@ -43,7 +43,7 @@ def train_1d(pattern, out, *, epochs: int | None = None, seed: int = 0, resume: 
     settings = {**runs.DEFAULTS_1D, **overrides}
     if epochs is not None:
         settings["epochs"] = int(epochs)
-    runs.check_settings(settings)
+    runs.check_batch_size(settings)
     pattern_obj: Pattern = resolve_pattern(pattern)
     out = runs.prepare_run_dir(out, resume=resume)
     if resume:

@@ -85,7 +85,7 @@ def train_2d(data: str, out, *, size: int | None = None, epochs: int | None = No
     settings = {**runs.DEFAULTS_2D, **overrides, "image_size": int(size)}
     if epochs is not None:
         settings["epochs"] = int(epochs)
-    runs.check_settings(settings)
+    runs.check_batch_size(settings)
     if not resume:
         # Refuse a used folder, then load (and so validate) and split the data, all before
         # the output folder is touched.

@@ -134,14 +134,12 @@ def prepare_run_dir(out, *, resume: bool) -> Path:
     return out
 
 
-def check_settings(settings: dict) -> None:
-    """Training settings a user can set from the command line must make sense before anything
-    is written."""
-    for key in ("batch_size", "epochs"):
-        value = settings.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            flag = "--" + key.replace("_", "-")
-            raise InputError(f"{flag} must be a whole number ≥ 1, got {value!r}")
+def check_batch_size(settings: dict) -> None:
+    """``--batch-size`` must make sense before anything is written (``--epochs`` is checked by
+    ``train_1d``/``train_2d`` themselves)."""
+    value = settings.get("batch_size")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InputError(f"--batch-size must be a whole number ≥ 1, got {value!r}")
 
 
 def _seed_everything(seed: int) -> None:

@@ -91,16 +91,19 @@ def _require_columns(frame: pd.DataFrame, columns: list[str], path: Path, how: s
             f"{path} lacks column(s) {', '.join(missing)}; make it again with {how}")
 
 
+# How true/false cells may be written in history.csv and scores.csv.
+_TRUTH_WORDS = {"true": True, "1": True, "1.0": True, "false": False, "0": False, "0.0": False}
+
+
 def _check_numbers(frame: pd.DataFrame, path: Path, how: str) -> None:
     """Every column that is not true/false must hold numbers (a hand-edited cell would
     otherwise surface as a traceback deep in the stopping rule)."""
-    truth_words = {"true", "false", "1", "0", "1.0", "0.0"}
     for column in frame.columns:
         values = frame[column]
         if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             continue
         present = values.dropna()
-        if present.map(lambda v: str(v).strip().lower() in truth_words).all():
+        if present.map(lambda v: str(v).strip().lower() in _TRUTH_WORDS).all():
             continue
         numbers = pd.to_numeric(present, errors="coerce")
         if numbers.isna().any():
@@ -112,8 +115,7 @@ def _check_numbers(frame: pd.DataFrame, path: Path, how: str) -> None:
 
 def _as_bool(values: pd.Series) -> pd.Series:
     """``healthy`` may be written as True/False, true/false or 1/0; unknown stays NA."""
-    mapping = {"true": True, "1": True, "1.0": True, "false": False, "0": False, "0.0": False}
-    return values.map(lambda v: mapping.get(str(v).strip().lower(), pd.NA)
+    return values.map(lambda v: _TRUTH_WORDS.get(str(v).strip().lower(), pd.NA)
                       if not isinstance(v, (bool, np.bool_)) else bool(v)).astype("boolean")
 
 

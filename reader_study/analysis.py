@@ -10,7 +10,10 @@ reals called real. ROC analysis uses the 6-point score (1 = surely real … 6 = 
 Outputs in ``STUDY/analysis/`` (written all at once):
 ``readers.csv`` (per reader + pooled), ``pairs_kappa.csv``, ``checkpoints.csv`` (per checkpoint
 label), ``regions.csv`` (marks per case), ``mrmc.csv`` (Obuchowski–Rockette), ``imrmc.csv`` /
-``imrmc.imrmc`` / ``imrmc_ids.csv`` (export for iMRMC), ``summary.json``, ``reader_accuracy.png``.
+``imrmc.imrmc`` / ``imrmc_ids.csv`` (export for iMRMC), ``summary.json``, ``reader_accuracy.png``,
+``variance_components.json`` (for ``ganaudit study plan --pilot``), ``comparison.json`` and, with
+two or more checkpoint labels, ``comparison.csv`` (Obuchowski–Rockette comparison of the
+checkpoints' mean AUCs in the split design: see :func:`reader_study.mrmc.or_compare`).
 
 References
 ----------
@@ -37,7 +40,8 @@ from scipy import stats
 from gan_models.atomic import atomic_path
 from gan_models.errors import InputError
 from reader_study.errors import MissingKey, StudyError
-from reader_study.mrmc import delong_variance, imrmc_rows, or_analysis, placements
+from reader_study.mrmc import COMPARISON_COLUMNS, delong_variance, imrmc_rows, or_analysis, or_compare, placements
+from reader_study.power import VARIANCE_FILE, components_from_scores
 
 READER_COLUMNS = ["reader", "n_read", "n_real", "n_fake", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
                   "binom_p", "sensitivity", "sensitivity_ci_low", "sensitivity_ci_high", "specificity",
@@ -46,6 +50,8 @@ READER_COLUMNS = ["reader", "n_read", "n_real", "n_fake", "accuracy", "accuracy_
 CHECKPOINT_COLUMNS = ["label", "n_read", "called_real", "fool_rate", "fool_rate_ci_low", "fool_rate_ci_high",
                       "detect_p", "n_cases", "auc", "p_vs_real"]
 PAIR_COLUMNS = ["reader_a", "reader_b", "n_common", "agreement", "kappa"]
+COMPARISON_FILE = "comparison.csv"
+COMPARISON_TEST_FILE = "comparison.json"
 REGION_COLUMNS = ["case_id", "truth", "label", "n_read", "n_called_fake", "n_marks", "n_finding", "n_artifact",
                   "n_readers_marked", "mean_x", "mean_y", "marks", "notes"]
 
@@ -258,6 +264,107 @@ def region_table(answers: pd.DataFrame, key: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=REGION_COLUMNS)
 
 
+def checkpoint_scores(answers: pd.DataFrame, key: pd.DataFrame, readers: list[str], *,
+                      column: str = "score6") -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(checkpoints, readers, cases) scores in the split design, the truth (1 = fake) and the labels.
+
+    Cases are those read by every reader. A real case belongs to every checkpoint (each reader
+    read it once; that one score enters every checkpoint's AUC); a fake belongs to its own
+    checkpoint only (NaN elsewhere). ``column="call"`` gives 1 for a "fake" call, 0 for "real".
+    """
+    data = answers.assign(call=(answers["call"] == "fake").astype(float)) if column == "call" else answers
+    matrix = _score_matrix(data, readers, column).dropna(axis=1)
+    info = key.set_index("case_id").reindex(matrix.columns)
+    truth = (info["truth"] == "fake").to_numpy()
+    labels = sorted(pd.unique(key.loc[key["truth"] == "fake", "label"]))
+    values = matrix.to_numpy(dtype=float)
+    scores = np.full((len(labels), len(readers), matrix.shape[1]), np.nan)
+    for i, label in enumerate(labels):
+        cols = ~truth | (info["label"] == label).to_numpy()
+        scores[i][:, cols] = values[:, cols]
+    return scores, truth.astype(int), labels
+
+
+def compare_checkpoints(answers: pd.DataFrame, key: pd.DataFrame, readers: list[str], *,
+                        alpha: float = 0.05) -> tuple[pd.DataFrame | None, dict]:
+    """OR comparison of the checkpoints' mean AUCs (``comparison.csv`` and ``comparison.json``).
+
+    Returns (pairwise table or None, test dict). The dict says why when there is nothing to
+    compare (one label, or fewer than 2 real or 2 fake cases per checkpoint read by all).
+    """
+    scores, truth, labels = checkpoint_scores(answers, key, readers)
+    if len(labels) < 2:
+        return None, {"method": f"one checkpoint label ({', '.join(labels) or 'none'}): nothing to compare"}
+    member = np.isfinite(scores).all(axis=1)
+    counts = [(int((m & (truth == 0)).sum()), int((m & (truth == 1)).sum())) for m in member]
+    if min(min(c) for c in counts) < 2:
+        return None, {"method": "not enough cases read by every reader to compare checkpoints (need >= 2 real "
+                                "and 2 fake per checkpoint); cases per checkpoint (real, fake): "
+                                + ", ".join(f"{lab} {c}" for lab, c in zip(labels, counts))}
+    res = or_compare(scores, truth, alpha=alpha, conditions=labels)
+    test = res.to_dict()
+    test["auc"] = {lab: dict(zip(readers, row)) for lab, row in zip(labels, res.auc.tolist())}
+    test["readers"] = list(readers)
+    test["checkpoints"] = [{"label": lab, "auc": float(res.auc_mean[i]), "auc_ci_low": float(res.auc_ci_low[i]),
+                            "auc_ci_high": float(res.auc_ci_high[i]), "n_real": counts[i][0],
+                            "n_fake": counts[i][1]} for i, lab in enumerate(labels)]
+    test["pairs"] = [[labels[a], labels[b]] for a, b in res.pairs]
+    return res.table(), test
+
+
+def variance_components(answers: pd.DataFrame, key: pd.DataFrame, readers: list[str]) -> dict:
+    """OR variance components of this study for the AUC and for accuracy (``variance_components.json``)."""
+    out = {}
+    for fom, column in (("auc", "score6"), ("accuracy", "call")):
+        scores, truth, labels = checkpoint_scores(answers, key, readers, column=column)
+        try:
+            out[fom] = components_from_scores(scores, truth, fom=fom, source=f"pilot study ({len(readers)} readers, "
+                                              f"checkpoints {', '.join(labels)})").to_dict()
+        except InputError as exc:
+            out[fom] = {"error": str(exc)}
+    return out
+
+
+def losing_checkpoints(study_dir, *, alpha: float = 0.05) -> list[dict]:
+    """Checkpoints whose fakes readers detected significantly better than another checkpoint's.
+
+    Reads ``STUDY/analysis/comparison.csv`` and ``comparison.json`` (written by ``ganaudit
+    study analyze``). Returns one dict per significant pair: ``loser`` (higher mean AUC: its
+    fakes are easier to tell from real), ``winner``, ``difference`` (loser − winner, > 0),
+    ``p_value``, ``ci_low``, ``ci_high`` (of the difference). With more than two checkpoints
+    a pair counts only when the omnibus F test is significant too (protected comparisons).
+    An empty list when nothing differs significantly or the study has one checkpoint.
+    """
+    folder = Path(study_dir) / "analysis"
+    table_path, test_path = folder / COMPARISON_FILE, folder / COMPARISON_TEST_FILE
+    if not test_path.is_file():
+        raise InputError(f"{test_path} is missing; run 'ganaudit study analyze {study_dir}' first")
+    try:
+        test = json.loads(test_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {test_path} ({exc}); run 'ganaudit study analyze {study_dir}' again") from exc
+    if not table_path.is_file():
+        return []
+    table = pd.read_csv(table_path, dtype={"condition_a": str, "condition_b": str})
+    missing = set(COMPARISON_COLUMNS) - set(table.columns)
+    if missing or "p_value" not in test or "df1" not in test:
+        raise InputError(f"{table_path} or {test_path} lacks {sorted(missing) or ['p_value', 'df1']}; run "
+                         f"'ganaudit study analyze {study_dir}' again")
+    if test["df1"] > 1 and not (test["p_value"] is not None and test["p_value"] < alpha):
+        return []
+    out = []
+    for row in table.itertuples():
+        if not row.p_value < alpha:
+            continue
+        flip = row.difference < 0
+        out.append({"loser": row.condition_b if flip else row.condition_a,
+                    "winner": row.condition_a if flip else row.condition_b,
+                    "difference": abs(float(row.difference)), "p_value": float(row.p_value),
+                    "ci_low": float(-row.ci_high if flip else row.ci_low),
+                    "ci_high": float(-row.ci_low if flip else row.ci_high)})
+    return out
+
+
 def bootstrap_accuracy_ci(answers: pd.DataFrame, readers: list[str], *, n_boot: int = 2000, seed: int = 0,
                           alpha: float = 0.05) -> tuple[float, float]:
     """Two-way bootstrap (readers and cases resampled) interval of the pooled accuracy.
@@ -290,6 +397,9 @@ class AnalysisResult:
     checkpoints: pd.DataFrame
     regions: pd.DataFrame
     mrmc: dict = field(default_factory=dict)
+    comparison: pd.DataFrame | None = None
+    comparison_test: dict = field(default_factory=dict)
+    components: dict = field(default_factory=dict)
 
     def text(self) -> str:
         s = self.summary
@@ -305,6 +415,15 @@ class AnalysisResult:
         lines.append(f"Fleiss' kappa {s['fleiss_kappa']:.3f}" if not math.isnan(s["fleiss_kappa"]) else "Fleiss' kappa: n/a")
         for row in self.checkpoints.itertuples():
             lines.append(f"  {row.label}: fool rate {row.fool_rate:.3f} ({row.called_real}/{row.n_read}), detect_p {row.detect_p:.3g}")
+        test = self.comparison_test
+        if self.comparison is not None:
+            lines.append(f"checkpoints compared (Obuchowski-Rockette, Hillis ddf): F({test['df1']}, {test['ddf']:.1f}) = "
+                         f"{test['f']:.3f}, p = {test['p_value']:.3g}")
+            for row in self.comparison.itertuples():
+                lines.append(f"  {row.condition_a} - {row.condition_b}: AUC {row.auc_a:.3f} - {row.auc_b:.3f} = "
+                             f"{row.difference:+.3f} (95% CI {row.ci_low:+.3f} to {row.ci_high:+.3f}), p = {row.p_value:.3g}")
+        elif test:
+            lines.append(f"checkpoint comparison: {test['method']}")
         return "\n".join(lines)
 
 
@@ -362,6 +481,8 @@ def analyze_study(study_dir, *, db: str | None = None, n_boot: int = 2000, seed:
     fk, fk_n = fleiss_from_answers(answers, readers)
     checkpoints = checkpoint_table(answers, key, readers, alpha=alpha)
     regions = region_table(answers, key)
+    comparison, comparison_test = compare_checkpoints(answers, key, readers, alpha=alpha)
+    components = variance_components(answers, key, readers)
     progress = answers.groupby("reader_id").size()
     complete = all(progress.get(r, 0) >= len(study.order(r)) for r in study.reader_ids)
     real = answers[answers["truth"] == "real"]
@@ -376,12 +497,14 @@ def analyze_study(study_dir, *, db: str | None = None, n_boot: int = 2000, seed:
         "mean_cohen_kappa": float(pairs["kappa"].mean()) if len(pairs) and pairs["kappa"].notna().any() else math.nan,
         "fleiss_kappa": fk, "fleiss_kappa_cases": fk_n, "mrmc": mrmc,
         "checkpoints": checkpoints[["label", "fool_rate", "detect_p"]].to_dict(orient="records"),
+        "comparison": {k: comparison_test[k] for k in ("f", "df1", "ddf", "p_value", "method") if k in comparison_test},
         "notes": ["fake = positive; lower accuracy/AUC = the GAN's images were harder to tell from real ones",
                   "pooled binom_p treats every read as independent: report it as a summary only"],
     }
     out_dir = study_dir / "analysis"
     result = AnalysisResult(out_dir=out_dir, summary=summary, readers=readers_t, pairs=pairs,
-                            checkpoints=checkpoints, regions=regions, mrmc=mrmc)
+                            checkpoints=checkpoints, regions=regions, mrmc=mrmc, comparison=comparison,
+                            comparison_test=comparison_test, components=components)
     if write:
         _write(result, answers, key, readers)
     return result
@@ -399,6 +522,12 @@ def _write(result: AnalysisResult, answers: pd.DataFrame, key: pd.DataFrame, rea
         pd.DataFrame([result.mrmc]).to_csv(tmp / "mrmc.csv", index=False)
         (tmp / "summary.json").write_text(json.dumps(_finite(result.summary), indent=2, default=json_default) + "\n",
                                           encoding="utf-8")
+        (tmp / VARIANCE_FILE).write_text(json.dumps(_finite(result.components), indent=2, default=json_default) + "\n",
+                                         encoding="utf-8")
+        (tmp / COMPARISON_TEST_FILE).write_text(
+            json.dumps(_finite(result.comparison_test), indent=2, default=json_default) + "\n", encoding="utf-8")
+        if result.comparison is not None:
+            result.comparison.to_csv(tmp / COMPARISON_FILE, index=False)
         _write_imrmc(tmp, answers, key, readers)
         plot_reader_accuracy(result.readers, tmp / "reader_accuracy.png")
 

@@ -70,8 +70,9 @@ def answered(tmp_path_factory):
 def test_files_written(answered):
     path, _, _ = answered
     names = sorted(p.name for p in (path / "analysis").iterdir())
-    assert names == ["checkpoints.csv", "imrmc.csv", "imrmc.imrmc", "imrmc_ids.csv", "mrmc.csv", "pairs_kappa.csv",
-                     "reader_accuracy.png", "readers.csv", "regions.csv", "summary.json"]
+    assert names == ["checkpoints.csv", "comparison.csv", "comparison.json", "imrmc.csv", "imrmc.imrmc",
+                     "imrmc_ids.csv", "mrmc.csv", "pairs_kappa.csv", "reader_accuracy.png", "readers.csv",
+                     "regions.csv", "summary.json", "variance_components.json"]
     summary = json.loads((path / "analysis" / "summary.json").read_text(),
                          parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
     assert summary["n_readers"] == 4 and summary["n_answers"] == 80 and summary["complete"] is True
@@ -309,3 +310,117 @@ def test_analysis_reads_the_store_without_changing_it(tmp_path):
         analyze_study(path, db=url)
     with sa.create_engine(url).connect() as conn:
         assert conn.execute(sa.text("select count(*) from assignments")).scalar_one() == before
+
+
+# --- comparing checkpoints -----------------------------------------------------------------------
+def _split_tensor(answers: pd.DataFrame, labels: list[str], readers: list[str]):
+    """(labels, readers, cases) 6-point scores: reals in every label, each label's fakes in its own."""
+    wide = answers.pivot(index="reader_id", columns="case_id", values="score6").reindex(readers)
+    info = answers.drop_duplicates("case_id").set_index("case_id").reindex(wide.columns)
+    scores = np.stack([np.where(((info["truth"] == "real") | (info["label"] == lab)).to_numpy()[None],
+                                wide.to_numpy(dtype=float), np.nan) for lab in labels])
+    return scores, (info["truth"] == "fake").to_numpy().astype(int)
+
+
+def test_comparison_table_is_or_compare_of_the_split_design(answered):
+    from reader_study.mrmc import or_compare
+
+    path, result, answers = answered
+    scores, truth = _split_tensor(answers, LABELS, READERS)
+    ref = or_compare(scores, truth, conditions=LABELS)
+    table = pd.read_csv(path / "analysis" / "comparison.csv")
+    assert list(table.columns) == ["condition_a", "condition_b", "auc_a", "auc_b", "difference", "se", "df", "t",
+                                   "p_value", "ci_low", "ci_high"]
+    row = table.iloc[0]
+    assert (row["condition_a"], row["condition_b"]) == tuple(LABELS)
+    assert row["difference"] == pytest.approx(ref.difference) and row["p_value"] == pytest.approx(ref.p_value)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((ref.ci_low, ref.ci_high))
+    test = json.loads((path / "analysis" / "comparison.json").read_text())
+    assert test["f"] == pytest.approx(ref.f) and test["ddf"] == pytest.approx(ref.ddf) and test["df1"] == 1
+    assert [c["label"] for c in test["checkpoints"]] == LABELS
+    assert [c["n_real"] for c in test["checkpoints"]] == [10, 10] and [c["n_fake"] for c in test["checkpoints"]] == [5, 5]
+    # Per checkpoint, the mean AUC is the readers' AUC of that label's fakes against all reals.
+    table_ckpt = result.checkpoints.set_index("label")
+    for c in test["checkpoints"]:
+        assert c["auc"] == pytest.approx(table_ckpt.at[c["label"], "auc"])
+        assert 0 <= c["auc_ci_low"] <= c["auc"] <= c["auc_ci_high"] <= 1
+    assert result.summary["comparison"]["p_value"] == pytest.approx(ref.p_value)
+    assert "checkpoints compared" in result.text()
+
+
+def test_variance_components_file_feeds_the_planner(answered):
+    from reader_study.power import components_from_scores, load_pilot
+
+    path, _, answers = answered
+    pilot = load_pilot(path)
+    scores, truth = _split_tensor(answers, LABELS, READERS)
+    ref = components_from_scores(scores, truth)
+    assert pilot.var_tr == pytest.approx(ref.var_tr) and pilot.real == pytest.approx(ref.real)
+    assert (pilot.n_real, pilot.n_fake, pilot.n_readers, pilot.n_conditions) == (10, 5, 4, 2)
+    acc = load_pilot(path, fom="accuracy")
+    assert acc.fom == "accuracy" and acc.var_r >= 0
+
+
+def test_one_label_study_has_no_comparison_table(tmp_path):
+    from tests.reader_study.test_store import make_study
+
+    path = make_study(tmp_path, readers="a,b", n_cases=8, practice=0)
+    study = Study.open(path)
+    key = pd.read_csv(path / "key" / "key.csv").set_index("case_id")
+    store = AnswerStore(study.default_db_url())
+    for j, reader in enumerate(["a", "b"]):
+        for i, case in enumerate(study.order(reader)):
+            store.add_answer(reader, case, key.at[case, "truth"] if (i + j) % 3 else "fake", 1 + i % 3)
+    store.close()
+    result = analyze_study(path, n_boot=20)
+    assert result.comparison is None and "nothing to compare" in result.comparison_test["method"]
+    assert not (path / "analysis" / "comparison.csv").exists()
+    from reader_study.analysis import losing_checkpoints
+
+    assert losing_checkpoints(path) == []
+
+
+def test_two_checkpoint_study_end_to_end(study, tmp_path, capsys):
+    """The conftest study (5 readers, 4 real + 2 + 2 fakes each), answered by a scripted reader
+    through ReaderSession (what the app calls), analysed from the command line."""
+    from ganaudit.cli import main
+    from reader_study.analysis import losing_checkpoints
+    from reader_study.mrmc import or_compare
+    from reader_study.session import ReaderSession
+    from tests.reader_study.conftest import LABELS as FIXTURE_LABELS, READERS as FIXTURE_READERS
+
+    path = tmp_path / "study"
+    import shutil
+
+    shutil.copytree(study.path, path)  # the fixture is shared with other tests of this module
+    key = pd.read_csv(path / "key" / "key.csv").set_index("case_id")
+    opened = Study.open(path)
+    store = AnswerStore(opened.default_db_url())
+    rng = np.random.default_rng(21)
+    # epoch-0003's fakes are easy to spot (called fake, sure); epoch-0007's look like reals.
+    for reader in FIXTURE_READERS:
+        session = ReaderSession(opened, store, reader)
+        while (case := session.current_case()) is not None:
+            if session.is_practice(case):
+                session.submit(case, "real", 1)
+                continue
+            if key.at[case, "label"] == FIXTURE_LABELS[0]:
+                session.submit(case, "fake", int(rng.integers(2, 4)))
+            else:
+                session.submit(case, "real", int(rng.integers(1, 3)))
+    store.close()
+    assert main(["study", "analyze", str(path), "--n-boot", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "checkpoints compared" in out and f"{FIXTURE_LABELS[0]} - {FIXTURE_LABELS[1]}" in out
+
+    table = pd.read_csv(path / "analysis" / "comparison.csv")
+    answers = AnswerStore(opened.default_db_url()).answers_frame()
+    answers = answers[~answers["practice"]].merge(key[["truth", "label"]], left_on="case_id", right_index=True)
+    scores, truth = _split_tensor(answers, list(FIXTURE_LABELS), FIXTURE_READERS)
+    ref = or_compare(scores, truth)
+    assert table.at[0, "difference"] == pytest.approx(ref.difference) and ref.difference > 0.3
+    assert table.at[0, "p_value"] == pytest.approx(ref.p_value) and ref.p_value < 0.05
+    losses = losing_checkpoints(path)
+    assert [(x["loser"], x["winner"]) for x in losses] == [tuple(FIXTURE_LABELS)]
+    assert losses[0]["difference"] == pytest.approx(ref.difference)
+    assert losses[0]["ci_low"] == pytest.approx(ref.ci_low) and ref.ci_low > 0

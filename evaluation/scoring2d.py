@@ -29,11 +29,12 @@ import numpy as np
 import pandas as pd
 
 from gan_models.atomic import atomic_path, write_csv, write_json
-from gan_models.checkpoints import every_kth, list_checkpoints
+from gan_models.checkpoints import every_kth
 from gan_models.errors import InputError
 from gan_models.phantom import FINDINGS as PHANTOM_FINDINGS
 from gan_models.runs import load_run, load_run_data, read_history
-from gan_models.sampling import generate
+from gan_models.imported import stored_count as imported_stored_count
+from gan_models.sampling import generate, run_checkpoints
 
 SCORE_COLUMNS_2D = [
     "epoch", "n_generated",
@@ -453,7 +454,7 @@ def _score_generated(run_dir: Path, epoch: int, generated: np.ndarray, *, extrac
 
 def _plain(value):
     """NumPy scalars → Python scalars and None → NaN, so rows compare and serialize alike."""
-    if value is None:
+    if value is None or value is pd.NA:
         return math.nan
     return value.item() if isinstance(value, np.generic) else value
 
@@ -501,13 +502,21 @@ def score_run_2d(
 
     run_dir = Path(run_dir)
     run = load_run(run_dir)
-    if run.get("kind") != "2d":
+    if run.get("kind") not in ("2d", "imported"):
         raise InputError(
-            f"{run_dir} is a {run.get('kind')!r} run; score_run_2d needs a 2D run "
+            f"{run_dir} is a {run.get('kind')!r} run; score_run_2d needs a 2D or imported run "
             "(1D runs are scored by evaluation.scoring1d.score_run_1d)"
         )
     check_workers(workers)
-    checkpoints = list_checkpoints(run_dir)
+    checkpoints = run_checkpoints(run_dir)
+    stored = imported_stored_count(run) if run["kind"] == "imported" else None
+    import_note = []
+    if stored is not None and stored < n:
+        # Sample folders hold what they hold; every checkpoint is scored on as many images
+        # (FD depends on N, so checkpoints are only compared at equal N).
+        import_note = [f"imported sample folders: every checkpoint scored on {stored} images "
+                       f"(the fewest any checkpoint holds) instead of {n}"]
+        n = stored
     if not checkpoints:
         raise InputError(
             f"{run_dir} has no checkpoints (checkpoints/generator-epoch-NNNN.keras); run "
@@ -539,7 +548,7 @@ def score_run_2d(
         "features": features, "feature_settings": reference.settings, "n_generated": n,
         "seed": seed, "kid_subset_size": _kid_subset(kid_subset_size, len(train), n),
         "n_boot": n_boot, "real_set": "data/train.npy", "n_real": len(train),
-        "epochs": epochs, "notes": reference.notes,
+        "epochs": epochs, "notes": reference.notes + import_note,
     })
     write_csv(run_dir / "scores.csv", frame)
     return frame

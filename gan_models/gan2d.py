@@ -11,21 +11,9 @@ from gan_models import runs
 from gan_models.atomic import atomic_path, write_csv
 from gan_models.data import split_train_heldout
 from gan_models.errors import InputError
+from gan_models.grids import image_grid
 from gan_models.sampling import predict
 from gan_models.models import SIZES_2D
-
-
-def image_grid(images: np.ndarray, *, columns: int = 8) -> np.ndarray:
-    """Tile images in [-1, 1] of shape (n, S, S) into one uint8 picture, 2-px dark gutters."""
-    n, size = images.shape[0], images.shape[1]
-    rows = -(-n // columns)
-    gutter = 2
-    grid = np.zeros((rows * (size + gutter) + gutter, columns * (size + gutter) + gutter), np.uint8)
-    for i, img in enumerate(images):
-        r, c = divmod(i, columns)
-        y, x = gutter + r * (size + gutter), gutter + c * (size + gutter)
-        grid[y:y + size, x:x + size] = np.round((np.clip(img, -1, 1) + 1) * 127.5).astype(np.uint8)
-    return grid
 
 
 def _write_grid(generator, latents, run_dir, epoch):

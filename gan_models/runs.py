@@ -51,9 +51,10 @@ def load_run(run_dir) -> dict:
         run = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise InputError(f"{path} is not valid JSON ({exc})") from exc
-    if not isinstance(run, dict) or run.get("kind") not in ("1d", "2d"):
-        raise InputError(f"{path} does not describe a ganaudit run (no kind '1d' or '2d'); "
-                         "give a folder written by `ganaudit train1d` or `ganaudit train2d`")
+    if not isinstance(run, dict) or run.get("kind") not in ("1d", "2d", "imported"):
+        raise InputError(f"{path} does not describe a ganaudit run (no kind '1d', '2d' or "
+                         "'imported'); give a folder written by `ganaudit train1d`, `ganaudit "
+                         "train2d` or `ganaudit import`")
     run["path"] = str(Path(run_dir))
     return run
 
@@ -65,7 +66,10 @@ def read_history(run_dir):
     if not path.is_file():
         return pd.DataFrame(columns=HISTORY_COLUMNS)
     frame = pd.read_csv(path)
-    frame["healthy"] = frame["healthy"].astype(str).str.lower().isin(["true", "1"])
+    # An imported run's log may lack the accuracies: its health is then unknown (NA), not false.
+    words = {"true": True, "1": True, "1.0": True, "false": False, "0": False, "0.0": False}
+    frame["healthy"] = frame["healthy"].map(
+        lambda v: words.get(str(v).strip().lower(), pd.NA)).astype("boolean")
     return frame
 
 
@@ -299,6 +303,9 @@ def resumed_settings(run_dir, new: dict, *, kind: str) -> dict:
     nothing). ``kind`` is the kind of run the command trains ("1d" or "2d")."""
     stored = load_run(run_dir)
     stored.pop("path", None)
+    if stored["kind"] == "imported":
+        raise InputError(f"{run_dir} was imported with `ganaudit import` (trained elsewhere); it "
+                         "cannot be resumed here: import the new checkpoints into a new folder")
     if stored["kind"] != kind:
         raise InputError(f"{run_dir} is a {stored['kind'].upper()} run; resume it with "
                          f"`ganaudit train{stored['kind']} --out {run_dir} --resume`")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ganaudit import __version__
 
-COMMANDS = ["demo", "data", "train", "sample", "score", "audit", "study", "report"]  # modules in ganaudit/commands
+COMMANDS = ["demo", "data", "train", "sample", "score", "audit", "study", "report", "import_run"]  # modules in ganaudit/commands
 
 
 def build_parser() -> argparse.ArgumentParser:

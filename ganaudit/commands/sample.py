@@ -22,11 +22,10 @@ def run(args) -> int:
     import numpy as np
 
     from gan_models.atomic import atomic_path
-    from gan_models.checkpoints import list_checkpoints
     from gan_models.data import write_png16
     from gan_models.errors import InputError
     from gan_models.runs import load_run
-    from gan_models.sampling import generate
+    from gan_models.sampling import generate, run_checkpoints
 
     info = load_run(args.run)
     if args.n <= 0:
@@ -35,7 +34,11 @@ def run(args) -> int:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         what = "is a file" if not out.is_dir() else "is not empty"
         raise InputError(f"output folder {out} {what}; choose a new folder")
-    epochs = [e for e, _ in list_checkpoints(args.run)]
+    if info["kind"] == "imported" and info["source"]["type"] != "onnx":
+        raise InputError(f"{args.run} was imported from sample folders, so it has no generator to "
+                         "sample from; import ONNX generators (ganaudit import --generators DIR) "
+                         "to sample new images")
+    epochs = [e for e, _ in run_checkpoints(args.run)]
     if not epochs:
         raise InputError(f"{args.run} has no checkpoints; train it first")
     epoch = args.epoch if args.epoch is not None else epochs[-1]

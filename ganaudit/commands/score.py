@@ -98,7 +98,7 @@ def _score_run(args: argparse.Namespace) -> int:
             raise InputError(f"{', '.join(given)} apply to 2D runs and image folders, not to the 1D run "
                              f"{run_dir} (scored by true error); drop {'them' if len(given) > 1 else 'it'}")
         frame = score_run_1d(run_dir, n=args.n, seed=args.seed, every=args.every, progress=not args.quiet)
-    elif kind == "2d":
+    elif kind in ("2d", "imported"):
         from evaluation.scoring2d import score_run_2d
 
         frame = score_run_2d(
@@ -108,7 +108,7 @@ def _score_run(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     else:
-        raise InputError(f"{run_json} has kind {kind!r}; expected '1d' or '2d'")
+        raise InputError(f"{run_json} has kind {kind!r}; expected '1d', '2d' or 'imported'")
     print(f"scored {len(frame)} checkpoint{'' if len(frame) == 1 else 's'} → {run_dir / 'scores.csv'}")
     return 0
 

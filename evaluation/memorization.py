@@ -201,11 +201,13 @@ def data_copying_ct(train_keys: np.ndarray, heldout_keys: np.ndarray, generated_
 
 
 def authenticity_share(gen_to_train: np.ndarray, nearest: np.ndarray,
-                       train_to_train: np.ndarray) -> np.ndarray:
+                       train_to_train: np.ndarray, *, tie_tolerance: float = 0.0) -> np.ndarray:
     """Authentic flag per generated sample (Alaa et al. 2022).
 
-    A generated sample g with nearest real sample x* is *inauthentic* when it is closer to x*
-    than x* is to its own nearest real neighbour: d(g, x*) < d(x*, NN_real(x*)).
+    A generated sample g with nearest real sample x* is *inauthentic* when it is no farther
+    from x* than x* is from its own nearest real neighbour: d(g, x*) ≤ d(x*, NN_real(x*)).
+    A tie counts as inauthentic: an exact copy of a training image that is itself duplicated
+    in the training set has d(g, x*) = d(x*, NN_real(x*)) = 0, and must not pass as new.
 
     Parameters
     ----------
@@ -213,6 +215,8 @@ def authenticity_share(gen_to_train: np.ndarray, nearest: np.ndarray,
     nearest : (M,) index of that training sample.
     train_to_train : (N_train,) distance of each training sample to its nearest *other*
         training sample (only entries at ``nearest`` are read).
+    tie_tolerance : distances closer than this are a tie (round-off of the two separately
+        computed distances must not turn a copy authentic); 0 means exact equality.
 
     References
     ----------
@@ -220,7 +224,10 @@ def authenticity_share(gen_to_train: np.ndarray, nearest: np.ndarray,
     synthetic data? Sample-level metrics for evaluating and auditing generative models",
     ICML 2022.
     """
-    return ~(gen_to_train < train_to_train[nearest])
+    gen = np.asarray(gen_to_train, dtype=np.float64)
+    own = np.asarray(train_to_train, dtype=np.float64)[np.asarray(nearest)]
+    # NaN distances compare False: such a sample is not called authentic.
+    return gen > own + float(tie_tolerance)
 
 
 def mifid_from_distance(fid: float | None, distance: float, *, epsilon: float = 0.1) -> float:
@@ -355,15 +362,18 @@ def memorization_audit(train, heldout, generated, *, train_names=None, generated
         uniq = np.unique(g_near)
         _, t_dist = _euclidean_nn(train_features[uniq], train_features, exclude=uniq)
         auth_space = "features"
+        # |a|² + |b|² − 2a·b loses about 1e-16·|a|² before the square root: ~1e-8·|a| in distance.
+        tie = 1e-6 * float(np.sqrt(np.mean(np.einsum("ij,ij->i", train_features, train_features))))
     else:
         g_dist, g_near = 1.0 - gen_nn.ncc.astype(np.float64), gen_nn.index
         uniq = np.unique(g_near)
         t_nn = search(train[uniq], train, exclude=uniq, **kwargs) if len(train) > 1 else None
         t_dist = 1.0 - t_nn.ncc.astype(np.float64) if t_nn is not None else np.full(len(uniq), np.inf)
         auth_space = "pixels (1 - invariant NCC)"
+        tie = 1e-6  # NCC is computed in float32 (round-off ~1e-7)
     train_to_train = np.full(len(train), np.inf)
     train_to_train[uniq] = t_dist
-    authentic = authenticity_share(g_dist, g_near, train_to_train)
+    authentic = authenticity_share(g_dist, g_near, train_to_train, tie_tolerance=tie)
     table["authentic"] = authentic
 
     # C_T: features when all three sets have them, else invariant NCC distance in pixel space.

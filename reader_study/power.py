@@ -114,9 +114,11 @@ class VarianceComponents:
     def from_dict(cls, data: dict, *, where: str = "variance components") -> "VarianceComponents":
         try:
             comp = cls(**{k: data[k] for k in cls.__dataclass_fields__})
+            # Strict JSON stores a value that is not estimable (NaN) as null.
+            comp.var_r, comp.var_tr = (math.nan if v is None else float(v) for v in (comp.var_r, comp.var_tr))
             for part in (comp.real, comp.fake):
                 for k in COMPONENT_KEYS:
-                    part[k] = float(part[k])
+                    part[k] = math.nan if part[k] is None else float(part[k])
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"{where} is missing or has a bad entry ({exc}); run 'ganaudit study analyze' "
                              "again to rewrite it") from exc
@@ -211,12 +213,14 @@ def power_comparison(components: VarianceComponents, *, readers: int, n_real: fl
     if den <= 0:
         return 1.0 if difference else alpha
     lam = r * difference**2 / 2.0 / den
+    if lam == 0:
+        return alpha  # scipy's noncentral F is wrong at noncentrality 0
     ddf = den**2 / (ms_tr**2 / ((t - 1) * (r - 1))) if ms_tr > 0 else math.inf
     if math.isinf(ddf):
         crit = stats.chi2.ppf(1 - alpha, t - 1)
         return float(stats.ncx2.sf(crit, t - 1, lam))
     crit = stats.f.ppf(1 - alpha, t - 1, ddf)
-    return float(stats.ncf.sf(crit, t - 1, ddf, lam))
+    return float(min(max(stats.ncf.sf(crit, t - 1, ddf, lam), 0.0), 1.0))
 
 
 def power_detection(components: VarianceComponents, *, readers: int, n_real: float, n_fake: float,
@@ -262,13 +266,13 @@ class Plan:
 
 
 def plan(components_for, *, readers: int, checkpoints: int, effect: str, size: float, cases: int | None = None,
-         target_power: float | None = None, alpha: float = 0.05, max_cases: int = 20000) -> Plan:
+         target_power: float | None = None, alpha: float = 0.05, fom: str = "auc", max_cases: int = 20000) -> Plan:
     """Power at ``cases`` counted cases per reader, or the fewest cases reaching ``target_power``.
 
     ``components_for(n_real, n_fake)`` returns the :class:`VarianceComponents` to use (a
     pilot's, or defaults computed at that design). ``effect`` is ``"difference"`` (AUC
     difference ``size`` between two of ``checkpoints``) or ``"detection"`` (mean figure of
-    merit ``size`` against 0.5 for one checkpoint's fakes). Cases follow ``study create``:
+    merit ``size``, AUC or accuracy as ``fom`` says, against 0.5 for one checkpoint's fakes). Cases follow ``study create``:
     half real, the fakes split evenly over the checkpoints; the search steps by 2·checkpoints
     so that the split is exact.
     """
@@ -281,7 +285,7 @@ def plan(components_for, *, readers: int, checkpoints: int, effect: str, size: f
     if not 0 < alpha < 1:
         raise InputError(f"--alpha must be between 0 and 1, got {alpha}")
     label = (f"AUC difference {size:g} between checkpoints" if effect == "difference"
-             else f"mean figure of merit {size:g} vs 0.5")
+             else f"mean {'accuracy' if fom == 'accuracy' else 'AUC'} {size:g} vs 0.5 (one checkpoint's fakes)")
 
     def power_at(n: int) -> float:
         n_real, n_fake = split_cases(n, checkpoints)
@@ -330,6 +334,9 @@ def load_pilot(study_dir, *, fom: str = "auc") -> VarianceComponents:
         raise InputError(f"cannot read {path} ({exc}); run 'ganaudit study analyze {study_dir}' again") from exc
     if not isinstance(data, dict) or fom not in data:
         raise InputError(f"{path} has no '{fom}' components; run 'ganaudit study analyze {study_dir}' again")
+    if "error" in data[fom]:
+        raise InputError(f"the pilot study {study_dir} gives no {fom} variance components: {data[fom]['error']}; "
+                         "plan from the defaults (no --pilot) or from a pilot with more readers and cases")
     return VarianceComponents.from_dict(data[fom], where=str(path))
 
 

@@ -131,6 +131,11 @@ def onnx_path(run_dir, epoch: int) -> Path:
 
 # ----------------------------------------------------------------------------- ONNX
 
+def _one_line(exc: Exception) -> str:
+    """onnxruntime's messages span lines; the command line prints one."""
+    return " ".join(str(exc).split())
+
+
 def _onnxruntime():
     try:
         import onnxruntime
@@ -160,7 +165,7 @@ class OnnxGenerator:
             self._session = ort.InferenceSession(str(self.path), sess_options=options,
                                                  providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own types for foreign files
-            raise InputError(f"{self.path} is not a readable ONNX model ({exc}); export the "
+            raise InputError(f"{self.path} is not a readable ONNX model ({_one_line(exc)}); export the "
                              "generator with torch.onnx.export (see docs/importing.md)") from exc
         self.latent_dim = self._read_latent_dim()
         z = np.random.default_rng(0).standard_normal((2, self.latent_dim)).astype(np.float32)
@@ -207,7 +212,7 @@ class OnnxGenerator:
             try:
                 out = self._session.run(None, {spec.name: feed})[0]
             except Exception as exc:
-                raise InputError(f"{self.path.name} failed on a batch of latents ({exc}); export "
+                raise InputError(f"{self.path.name} failed on a batch of latents ({_one_line(exc)}); export "
                                  "a generator that maps (batch, d) latents to images") from exc
             parts.append(self._images(np.asarray(out), len(chunk))[:n])
         return np.concatenate(parts)
@@ -350,7 +355,12 @@ def _load(folder, what: str, *, size: int | None, min_images: int):
 def _check_size(found: dict[str, int]) -> int:
     sizes = set(found.values())
     if len(sizes) > 1:
-        listed = ", ".join(f"{name}: {s}×{s}" for name, s in found.items())
+        groups = []
+        for side in sorted(sizes):
+            names = [name for name, s in found.items() if s == side]
+            more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+            groups.append(f"{side}×{side}: {', '.join(names[:3])}{more}")
+        listed = "; ".join(groups)
         raise InputError(f"checkpoints and image folders have different image sizes ({listed}); "
                          "pass --size S to resize them all to one size")
     return sizes.pop()

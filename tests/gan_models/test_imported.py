@@ -246,8 +246,8 @@ def test_onnx_import_equals_importing_its_outputs_as_npy_folders(tmp_path):
 def test_checkpoints_of_different_sizes_are_refused_and_nothing_is_written(tmp_path):
     inputs = make_sample_run_inputs(tmp_path)
     write_png16(template_images(24, 24, seed=9), inputs["samples"] / "epoch-0040")
-    with pytest.raises(InputError, match=r"different image sizes \(.*epoch-0030: 16×16, "
-                                         r"epoch-0040: 24×24\); pass --size S"):
+    with pytest.raises(InputError, match=r"different image sizes \(16×16: --train, --heldout, "
+                                         r"epoch-0010 and 2 more; 24×24: epoch-0040\); pass --size S"):
         imported.import_run(tmp_path / "run", **inputs)
     assert not (tmp_path / "run").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run")]

@@ -9,8 +9,18 @@ app never opens, and so does the seed (``key/seed.json``): it decides every read
 so whoever knows it can compute the truth of each position. Without an explicit seed a
 random one is drawn.
 
+Same pipeline for real and fake: the folders must hold images of one native size, bit depth
+and value range (``reader_study.blinding``); otherwise creation is refused, unless
+``resample_both`` puts every image through the same resampler from a common size. Then the
+images as readers will see them are checked for low-level cues (file size, sharpness, noise,
+histogram statistics) with a cross-validated classifier; a warning names a cue that alone
+separates real from fake, and the figures go to ``STUDY/key/blinding.json``.
+
 Balance: half the counted cases are real, half fake; the fakes are split evenly across the
 fake folders (labels), differing by at most one when the numbers do not divide.
+
+Secrets are private: ``key/`` is mode 0700 and the key, the seed, the blinding figures,
+``readers.json`` (password hashes), ``credentials.txt`` and ``answers.db`` are mode 0600.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import json
 import os
 import re
 import secrets
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +43,10 @@ import numpy as np
 
 from gan_models.atomic import atomic_path
 from gan_models.errors import InputError
+from reader_study import blinding as _blinding
+from reader_study.blinding import (BLINDING_FILE, BlindingWarning, FolderProfile, check_same_format,
+                                   cue_check, cue_features, folder_profile)
+from reader_study.csvsafe import neutralise_csv_cell
 from reader_study.study import hash_password, hash_token
 
 _READER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -54,6 +69,7 @@ class CreatedStudy:
     admin_password: str
     credentials_path: Path
     counts: dict[str, int] = field(default_factory=dict)
+    blinding_warnings: list[str] = field(default_factory=list)
 
     def credentials_text(self) -> str:
         lines = [f"ganaudit reader study {self.study_id} ({self.path})",
@@ -117,14 +133,45 @@ def _reader_rng(seed: int, reader_id: str) -> np.random.Generator:
     return np.random.default_rng([seed, digest])
 
 
+def to_u8(image: np.ndarray) -> np.ndarray:
+    """Image in [-1, 1] → the 8-bit pixels readers see."""
+    return np.round((np.clip(np.asarray(image, dtype=np.float64), -1, 1) + 1) / 2 * 255).astype(np.uint8)
+
+
 def encode_png8(image: np.ndarray) -> bytes:
     """Image in [-1, 1] → 8-bit grayscale PNG bytes, uncompressed, no metadata chunks."""
     from PIL import Image
 
-    u8 = np.round((np.clip(np.asarray(image, dtype=np.float64), -1, 1) + 1) / 2 * 255).astype(np.uint8)
     buf = io.BytesIO()
-    Image.fromarray(u8, mode="L").save(buf, format="PNG", compress_level=0)
+    Image.fromarray(to_u8(image), mode="L").save(buf, format="PNG", compress_level=0)
     return buf.getvalue()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a new file readable by its owner only (0600 from the start, not chmod-ed later)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+
+
+def _csv_text(rows: list[list]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    for row in rows:
+        writer.writerow([neutralise_csv_cell(v) for v in row])
+    return buf.getvalue()
+
+
+def _profile(source) -> FolderProfile:
+    """Native format of a folder; for images already in memory (an ``ImageSet``), their size
+    only (bit depth and value range are those of the generator's float output)."""
+    from gan_models.data import ImageSet
+
+    if isinstance(source, ImageSet):
+        prof = FolderProfile(folder=str(source.meta.get("source", "images in memory")))
+        prof.sizes[tuple(int(n) for n in source.images.shape[1:])] = len(source)
+        return prof
+    return folder_profile(source)
 
 
 def _resize(images: np.ndarray, size: int) -> np.ndarray:
@@ -137,13 +184,15 @@ def _resize(images: np.ndarray, size: int) -> np.ndarray:
 
 def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, out_dir, *,
                  seed: int | None = None, practice: int = 0, allow_change: bool = False,
-                 admin_password: str | None = None, size: int | None = None) -> CreatedStudy:
+                 admin_password: str | None = None, size: int | None = None,
+                 resample_both: bool = False) -> CreatedStudy:
     """Create a blinded real-vs-fake reading study.
 
     Parameters
     ----------
     real_dir
-        Folder of real images (anything ``gan_models.data.load_images`` reads).
+        Folder of real images (anything ``gan_models.data.load_images`` reads), or an
+        ``ImageSet`` already loaded (also accepted in place of a fake folder).
     fakes
         ``[(folder, label), ...]``: generated images, one folder per checkpoint; ``label``
         names the checkpoint (``epoch-0040`` for run checkpoints).
@@ -167,15 +216,21 @@ def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, 
     admin_password
         Admin password; a random one is generated when None.
     size
-        Side length of the images shown; default: the smallest size among the folders
-        (images are only ever shrunk, so resolution does not reveal the class).
+        Side length of the images shown; default: the (common) native size, or with
+        ``resample_both`` the smallest native size.
+    resample_both
+        Accept real and fake folders whose native size, bit depth or value range differ: every
+        image, real and fake, is scaled to [-1, 1], resampled to a common size (the largest
+        native side) and then, by the same resampler, to the size shown. Without it such
+        folders are refused. Either way the low-level cue check runs and warns when a cue is
+        left (``STUDY/key/blinding.json``).
 
     Returns
     -------
     CreatedStudy
         The folder and the credentials (also in ``STUDY/credentials.txt``, mode 0600).
     """
-    from gan_models.data import load_images
+    from gan_models.data import ImageSet, load_images
 
     reader_ids = parse_readers(readers)
     if isinstance(n_cases, bool) or not isinstance(n_cases, (int, np.integer)) or n_cases < 2 or n_cases % 2:
@@ -191,7 +246,9 @@ def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, 
                              "(not 'real'), e.g. --fake DIR=epoch-0040")
     if len(set(labels)) != len(labels):
         raise InputError(f"checkpoint labels repeat ({', '.join(labels)}); give each --fake folder its own =LABEL")
-    _check_folders_apart(real_dir, [folder for folder, _ in fakes], out_dir)
+    # Images already in memory (a run's checkpoints, see `study create --run`) have no folder.
+    _check_folders_apart(None if isinstance(real_dir, ImageSet) else real_dir,
+                         [folder for folder, _ in fakes if not isinstance(folder, ImageSet)], out_dir)
     if seed is None:
         seed = secrets.randbits(63)
     elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -208,9 +265,26 @@ def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, 
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise InputError(f"study folder {out_dir} already exists and is not empty; choose a new --out folder")
 
-    sources = [("real", "real", load_images(real_dir, size=size))]
-    sources += [("fake", label, load_images(folder, size=size)) for folder, label in fakes]
-    side = size or min(s[2].images.shape[1] for s in sources)
+    profiles = [("real", _profile(real_dir))] + [(label, _profile(folder)) for folder, label in fakes]
+    if resample_both:
+        # One common size first (nothing is lost before the last step), then every image
+        # through the same resampler to the size shown.
+        sides = [max(hw) for _, prof in profiles for hw in prof.sizes]
+        load_size = max(sides) if sides else size
+        side = size or (min(sides) if sides else None)
+    else:
+        check_same_format(profiles[0][1], profiles[1:])
+        load_size = side = size
+
+    def load(source):
+        if isinstance(source, ImageSet):
+            return source if load_size is None else ImageSet(_resize(source.images, load_size),
+                                                             source.names, source.meta, source.groups)
+        return load_images(source, size=load_size)
+
+    sources = [("real", "real", load(real_dir))]
+    sources += [("fake", label, load(folder)) for folder, label in fakes]
+    side = side or min(s[2].images.shape[1] for s in sources)
 
     rng = np.random.default_rng(seed)
     half = n_cases // 2
@@ -243,6 +317,10 @@ def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, 
         for j, idx in enumerate(chosen):
             cases.append((new_id(), truth, label, f"{src}/{images.names[idx]}", picked[j], j >= n_main))
 
+    blinding = _blinding_report(cases, profiles, resample_both=resample_both, seed=seed)
+    for message in blinding["warnings"]:
+        warnings.warn(message, BlindingWarning, stacklevel=2)
+
     # Shuffled by the seeded generator rather than kept in selection order: that order is all
     # reals, then each checkpoint's fakes in blocks, which a reader's permutation would carry
     # over. Not sorted by the random ids either, so that the orders follow the seed.
@@ -268,32 +346,34 @@ def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, 
 
     created = CreatedStudy(path=out_dir, study_id=study_id, n_cases=n_cases, readers=creds,
                            admin_password=admin_password, credentials_path=out_dir / "credentials.txt",
-                           counts={"real": half, **dict(zip(labels, fake_counts)), "practice": int(practice)})
+                           counts={"real": half, **dict(zip(labels, fake_counts)), "practice": int(practice)},
+                           blinding_warnings=list(blinding["warnings"]))
     with atomic_path(out_dir) as tmp:
         (tmp / "images").mkdir(parents=True)
-        (tmp / "key").mkdir()
+        (tmp / "key").mkdir(mode=0o700)
+        os.chmod(tmp / "key", 0o700)
         stamp = datetime(2000, 1, 1, tzinfo=timezone.utc).timestamp()
         for case in sorted(cases, key=lambda c: c[0]):
             path = tmp / "images" / f"{case[0]}.png"
             path.write_bytes(encode_png8(case[4]))
             os.utime(path, (stamp, stamp))
         _write_json(tmp / "study.json", settings)
+        # Password and invite-token hashes: the owner's only.
         _write_json(tmp / "readers.json", {"readers": reader_entries,
-                                           "admin": {"password_hash": hash_password(admin_password)}})
+                                           "admin": {"password_hash": hash_password(admin_password)}},
+                    private=True)
         _write_json(tmp / "practice.json", {c[0]: c[1] for c in sorted(cases, key=lambda c: c[0]) if c[5]})
         for name, keep in (("key.csv", False), ("practice_key.csv", True)):
-            with open(tmp / "key" / name, "w", newline="", encoding="utf-8") as fh:
-                writer = csv.writer(fh)
-                writer.writerow(["case_id", "truth", "label", "source"])
-                for c in sorted(cases, key=lambda c: c[0]):
-                    if c[5] == keep:
-                        writer.writerow([c[0], c[1], c[2], c[3]])
+            rows = [["case_id", "truth", "label", "source"]]
+            rows += [[c[0], c[1], c[2], c[3]] for c in sorted(cases, key=lambda c: c[0]) if c[5] == keep]
+            _write_private(tmp / "key" / name, _csv_text(rows))
         # The seed reproduces every reader's order, so it goes with the key, never into a
         # file the reading app opens.
         _write_json(tmp / "key" / "seed.json", {
             "seed": seed,
             "note": "decides which images were used and each reader's order: keep it as secret as key.csv; "
-                    "'ganaudit study create --seed SEED' with the same inputs reproduces them"})
+                    "'ganaudit study create --seed SEED' with the same inputs reproduces them"}, private=True)
+        _write_json(tmp / "key" / BLINDING_FILE, blinding, private=True)
         fd = os.open(tmp / "credentials.txt", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(created.credentials_text())
@@ -309,7 +389,8 @@ def _check_folders_apart(real_dir, fake_dirs: list, out_dir) -> None:
     shown as real cases, and a study written inside an image folder would be read back as
     images by the next ``create``.
     """
-    named = [("--real", Path(real_dir).resolve())] + [("--fake", Path(d).resolve()) for d in fake_dirs]
+    named = [("--real", Path(real_dir).resolve())] if real_dir is not None else []
+    named += [("--fake", Path(d).resolve()) for d in fake_dirs]
     named.append(("--out", Path(out_dir).resolve()))
     for (name_a, a), (name_b, b) in itertools.combinations(named, 2):
         if a == b and name_b != "--out":
@@ -331,8 +412,35 @@ def _check_folders_apart(real_dir, fake_dirs: list, out_dir) -> None:
                              "so that no --real/--fake folder contains another")
 
 
-def _write_json(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
+def _write_json(path: Path, obj, *, private: bool = False) -> None:
+    text = json.dumps(obj, indent=2) + "\n"
+    if private:
+        _write_private(path, text)
+    else:
+        path.write_text(text, encoding="utf-8")
+
+
+def _blinding_report(cases: list, profiles: list, *, resample_both: bool, seed: int) -> dict:
+    """Native formats and the low-level cue check of the images as readers will see them."""
+    features = cue_features(np.stack([to_u8(c[4]) for c in cases]))
+    is_fake = np.array([c[1] == "fake" for c in cases])
+    labels = np.array([c[2] for c in cases])
+    checks = [cue_check(features, is_fake, name="all fakes", seed=seed % 2**32)]
+    fake_labels = list(dict.fromkeys(c[2] for c in cases if c[1] == "fake"))
+    if len(fake_labels) > 1:
+        for label in fake_labels:
+            keep = ~is_fake | (labels == label)
+            checks.append(cue_check(features[keep], is_fake[keep], name=label, seed=seed % 2**32))
+    return {
+        "native": {name: prof.to_dict() for name, prof in profiles},
+        "resample_both": bool(resample_both),
+        "cue_warn_auc": _blinding.CUE_WARN_AUC, "cue_warn_p": _blinding.CUE_WARN_P,
+        "method": "per cue and for all cues together: standardised logistic regression, stratified "
+                  "k-fold cross_val_predict, ROC AUC of the out-of-fold scores (0.5 = no cue); "
+                  "cues measured on the 8-bit images as shown to readers",
+        "comparisons": checks,
+        "warnings": [c["message"] for c in checks if c["warn"]],
+    }
 
 
 def _init_store(folder: Path) -> None:

@@ -12,6 +12,14 @@ Tables
   a double click hits the unique constraint and is reported as a duplicate, not an error.
 - ``answer_changes``: later versions of an answer, only when the study allows changes
   (insert-only as well; the latest one counts).
+- ``sessions``: the reading app's sign-in sessions (hash of the random session id, the study,
+  the role, expiry, revocation). A cookie is only as good as its row: signing out revokes it,
+  and a re-created study (a new study id) knows none of the old ones.
+
+Limits: ``MAX_NOTE`` characters per note and ``MAX_MARKS`` marks per case, defined here once;
+the reading app shows them to the reader and refuses (never cuts) anything longer.
+
+A new SQLite file is created mode 0600 (its journal files inherit that mode).
 
 Times are server clock, seconds since the epoch (float); time per case is
 ``answered_at - shown_at``.
@@ -19,8 +27,11 @@ Times are server clock, seconds since the epoch (float); time per case is
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -41,8 +52,10 @@ if TYPE_CHECKING:
 CALLS = ("real", "fake")
 CONFIDENCES = (1, 2, 3)
 MARK_KINDS = ("finding", "artifact")
-MAX_NOTE = 4000
-MAX_MARKS = 50
+# The one place these limits are defined: the browser (through the viewer's parameters), the
+# server and the store all read them from here.
+MAX_NOTE = 2000
+MAX_MARKS = 20
 
 _meta = sa.MetaData()
 studies = sa.Table(
@@ -89,6 +102,18 @@ answer_changes = sa.Table(
     sa.Column("note", sa.Text, nullable=False),
     sa.Column("changed_at", sa.Float, nullable=False),
 )
+sessions = sa.Table(
+    "sessions", _meta,
+    sa.Column("sid_hash", sa.String(64), primary_key=True),
+    sa.Column("study_id", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(220), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("revoked_at", sa.Float, nullable=True),
+)
+# Tables that hold the study's data; ``sessions`` is the server's and may be missing from a
+# store written by an older version (the analysis does not need it).
+_DATA_TABLES = ("studies", "assignments", "shown", "answers", "answer_changes")
 
 
 def score6(call: str, confidence: int) -> int:
@@ -125,7 +150,7 @@ def clean_marks(marks) -> list[dict]:
             raise AnswerRejected(f"mark kind must be 'finding' or 'artifact', got {kind!r}")
         out.append({"x": float(x), "y": float(y), "kind": kind})
     if len(out) > MAX_MARKS:
-        raise AnswerRejected(f"at most {MAX_MARKS} marks per case, got {len(out)}")
+        raise AnswerRejected(f"at most {MAX_MARKS} marks per case, got {len(out)}; remove some marks")
     return out
 
 
@@ -135,7 +160,8 @@ def clean_note(note) -> str:
     if not isinstance(note, str):
         raise AnswerRejected(f"note must be text, got {type(note).__name__}")
     if len(note) > MAX_NOTE:
-        raise AnswerRejected(f"note is {len(note)} characters; keep it under {MAX_NOTE}")
+        raise AnswerRejected(f"the note is {len(note)} characters long, over the limit of {MAX_NOTE}; "
+                             "shorten it")
     return note
 
 
@@ -191,6 +217,8 @@ class AnswerStore:
             if self._sqlite:
                 if not create:
                     self._require_sqlite_file()
+                else:
+                    self._create_private_sqlite_file()
                 self.engine = sa.create_engine(self.url, connect_args={"timeout": 30})
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             else:
@@ -208,7 +236,10 @@ class AnswerStore:
         self._lock = threading.Lock()
         self._allowed: dict[str, dict[str, bool]] | None = None
         if study is not None and create:
-            self.register_study(study)
+            try:
+                self.register_study(study)
+            except sa.exc.DBAPIError as exc:
+                raise self._not_writable(exc) from exc
         elif study is not None:
             with self.engine.connect() as conn:
                 self._check_owner(conn, study)
@@ -229,8 +260,22 @@ class AnswerStore:
                              "check the path in --db (an absolute path needs four slashes: "
                              "sqlite:////abs/answers.db) or omit --db to use STUDY/answers.db")
 
+    def _create_private_sqlite_file(self) -> None:
+        # Answers name readers and their calls: readable by the owner only. SQLite would create
+        # the file with the umask's mode (usually 0644), so it is created here first.
+        url = sa.engine.make_url(self.url)
+        path = url.database
+        if not path or path == ":memory:" or path.startswith("file:") or url.query.get("uri"):
+            return
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+        except OSError:
+            pass  # a missing folder or no permission: connecting says so in its own words
+
     def _require_tables(self) -> None:
-        missing = sorted(set(_meta.tables) - set(sa.inspect(self.engine).get_table_names()))
+        missing = sorted(set(_DATA_TABLES) - set(sa.inspect(self.engine).get_table_names()))
         if missing:
             raise StudyError(f"answers database {self._safe_url()} is not a reader-study answers store "
                              f"(tables {', '.join(missing)} missing); give the database the study was served "
@@ -296,6 +341,62 @@ class AnswerStore:
             raise AnswerRejected(f"case {case_id!r} is not in reader {reader_id!r}'s list; answer only "
                                  "the cases the study shows you")
         return allowed[reader_id][case_id]
+
+    def check_writable(self) -> None:
+        """Refuse a store that cannot be written (a read-only file, folder or database user).
+
+        Makes one real write (a row in ``sessions``, deleted again in the same transaction is
+        not enough for SQLite, so it is committed and then removed).
+        """
+        probe = {"sid_hash": "write-check-" + secrets.token_hex(8), "study_id": "-", "role": "-",
+                 "created_at": time.time(), "expires_at": 0.0}
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sessions.insert().values(**probe))
+            with self.engine.begin() as conn:
+                conn.execute(sessions.delete().where(sessions.c.sid_hash == probe["sid_hash"]))
+        except sa.exc.DBAPIError as exc:
+            raise self._not_writable(exc) from exc
+
+    def _not_writable(self, exc: Exception) -> StudyError:
+        where = self._safe_url()
+        if self._sqlite:
+            where = sa.engine.make_url(self.url).database or where
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        return StudyError(f"the answers database {where} cannot be written ({reason}); make the file and "
+                          "its folder writable by the user running the server, or give --db a database "
+                          "it may write to")
+
+    # --- sign-in sessions ------------------------------------------------------------------
+    def create_session(self, study_id: str, role: str, *, days: float) -> str:
+        """A new random session id for ``role``; only its hash is stored."""
+        sid = secrets.token_urlsafe(32)
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(sessions.insert().values(
+                sid_hash=_sid_hash(sid), study_id=study_id, role=role, created_at=now,
+                expires_at=now + days * 86400.0, revoked_at=None))
+        return sid
+
+    def session_role(self, study_id: str, sid: str) -> str | None:
+        """The role of a live (not revoked, not expired) session of this study, else None."""
+        if not isinstance(sid, str) or not sid:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(sessions.c.role, sessions.c.expires_at).where(
+                sessions.c.sid_hash == _sid_hash(sid), sessions.c.study_id == study_id,
+                sessions.c.revoked_at.is_(None))).first()
+        if row is None or row.expires_at < time.time():
+            return None
+        return row.role
+
+    def revoke_session(self, sid: str) -> None:
+        """Sign a session out for good (its cookie no longer opens anything)."""
+        if not isinstance(sid, str) or not sid:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(sessions.update().where(sessions.c.sid_hash == _sid_hash(sid),
+                                                 sessions.c.revoked_at.is_(None)).values(revoked_at=time.time()))
 
     # --- writes ----------------------------------------------------------------------------
     def mark_shown(self, reader_id: str, case_id: str, at=None) -> float:
@@ -427,6 +528,12 @@ class AnswerStore:
             [{"reader": r, "answered": int(done.get(r, 0)), "total": len(study.order(r))} for r in study.reader_ids],
             columns=["reader", "answered", "total"],
         )
+
+
+def _sid_hash(sid: str) -> str:
+    # Session ids are 256 random bits: a plain hash cannot be reversed, and whoever reads the
+    # database cannot reuse a stored value as a cookie.
+    return hashlib.sha256(sid.encode("utf-8")).hexdigest()
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

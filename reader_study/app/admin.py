@@ -12,6 +12,9 @@ import pandas as pd
 import panel as pn
 import param
 
+from reader_study.app.login import LOGOUT_FORM
+from reader_study.csvsafe import frame_to_safe_csv
+
 _REFRESH_MS = 5000
 
 
@@ -52,11 +55,12 @@ class AdminView(pn.viewable.Viewer):
             frame["percent"] = (100.0 * frame["answered"] / total).round(1).fillna(0.0)
         return frame
 
+    # Notes are free text: cells a spreadsheet would run as formulas are neutralised.
     def _answers_csv(self) -> io.StringIO:
-        return io.StringIO(self._store.answers_frame().to_csv(index=False))
+        return io.StringIO(frame_to_safe_csv(self._store.answers_frame(), index=False))
 
     def _progress_csv(self) -> io.StringIO:
-        return io.StringIO(self.progress_frame().to_csv(index=False))
+        return io.StringIO(frame_to_safe_csv(self.progress_frame(), index=False))
 
     @param.depends("refreshed")
     def _summary(self) -> pn.pane.Markdown:
@@ -81,6 +85,6 @@ class AdminView(pn.viewable.Viewer):
             self._summary,
             self._table,
             pn.Row(self._refresh_button, self._answers_download, self._progress_download),
-            pn.pane.HTML('<a href="./logout">Sign out</a>'),
+            pn.pane.HTML(LOGOUT_FORM),
             sizing_mode="stretch_width",
         )

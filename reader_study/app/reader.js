@@ -31,6 +31,8 @@ export function render({ model, el, view }) {
     reloading: false,
   };
   window.__gaTimings = window.__gaTimings || [];
+  // Tells the page's load watchdog (serve.py) that the app arrived and drew itself.
+  window.__gaRendered = true;
   // Dark surround for the whole page, not just this component (reading-room habit).
   document.body.style.background = "#111";
 
@@ -40,9 +42,13 @@ export function render({ model, el, view }) {
   const top = h("div", "ga-top");
   const progress = h("span", "ga-progress");
   const practice = h("span", "ga-practice", "Practice case (does not count)");
-  const logout = h("a", "ga-logout", "Sign out");
-  logout.href = "./logout";
-  top.append(progress, practice, logout);
+  // Sign-out is a same-site POST: the server refuses a GET or a request from another site.
+  const who = h("span", "ga-who", model.reader ? `Signed in as ${model.reader}` : "");
+  const logout = h("form", "ga-logout-form");
+  logout.method = "post";
+  logout.action = "./logout";
+  logout.append(h("button", "ga-logout", "Sign out"));
+  top.append(progress, practice, who, logout);
 
   const body = h("div", "ga-body");
   const stage = h("div", "ga-stage");
@@ -109,14 +115,16 @@ export function render({ model, el, view }) {
   const note = h("textarea", "ga-note");
   note.placeholder = "Note (optional)";
   note.rows = 3;
-  note.maxLength = 2000;
+  // No length attribute: the browser would cut a pasted note without a word. The limit is the
+  // store's (model.max_note); an over-long note is refused with a message instead.
+  const noteCount = h("div", "ga-note-count", "");
   const submitBtn = h("button", "ga-submit", "Next (Enter)");
   // Studies that allow changes: go back to an answered case, or return to the current one.
   const changeRow = h("div", "ga-row");
   const backBtn = h("button", "ga-back", "◀ Change previous answer (B)");
   const resumeBtn = h("button", "ga-resume", "Back to the current case (Esc)");
   changeRow.append(backBtn, resumeBtn);
-  answerBox.append(callRow, confRow, note, submitBtn, changeRow);
+  answerBox.append(callRow, confRow, note, noteCount, submitBtn, changeRow);
 
   const notice = h("div", "ga-notice");
   const feedback = h("div", "ga-feedback");
@@ -244,11 +252,24 @@ export function render({ model, el, view }) {
   function setCall(call) { if (st.busy) return; st.call = call; say(""); refreshControls(); }
   function setConfidence(c) { if (st.busy) return; st.confidence = c; say(""); refreshControls(); }
 
+  function noteTooLong() { return note.value.length > model.max_note; }
+
+  function showNoteCount() {
+    const n = note.value.length;
+    noteCount.textContent = n > model.max_note * 0.8 ? `${n} of at most ${model.max_note} characters` : "";
+    noteCount.classList.toggle("ga-over", noteTooLong());
+  }
+
   function submit() {
     if (st.busy || st.shownCase === null) return;
     if (st.call === null || st.confidence === null) {
       if (performance.now() - st.shownAt < BOUNCE_MS) return;
       say("Choose real or fake (R/F) and a confidence (1/2/3) first.");
+      return;
+    }
+    if (noteTooLong()) {
+      say(`The note is ${note.value.length} characters long, over the limit of ${model.max_note}; ` +
+          "shorten it, then press Next.");
       return;
     }
     st.busy = true;
@@ -300,6 +321,7 @@ export function render({ model, el, view }) {
         st.confidence = model.reviewing && model.prev_confidence ? model.prev_confidence : null;
         st.marks = []; st.busy = false;
         note.value = "";
+        showNoteCount();
         refreshControls();
         root.dataset.case = caseId;
         root.dataset.state = "ready";
@@ -354,6 +376,7 @@ export function render({ model, el, view }) {
   onButton(zoomIn, () => setZoom(st.zoom * 1.5));
   onButton(zoomOut, () => setZoom(st.zoom / 1.5));
   onButton(resetBtn, resetView);
+  note.addEventListener("input", showNoteCount);
   winIn.addEventListener("input", () => { st.win = Number(winIn.value); applyWindow(); draw(); refreshControls(); });
   levIn.addEventListener("input", () => { st.lev = Number(levIn.value); applyWindow(); draw(); refreshControls(); });
 
@@ -391,7 +414,7 @@ export function render({ model, el, view }) {
     if (!d || d.moved || d.mode !== "pan" || !st.gray || st.busy) return;
     const p = toImage(e);
     if (p.x < 0 || p.x > 1 || p.y < 0 || p.y > 1) return;
-    if (st.marks.length >= 20) { say("At most 20 marks per case."); return; }
+    if (st.marks.length >= model.max_marks) { say(`At most ${model.max_marks} marks per case.`); return; }
     st.marks.push({ x: Math.round(p.x * 1e4) / 1e4, y: Math.round(p.y * 1e4) / 1e4, kind: st.kind });
     draw();
     refreshControls();

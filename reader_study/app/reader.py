@@ -24,11 +24,11 @@ import param
 from panel.custom import JSComponent
 
 from reader_study.errors import AnswerRejected, StudyError
+from reader_study.store import MAX_MARKS, MAX_NOTE
 
 _HERE = Path(__file__).parent
 _LOG = logging.getLogger(__name__)
-_MAX_NOTE = 2000
-_MAX_MARKS = 20
+_SERVER_PROBLEM = "The answer could not be saved (server problem); please press Next again."
 
 
 class CaseViewer(JSComponent):
@@ -46,6 +46,9 @@ class CaseViewer(JSComponent):
     prev_call = param.String(default="", doc="The stored call of the case under review.")
     prev_confidence = param.Integer(default=0, doc="The stored confidence of the case under review.")
     revision = param.Integer(default=0, doc="Bumped on every push so the browser re-reads the state.")
+    reader = param.String(default="", doc="The signed-in reader's id (shown next to 'Sign out').")
+    max_note = param.Integer(default=MAX_NOTE, constant=True, doc="Longest note accepted (store.MAX_NOTE).")
+    max_marks = param.Integer(default=MAX_MARKS, constant=True, doc="Most marks per case (store.MAX_MARKS).")
 
     _esm = _HERE / "reader.js"
     _stylesheets = [(_HERE / "reader.css").read_text(encoding="utf-8")]
@@ -58,11 +61,15 @@ def _data_url(path: str) -> str:
 
 
 def _clean_marks(marks: Any) -> list[dict]:
-    """Keep well-formed marks only (x, y in 0..1, kind finding|artifact); the store checks again."""
+    """Keep well-formed marks only (x, y in 0..1, kind finding|artifact); the store checks again.
+
+    Nothing is cut to the limit: too many marks reach the store, which refuses the answer
+    with a message the reader sees.
+    """
     if not isinstance(marks, list):
         return []
     clean = []
-    for mark in marks[:_MAX_MARKS]:
+    for mark in marks:
         if not isinstance(mark, dict):
             continue
         try:
@@ -92,7 +99,8 @@ class ReaderView(pn.viewable.Viewer):
         self._study = study
         self._session = session
         self._review: str | None = None  # an answered case shown again to change its answer
-        self._viewer = CaseViewer(sizing_mode="stretch_width", can_change=bool(study.allow_change))
+        self._viewer = CaseViewer(sizing_mode="stretch_width", can_change=bool(study.allow_change),
+                                  reader=session.reader_id)
         self._viewer.on_msg(self._on_msg)
         self._push()
 
@@ -156,12 +164,17 @@ class ReaderView(pn.viewable.Viewer):
         if not isinstance(data, dict):
             return
         kind = data.get("type")
-        if kind == "submit":
-            self.submit(data)
-        elif kind == "back":
-            self.back()
-        elif kind == "resume":
-            self.resume()
+        try:
+            if kind == "submit":
+                self.submit(data)
+            elif kind == "back":
+                self.back()
+            elif kind == "resume":
+                self.resume()
+        except Exception:
+            # Never a traceback on the reader's screen: say it in words, log the details.
+            _LOG.exception("handling a %r message failed", kind)
+            self._viewer.param.update(notice=_SERVER_PROBLEM, revision=self._viewer.revision + 1)
 
     def submit(self, data: dict) -> None:
         """Store one answer from the browser, then show the next unanswered case.
@@ -175,8 +188,7 @@ class ReaderView(pn.viewable.Viewer):
         try:
             # The values go to the store as received; it refuses anything but the allowed ones.
             result = self._session.submit(case, data.get("call"), data.get("confidence"),
-                                          marks=_clean_marks(data.get("marks")),
-                                          note=note[:_MAX_NOTE])
+                                          marks=_clean_marks(data.get("marks")), note=note)
         except (AnswerRejected, StudyError) as exc:
             self._push(notice=f"This answer was not stored: {exc}")
             return
@@ -184,9 +196,7 @@ class ReaderView(pn.viewable.Viewer):
             # A database hiccup: nothing was stored; the same case stays on screen and no
             # further database call is made to say so.
             _LOG.exception("storing an answer failed")
-            self._viewer.param.update(notice="The answer could not be saved (server problem); "
-                                             "please press Next again.",
-                                      revision=self._viewer.revision + 1)
+            self._viewer.param.update(notice=_SERVER_PROBLEM, revision=self._viewer.revision + 1)
             return
         if not getattr(result, "duplicate", False):
             feedback = getattr(result, "feedback", None) or ""

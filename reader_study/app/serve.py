@@ -6,9 +6,18 @@ Routes
              ``/login?next=/admin`` for the admin)
 ``/``        the reader's page, one Panel session per page load (a function is served)
 ``/admin``   progress per reader and CSV exports (admin only; readers get HTTP 403)
-``/logout``  sign out
+``/logout``  sign out (POST from the app's pages; GET shows a button)
 ``/health``  plain ``ok`` (used to wait for the server and by the page to come back after
              a restart)
+
+Every other route of the web framework (its JavaScript and CSS under ``/static/``, per-app
+metadata, the favicon) answers only a signed-in reader or admin (HTTP 403 otherwise), and
+Panel's component resource route ``/components/...`` is closed (HTTP 404 at once): it imports
+whatever module a URL names, before any sign-in check.
+
+Pages never show a traceback: a failure while building a page shows a short message (the
+details go to the server log), and ``serve`` refuses, before it starts, an answers database it
+cannot write to.
 
 Answers are stored in ``STUDY/answers.db`` (SQLite) unless ``db`` names another database
 (``postgresql+psycopg://user@host/db``).
@@ -17,13 +26,101 @@ Answers are stored in ``STUDY/answers.db`` (SQLite) unless ``db`` names another 
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 import sys
 from pathlib import Path
 
-from tornado.web import RequestHandler
+from tornado.web import HTTPError, RequestHandler
 
 from gan_models.errors import InputError
+
+
+_LOG = logging.getLogger(__name__)
+
+# Injected into the head of the app's pages (before any framework script), so it runs even when
+# the server dies between the page and its scripts or websocket: until the app has drawn
+# itself, it polls /health; once the server was seen down and answers again (or the page is
+# still empty after a while) it reloads the page.
+_WATCHDOG = """<script>(function () {
+  var started = Date.now(), down = false;
+  function drawn() {
+    if (window.__gaRendered) return true;
+    var B = window.Bokeh;
+    return !!(B && B.index && Object.keys(B.index).length);
+  }
+  function check() {
+    if (drawn()) return;
+    fetch("./health", {cache: "no-store"}).then(function (r) {
+      if (!r.ok) { down = true; return; }
+      if (down || Date.now() - started > 30000) { window.location.reload(); }
+    }).catch(function () { down = true; }).then(function () {
+      if (!drawn()) setTimeout(check, down ? 1000 : 2500);
+    });
+  }
+  setTimeout(check, 2500);
+})();</script>"""
+
+
+class ClosedHandler(RequestHandler):
+    """HTTP 404 at once, for routes the study server does not offer."""
+
+    def get(self, *args, **kwargs) -> None:
+        raise HTTPError(404)
+
+    head = post = get
+
+
+def _signed_in_only(handler_cls, sessions):
+    """``handler_cls`` answering signed-in readers and the admin only (HTTP 403 otherwise)."""
+    from reader_study.app.login import COOKIE
+
+    class SignedInOnly(handler_cls):
+        def prepare(self):
+            if sessions.role(self.get_cookie(COOKIE)) is None:
+                raise HTTPError(403)
+            return super().prepare()
+
+    SignedInOnly.__name__ = f"SignedInOnly{handler_cls.__name__}"
+    return SignedInOnly
+
+
+def _with_watchdog(handler_cls):
+    """A page handler whose HTML page carries ``_WATCHDOG``."""
+
+    class WithWatchdog(handler_cls):
+        def write(self, chunk):
+            if isinstance(chunk, str) and "<head>" in chunk:
+                chunk = chunk.replace("<head>", "<head>" + _WATCHDOG, 1)
+            return super().write(chunk)
+
+    WithWatchdog.__name__ = f"WithWatchdog{handler_cls.__name__}"
+    return WithWatchdog
+
+
+def secure_routes(tornado_app, sessions) -> None:
+    """Close or guard every route of ``tornado_app`` but the app's own pages and sign-in."""
+    from bokeh.server.views.doc_handler import DocHandler
+    from bokeh.server.views.ws import WSHandler
+
+    public = {"/health", "/login", "/logout"}
+    for router in (tornado_app.wildcard_router, tornado_app.default_router):
+        for rule in router.rules:
+            pattern = getattr(rule.matcher, "regex", None)
+            target = rule.target
+            if pattern is None or not isinstance(target, type) or not issubclass(target, RequestHandler):
+                continue
+            path = pattern.pattern.rstrip("$")
+            if path in public:
+                continue
+            if path.startswith("/components"):
+                rule.target = ClosedHandler
+            elif issubclass(target, DocHandler):
+                rule.target = _with_watchdog(target)  # signs in through the auth provider
+            elif issubclass(target, WSHandler):
+                continue  # checked by the auth provider on connect
+            else:
+                rule.target = _signed_in_only(target, sessions)
 
 
 class HealthHandler(RequestHandler):
@@ -45,8 +142,16 @@ def _origins(address: str, port: int, allow_origin: list[str] | None) -> list[st
     return [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
 
 
-def build_apps(study, store, secret: str) -> dict:
-    """The two Panel page functions (``/`` and ``/admin``), one session per page load."""
+SERVER_PROBLEM = ("The study server has a problem and cannot show this page now; your saved "
+                  "answers are safe. Reload the page in a minute, or tell the study admin.")
+
+
+def build_apps(study, store, sessions) -> dict:
+    """The two Panel page functions (``/`` and ``/admin``), one session per page load.
+
+    A failure while building a page shows ``SERVER_PROBLEM`` (details in the server log),
+    never a traceback.
+    """
     import panel as pn
 
     from reader_study.app.admin import AdminView
@@ -57,16 +162,26 @@ def build_apps(study, store, secret: str) -> dict:
     def refused(text: str):
         return pn.pane.HTML(f'<p>{text} <a href="./login">Sign in</a></p>')
 
+    def problem(what: str):
+        _LOG.exception("building the %s page failed", what)
+        return pn.pane.HTML(f'<p class="ga-server-problem">{SERVER_PROBLEM}</p>')
+
     def reader_page():
-        reader_id = reader_id_of(session_role(study, secret))
-        if reader_id is None:
-            return refused("This page is for the study's readers.")
-        return ReaderView(study, ReaderSession(study, store, reader_id))
+        try:
+            reader_id = reader_id_of(session_role(sessions))
+            if reader_id is None:
+                return refused("This page is for the study's readers.")
+            return ReaderView(study, ReaderSession(study, store, reader_id))
+        except Exception:
+            return problem("reader")
 
     def admin_page():
-        if session_role(study, secret) != ADMIN:
-            return refused("This page is for the study admin.")
-        return AdminView(study, store)
+        try:
+            if session_role(sessions) != ADMIN:
+                return refused("This page is for the study admin.")
+            return AdminView(study, store)
+        except Exception:
+            return problem("admin")
 
     return {"/": reader_page, "/admin": admin_page}
 
@@ -96,7 +211,7 @@ def serve(study_dir: str | Path, *, port: int = 5006, db: str | None = None,
     """
     import panel as pn
 
-    from reader_study.app.login import load_cookie_secret, make_authorize
+    from reader_study.app.login import Sessions, load_cookie_secret, make_authorize
     from reader_study.store import AnswerStore
     from reader_study.study import Study
 
@@ -104,16 +219,18 @@ def serve(study_dir: str | Path, *, port: int = 5006, db: str | None = None,
     _check_port(port)
     _check_address(address, port)
     store = AnswerStore.for_study(study, db)
+    store.check_writable()
     secret = load_cookie_secret(study.path)
-    pn.config.authorize_callback = make_authorize(study, secret)
+    sessions = Sessions(study, store, secret)
+    pn.config.authorize_callback = make_authorize(sessions)
     title = f"Reader study {study.settings.get('study_id', '')}".strip()
     print(f"Serving study {study.settings.get('study_id', '')} at http://{address}:{port}/ "
           f"(readers) and http://{address}:{port}/admin (admin); answers in "
           f"{_redact(db) if db else 'STUDY/answers.db'}. Stop with Ctrl+C.", flush=True)
     try:
-        _serve_apps(pn, build_apps(study, store, secret), study=study, secret=secret, port=port,
-                    address=address, show=show, title=title,
-                    origins=_origins(address, port, allow_origin))
+        _serve_apps(pn, build_apps(study, store, sessions), study=study, sessions=sessions, secret=secret,
+                    port=port, address=address, show=show, title=title,
+                    origins=_origins(address, port, allow_origin), allow_origin=allow_origin)
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
             raise InputError(f"cannot listen on {address}:{port} ({exc.strerror}); choose another "
@@ -139,24 +256,31 @@ def _check_address(address: str, port: int) -> None:
                          "or a host name of this machine") from exc
 
 
-def _serve_apps(pn, apps: dict, *, study, secret: str, port: int, address: str, show: bool,
-                title: str, origins: list[str]) -> None:
+def _serve_apps(pn, apps: dict, *, study, sessions, secret: str, port: int, address: str, show: bool,
+                title: str, origins: list[str], allow_origin: list[str] | None = None) -> None:
     from reader_study.app.login import make_auth
 
-    pn.serve(
+    server = pn.serve(
         apps,
         port=port,
         address=address,
         show=show,
+        start=False,
         title={"/": title, "/admin": f"{title} — admin"},
         websocket_origin=origins,
-        auth_provider=make_auth(study, secret),
+        auth_provider=make_auth(study, sessions, allowed_origins=list(allow_origin or [])),
         cookie_secret=secret,
         extra_patterns=[(r"/health", HealthHandler)],
         location=False,
         verbose=False,
         threaded=False,
     )
+    secure_routes(server._tornado, sessions)
+    server.start()
+    try:
+        server.io_loop.start()
+    except KeyboardInterrupt:
+        pass
 
 
 def _redact(url: str) -> str:

@@ -1,13 +1,17 @@
-"""Server side of the reader-study app without a browser: the reader view, sign-in cookies,
-the admin tables. (The browser itself is exercised in ``test_browser.py``.)"""
+"""Server side of the reader-study app without a browser: the reader view, sign-in sessions,
+the admin tables, and the served app's routes over HTTP (sign-in, sign-out, throttling,
+closed framework routes). (The browser itself is exercised in ``test_browser.py``.)"""
 
 from __future__ import annotations
 
 import csv
+import http.client
 import io
 import json
 import os
 import stat
+import time
+import urllib.parse
 
 import pytest
 
@@ -121,7 +125,8 @@ def test_marks_are_cleaned_before_storing(opened):
     assert _clean_marks(marks) == [{"x": 0.2, "y": 0.3, "kind": "finding"},
                                    {"x": 0.9, "y": 0.95, "kind": "artifact"}]
     assert _clean_marks("nope") == []
-    assert len(_clean_marks([{"x": 0.5, "y": 0.5, "kind": "finding"}] * 50)) == 20
+    # Never cut to the limit: the store refuses too many, with a message (see below).
+    assert len(_clean_marks([{"x": 0.5, "y": 0.5, "kind": "finding"}] * 50)) == 50
     view = _view(opened, "erin")
     case = view.viewer.case
     view.submit(_answer(view, marks=marks, note="edge"))
@@ -137,23 +142,62 @@ def test_viewer_state_never_holds_truth_labels_or_sources(opened, study):
         assert word not in values
 
 
-def test_signed_cookie_roles(opened, tmp_path):
+def test_session_cookie_roles(opened, tmp_path):
     from tornado.web import create_signed_value
 
-    from reader_study.app.login import COOKIE, load_cookie_secret, role_from_cookie
+    from reader_study.app.login import COOKIE, Sessions, load_cookie_secret
 
-    s, _ = opened
+    s, store = opened
     secret = load_cookie_secret(tmp_path)
     assert stat.S_IMODE(os.stat(tmp_path / ".cookie_secret").st_mode) == 0o600
     assert load_cookie_secret(tmp_path) == secret
-    good = create_signed_value(secret, COOKIE, "reader:alice")
-    assert role_from_cookie(good, secret, s) == "reader:alice"
-    assert role_from_cookie(create_signed_value(secret, COOKIE, "admin"), secret, s) == "admin"
-    assert role_from_cookie(create_signed_value(secret, COOKIE, "reader:mallory"), secret, s) is None
-    assert role_from_cookie(create_signed_value("x" * 64, COOKIE, "admin"), secret, s) is None
-    tampered = good.decode().replace("cmVhZGVyOmFsaWNl", "YWRtaW4=")  # base64 "admin"
-    assert role_from_cookie(tampered, secret, s) is None
-    assert role_from_cookie(None, secret, s) is None
+    sessions = Sessions(s, store, secret)
+
+    def cookie(role, key=secret):
+        return create_signed_value(key, COOKIE, store.create_session(s.study_id, role, days=1))
+
+    good = cookie("reader:alice")
+    assert sessions.role(good) == "reader:alice"
+    assert sessions.role(cookie("admin")) == "admin"
+    assert sessions.role(cookie("reader:mallory")) is None  # not enrolled
+    assert sessions.role(cookie("admin", "x" * 64)) is None  # not signed with the study's secret
+    # The role is not in the cookie: a signed value naming a role is no session.
+    assert sessions.role(create_signed_value(secret, COOKIE, "admin")) is None
+    assert sessions.role(None) is None
+    expired = create_signed_value(secret, COOKIE, store.create_session(s.study_id, "admin", days=-1))
+    assert sessions.role(expired) is None
+
+
+def test_recreated_study_revokes_earlier_cookies(study, tmp_path):
+    """A study created again (same readers, even the same cookie secret) knows no old session."""
+    import shutil
+
+    from tornado.web import create_signed_value
+
+    from reader_study.app.login import COOKIE, Sessions
+    from reader_study.create import create_study
+    from reader_study.store import AnswerStore
+    from reader_study.study import Study
+
+    base = study.path.parent
+    secret = "s" * 64
+
+    def made(out):
+        created = create_study(base / study.folders[0], [(str(base / study.folders[1]), LABELS[0])],
+                               ["alice"], 4, out, seed=1)
+        s = Study.open(created.path)
+        return s, AnswerStore.for_study(s)
+
+    first, store = made(tmp_path / "study")
+    old = create_signed_value(secret, COOKIE, store.create_session(first.study_id, "reader:alice", days=1))
+    assert Sessions(first, store, secret).role(old) == "reader:alice"
+    store.close()
+    shutil.rmtree(tmp_path / "study")
+    again, store = made(tmp_path / "study")
+    try:
+        assert Sessions(again, store, secret).role(old) is None
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("target, expected", [
@@ -291,3 +335,252 @@ def test_a_database_failure_keeps_the_case_and_says_so(opened, monkeypatch):
     view.submit(_answer(view))
     assert "could not be saved" in view.viewer.notice
     assert view.viewer.case == case and view.viewer.revision == revision + 1
+
+
+# --- limits, exports, pages without tracebacks ----------------------------------------------
+def test_over_long_notes_and_too_many_marks_are_refused_with_a_message(opened):
+    from reader_study.app.reader import CaseViewer
+    from reader_study.store import MAX_MARKS, MAX_NOTE
+
+    view = _view(opened, "erin")
+    case = view.viewer.case
+    before = len(_rows(opened, "erin"))
+    view.submit(_answer(view, note="x" * (MAX_NOTE + 1)))
+    assert f"over the limit of {MAX_NOTE}" in view.viewer.notice and "not stored" in view.viewer.notice
+    assert view.viewer.case == case and len(_rows(opened, "erin")) == before
+    mark = {"x": 0.5, "y": 0.5, "kind": "finding"}
+    view.submit(_answer(view, marks=[mark] * (MAX_MARKS + 1)))
+    assert f"at most {MAX_MARKS} marks" in view.viewer.notice
+    assert view.viewer.case == case and len(_rows(opened, "erin")) == before
+    # At the limit: stored whole, nothing cut.
+    view.submit(_answer(view, note="y" * MAX_NOTE, marks=[mark] * MAX_MARKS))
+    row = _rows(opened, "erin").set_index("case_id").loc[case]
+    assert row["note"] == "y" * MAX_NOTE and len(json.loads(row["marks"])) == MAX_MARKS
+    # One limit, defined once: the browser gets it from the viewer, and holds no copy.
+    assert (view.viewer.max_note, view.viewer.max_marks) == (MAX_NOTE, MAX_MARKS)
+    js = CaseViewer._esm.read_text(encoding="utf-8")
+    assert ".maxLength" not in js and "model.max_note" in js and "model.max_marks" in js
+    assert str(MAX_NOTE) not in js
+
+
+@pytest.mark.parametrize("cell, expected", [
+    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"), ("+1+2", "'+1+2"), ("-2+3", "'-2+3"),
+    ("@SUM(A1)", "'@SUM(A1)"), ("\t=1", "'\t=1"), ("fine = ok", "fine = ok"), ("", ""), (-0.5, -0.5), (3, 3),
+])
+def test_csv_cells_that_start_a_formula_are_neutralised(cell, expected):
+    from reader_study.csvsafe import neutralise_csv_cell
+
+    assert neutralise_csv_cell(cell) == expected
+
+
+def test_admin_export_neutralises_formula_notes(opened):
+    from reader_study.app.admin import AdminView
+
+    s, store = opened
+    view = _view(opened, "alice")
+    case = view.viewer.case
+    view.submit(_answer(view, note="=cmd|' /C calc'!A0"))
+    admin = AdminView(s, store)
+    try:
+        rows = list(csv.DictReader(io.StringIO(admin._answers_csv().getvalue())))
+    finally:
+        admin._callback.stop()
+    note = next(r["note"] for r in rows if r["case_id"] == case and r["reader_id"] == "alice")
+    assert note == "'=cmd|' /C calc'!A0"
+    assert all(not r["note"].startswith(("=", "+", "-", "@")) for r in rows)
+
+
+def test_reader_page_shows_no_traceback_when_the_database_fails(opened, monkeypatch):
+    import sqlalchemy as sa
+
+    from reader_study.app import login, serve
+
+    s, store = opened
+
+    def broken(*args, **kwargs):
+        raise sa.exc.OperationalError("INSERT INTO shown ...", {}, Exception("attempt to write a readonly database"))
+
+    monkeypatch.setattr(login, "session_role", lambda sessions: "reader:dave")
+    monkeypatch.setattr(store, "mark_shown", broken)
+    page = serve.build_apps(s, store, sessions=None)["/"]()
+    text = page.object
+    assert serve.SERVER_PROBLEM in text
+    for leak in ("Traceback", "INSERT", "readonly", "sqlite", str(s.path)):
+        assert leak not in text
+
+
+def test_serve_refuses_a_database_it_cannot_write(study, tmp_path):
+    import shutil
+
+    import panel as pn
+
+    from reader_study.app.serve import serve
+    from reader_study.errors import StudyError
+
+    db = tmp_path / "answers.db"
+    shutil.copy(study.path / "answers.db", db)
+    before = pn.config.authorize_callback
+    try:
+        with pytest.raises(StudyError, match="answers database .*cannot be written.*writable"):
+            serve(study.path, port=5, db=f"sqlite:///file:{db}?mode=ro&uri=true")
+    finally:
+        pn.config.authorize_callback = before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files")
+def test_serve_refuses_a_read_only_database_file(study, tmp_path):
+    import shutil
+
+    import panel as pn
+
+    from reader_study.app.serve import serve
+    from reader_study.errors import StudyError
+
+    db = tmp_path / "ro" / "answers.db"
+    db.parent.mkdir()
+    shutil.copy(study.path / "answers.db", db)
+    db.chmod(0o444)
+    db.parent.chmod(0o555)
+    before = pn.config.authorize_callback
+    try:
+        with pytest.raises(StudyError, match="cannot be written"):
+            serve(study.path, port=5, db=f"sqlite:///{db}")
+    finally:
+        db.parent.chmod(0o755)
+        pn.config.authorize_callback = before
+
+
+# --- the served app over HTTP ----------------------------------------------------------------
+def _http(served, method: str, path: str, *, form: dict | None = None, cookie: str | None = None,
+          origin: str | None = "same", referer: str | None = None):
+    """(status, headers, body) of one request; ``origin="same"`` names the server itself."""
+    headers = {}
+    if origin == "same":
+        origin = served.url
+    if origin:
+        headers["Origin"] = origin
+    if referer:
+        headers["Referer"] = referer
+    if cookie:
+        headers["Cookie"] = cookie
+    body = None
+    if form is not None:
+        body = urllib.parse.urlencode(form)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=60)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, response, response.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def _sign_in(served, form: dict, **kwargs) -> str:
+    status, response, body = _http(served, "POST", "/login", form=form, **kwargs)
+    assert status == 303, body[-300:]
+    return response.getheader("Set-Cookie").split(";")[0]
+
+
+def _signed_in(served, cookie: str) -> bool:
+    status, response, _ = _http(served, "GET", "/", cookie=cookie, origin=None)
+    return status == 200
+
+
+def test_component_and_resource_routes_need_sign_in_and_answer_at_once(served, study):
+    # Panel's component route imports the module a URL names, before any sign-in check.
+    for path in ("/components/tensorflow/x/_css/y", "/components/this/x/_css/y",
+                 "/components/reader_study.app.reader/CaseViewer/_stylesheets/0"):
+        started = time.perf_counter()
+        status, _, body = _http(served, "GET", path, origin=None)
+        assert time.perf_counter() - started < 1.0
+        assert status in (403, 404) and "Traceback" not in body
+    cookie = _sign_in(served, {"reader": "bob", "password": study.passwords["bob"]})
+    for path in ("/static/js/bokeh.min.js", "/favicon.ico", "/metadata"):
+        assert _http(served, "GET", path, origin=None)[0] == 403
+    assert _http(served, "GET", "/static/js/bokeh.min.js", cookie=cookie, origin=None)[0] == 200
+    assert _http(served, "GET", "/components/tensorflow/x/_css/y", cookie=cookie, origin=None)[0] == 404
+    assert _http(served, "GET", "/health", origin=None)[0] == 200
+
+
+@pytest.mark.parametrize("origin, referer", [
+    ("http://evil.example", None), ("null", None), (None, None), (None, "http://evil.example/page"),
+])
+def test_sign_in_refuses_cross_site_requests(served, study, origin, referer):
+    for form in ({"reader": "carol", "password": study.passwords["carol"]},
+                 {"password": study.admin_password, "next": "/admin"},
+                 {"invite": study.tokens["carol"]}):
+        status, response, body = _http(served, "POST", "/login", form=form, origin=origin, referer=referer)
+        assert status == 403 and response.getheader("Set-Cookie") is None
+        assert "did not come from this study" in body
+    # The same sign-in from the study's own page works (Referer alone is enough).
+    _sign_in(served, {"reader": "carol", "password": study.passwords["carol"]}, origin=None,
+             referer=f"{served.url}/login")
+
+
+def test_sign_out_refuses_cross_site_requests_and_a_get(served, study):
+    cookie = _sign_in(served, {"reader": "dave", "password": study.passwords["dave"]})
+    status, _, body = _http(served, "GET", "/logout", cookie=cookie, origin=None)
+    assert status == 200 and 'method="post"' in body
+    assert _http(served, "POST", "/logout", cookie=cookie, origin="http://evil.example")[0] == 403
+    assert _http(served, "POST", "/logout", cookie=cookie, origin=None)[0] == 403
+    assert _signed_in(served, cookie)
+
+
+@pytest.mark.parametrize("who", ["reader", "admin"])
+def test_sign_out_revokes_the_cookie(served, study, who):
+    form = ({"reader": "alice", "password": study.passwords["alice"]} if who == "reader"
+            else {"password": study.admin_password, "next": "/admin"})
+    cookie = _sign_in(served, form)
+    page = "/" if who == "reader" else "/admin"
+    assert _http(served, "GET", page, cookie=cookie, origin=None)[0] == 200
+    status, response, _ = _http(served, "POST", "/logout", cookie=cookie)
+    assert status == 303 and response.getheader("Location") == "./login"
+    # The old cookie, replayed, opens nothing any more.
+    status, response, _ = _http(served, "GET", page, cookie=cookie, origin=None)
+    assert status == 302 and "login" in response.getheader("Location")
+    assert _http(served, "GET", "/static/js/bokeh.min.js", cookie=cookie, origin=None)[0] == 403
+
+
+def test_invite_link_signs_in_by_a_same_site_post_and_asks_before_switching_reader(served, study):
+    status, _, body = _http(served, "GET", f"/login?invite={study.tokens['erin']}", origin=None)
+    assert status == 200 and 'name="invite"' in body and ".submit()" in body
+    assert _http(served, "GET", "/", origin=None)[0] == 302  # the GET itself signed nobody in
+    carol = _sign_in(served, {"reader": "carol", "password": study.passwords["carol"]})
+    status, response, body = _http(served, "POST", "/login", form={"invite": study.tokens["erin"]},
+                                   cookie=carol)
+    assert status == 200 and "signed in as reader carol" in body and response.getheader("Set-Cookie") is None
+    erin = _sign_in(served, {"invite": study.tokens["erin"], "confirm": "1"}, cookie=carol)
+    assert _signed_in(served, erin) and not _signed_in(served, carol)
+
+
+def test_failed_sign_ins_are_throttled_and_other_readers_are_not(served, study):
+    statuses = [_http(served, "POST", "/login", form={"reader": "erin", "password": f"guess-{i}"})[0]
+                for i in range(6)]
+    assert statuses[:5] == [403] * 5 and statuses[5] == 429
+    status, response, body = _http(served, "POST", "/login",
+                                   form={"reader": "erin", "password": study.passwords["erin"]})
+    assert status == 429 and int(response.getheader("Retry-After")) > 0 and "Too many" in body
+    started = time.perf_counter()
+    cookie = _sign_in(served, {"reader": "bob", "password": study.passwords["bob"]})
+    assert _signed_in(served, cookie) and time.perf_counter() - started < 5
+
+
+def test_sign_in_throttle_per_reader_per_client_and_window():
+    from reader_study.app.login import SignInThrottle
+
+    now = [1000.0]
+    throttle = SignInThrottle(per_reader=3, per_client=5, window_s=60, clock=lambda: now[0])
+    for _ in range(3):
+        assert throttle.retry_after("10.0.0.1", "alice") == 0
+        throttle.failed("10.0.0.1", "alice")
+    assert throttle.retry_after("10.0.0.1", "alice") == pytest.approx(60)
+    assert throttle.retry_after("10.0.0.2", "alice") > 0  # per reader, from any client
+    assert throttle.retry_after("10.0.0.2", "bob") == 0  # another reader elsewhere: unaffected
+    for reader in ("r1", "r2"):  # per client, whatever reader ids it tries
+        throttle.failed("10.0.0.1", reader)
+    assert throttle.retry_after("10.0.0.1", "bob") > 0
+    throttle.failed("10.0.0.3", None)  # a wrong invite token counts for its client only
+    assert throttle.retry_after("10.0.0.3", "carol") == 0
+    now[0] += 61
+    assert throttle.retry_after("10.0.0.1", "alice") == 0 and throttle.retry_after("10.0.0.1", "bob") == 0

@@ -21,7 +21,7 @@ from reader_study.errors import StudyError, UnknownCase, UnknownReader
 from reader_study.study import Study, verify_password
 
 
-def _folders(base: Path, *, n_real=14, n_fake=(9, 9), size_real=24, size_fake=32, seed=0):
+def _folders(base: Path, *, n_real=14, n_fake=(9, 9), size_real=24, size_fake=24, seed=0):
     rng = np.random.default_rng(seed)
     write_png16(rng.uniform(-1, 1, (n_real, size_real, size_real)).astype(np.float32), base / "real_scans",
                 [f"patient_{i:03d}" for i in range(n_real)])
@@ -55,7 +55,7 @@ def test_layout_and_public_settings(made):
     settings = json.loads((path / "study.json").read_text())
     assert set(settings) == {"study_id", "n_cases", "allow_change", "practice", "created", "image_size"}
     assert settings["n_cases"] == 12 and settings["practice"] == 3 and settings["allow_change"] is False
-    assert settings["image_size"] == 24  # the smaller size: fakes were shrunk, never reals blown up
+    assert settings["image_size"] == 24  # the common native size
 
 
 def test_balance_real_fake_and_labels(made):
@@ -356,14 +356,152 @@ def test_crash_during_creation_leaves_nothing(tmp_path, monkeypatch):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".study")]
 
 
-def test_mixed_sizes_in_one_folder_need_size(tmp_path):
+def test_mixed_sizes_in_one_folder_need_resample_both(tmp_path):
     real, fakes = _folders(tmp_path)
-    Image.fromarray(np.zeros((40, 40), np.uint8)).save(Path(real) / "odd_one.png")
-    with pytest.raises(InputError, match="mixed sizes"):
-        create_study(real, fakes, "alice", 4, tmp_path / "study")
-    created = create_study(real, fakes, "alice", 4, tmp_path / "study", size=16)
+    Image.fromarray(np.zeros((40, 40), np.uint16)).save(Path(real) / "odd_one.png")
+    with pytest.raises(InputError, match="differ in native size: real .* 24x24 or 40x40.*--resample-both"):
+        create_study(real, fakes, "alice", 4, tmp_path / "study", size=16)
+    created = create_study(real, fakes, "alice", 4, tmp_path / "study", size=16, resample_both=True)
     assert json.loads((created.path / "study.json").read_text())["image_size"] == 16
     for p in (created.path / "images").iterdir():
         with Image.open(p) as im:
             assert im.size == (16, 16)
     assert os.access(created.path / "answers.db", os.R_OK)
+
+
+# --- blinding: one pipeline for real and fake, and no low-level cue ------------------------
+def _write_png8(images: np.ndarray, folder: Path) -> None:
+    folder.mkdir(parents=True)
+    for i, img in enumerate(images):
+        Image.fromarray(np.round((img + 1) / 2 * 255).astype(np.uint8)).save(folder / f"img_{i:03d}.png")
+
+
+def _alike(rng, n, size):
+    """Images from one distribution (smooth blobs plus noise): nothing tells two draws apart."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    out = np.empty((n, size, size), np.float32)
+    for i in range(n):
+        cx, cy = rng.uniform(0.3, 0.7, 2)
+        img = -0.6 + 1.2 * np.exp(-(((xx - cx) ** 2 + (yy - cy) ** 2) / 0.05))
+        out[i] = np.clip(img + rng.normal(0, 0.08, (size, size)), -1, 1)
+    return out
+
+
+@pytest.mark.parametrize("what, match", [
+    ("size", r"differ in native size: real .*real has 24x24, 16-bit integer.*; fake .*gen \(epoch-0001\) "
+             r"has 32x32, 16-bit integer.*Generate the fakes at the real images' size.*--resample-both"),
+    ("bit depth", r"differ in native bit depth( and value range)?: real .* 16-bit integer.*fake .* 8-bit integer.*--resample-both"),
+    ("value range", r"differ in native value range: real .*float32, values -1..1;.*fake .*float32, values 1\d.*\.\.2\d\d"),
+])
+def test_folders_of_different_native_format_are_refused(tmp_path, what, match):
+    rng = np.random.default_rng(0)
+    write_png16(_alike(rng, 8, 24), tmp_path / "real")
+    if what == "size":
+        write_png16(_alike(rng, 8, 32), tmp_path / "gen")
+    elif what == "bit depth":
+        _write_png8(_alike(rng, 8, 24), tmp_path / "gen")
+    else:
+        (tmp_path / "real").rename(tmp_path / "png")
+        (tmp_path / "real").mkdir()
+        np.save(tmp_path / "real" / "stack.npy", _alike(rng, 8, 24))
+        np.save(tmp_path / "gen.npy", ((_alike(rng, 8, 24) + 1) * 127.5).astype(np.float32))
+        (tmp_path / "gen").mkdir()
+        (tmp_path / "gen.npy").rename(tmp_path / "gen" / "stack.npy")
+    with pytest.raises(InputError, match=match):
+        create_study(tmp_path / "real", [(str(tmp_path / "gen"), "epoch-0001")], "alice", 4, tmp_path / "study")
+    assert not (tmp_path / "study").exists()
+
+
+def test_resample_both_puts_every_image_through_one_resampler(tmp_path):
+    rng = np.random.default_rng(1)
+    write_png16(_alike(rng, 8, 24), tmp_path / "real")
+    write_png16(_alike(rng, 8, 48), tmp_path / "gen")
+    created = create_study(tmp_path / "real", [(str(tmp_path / "gen"), "epoch-0001")], "alice", 8,
+                           tmp_path / "study", resample_both=True)
+    assert json.loads((created.path / "study.json").read_text())["image_size"] == 24
+    for p in (created.path / "images").iterdir():
+        with Image.open(p) as im:
+            assert im.size == (24, 24)
+    report = json.loads((created.path / "key" / "blinding.json").read_text())
+    assert report["resample_both"] is True
+    assert report["native"]["real"]["sizes"] == ["24x24"] and report["native"]["epoch-0001"]["sizes"] == ["48x48"]
+
+
+def test_cues_that_separate_real_from_fake_are_flagged_by_name(made):
+    created, _, _ = made
+    # The fixture's fakes are smooth and its reals pure noise: any cue tells them apart.
+    report = json.loads((created.path / "key" / "blinding.json").read_text())
+    overall = report["comparisons"][0]
+    assert overall["comparison"] == "all fakes" and overall["n_real"] + overall["n_fake"] == 15
+    assert overall["warn"] and overall["auc"] >= 0.9
+    assert overall["cues"]["noise"] >= 0.9 and overall["cues"]["sharpness"] >= 0.9
+    assert {c["comparison"] for c in report["comparisons"]} == {"all fakes", "epoch-0010", "epoch-0020"}
+    assert created.blinding_warnings and report["warnings"] == created.blinding_warnings
+    from reader_study.blinding import CUES
+
+    assert CUES[overall["strongest_cue"]] in created.blinding_warnings[0]
+    assert f"AUC {overall['auc']:.2f}" in created.blinding_warnings[0]
+
+
+def test_the_issues_resampling_cue_is_caught(tmp_path):
+    """Real 32² against fakes drawn at 64² and shrunk: the shrunk fakes are smoother."""
+    from reader_study.blinding import BlindingWarning
+
+    rng = np.random.default_rng(2)
+    write_png16(_alike(rng, 30, 32), tmp_path / "real")
+    write_png16(_alike(rng, 30, 64), tmp_path / "gen")
+    with pytest.warns(BlindingWarning, match=r"tell real from fake .*AUC .*strongest cue is"):
+        created = create_study(tmp_path / "real", [(str(tmp_path / "gen"), "epoch-0001")], "alice", 40,
+                               tmp_path / "study", seed=0, resample_both=True)
+    overall = json.loads((created.path / "key" / "blinding.json").read_text())["comparisons"][0]
+    assert overall["warn"] and overall["auc"] >= 0.8
+
+
+def test_no_warning_when_real_and_fake_come_from_one_distribution(tmp_path):
+    import warnings
+
+    rng = np.random.default_rng(3)
+    write_png16(_alike(rng, 25, 32), tmp_path / "real")
+    write_png16(_alike(rng, 25, 32), tmp_path / "gen")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        created = create_study(tmp_path / "real", [(str(tmp_path / "gen"), "epoch-0001")], "alice", 40,
+                               tmp_path / "study", seed=0)
+    overall = json.loads((created.path / "key" / "blinding.json").read_text())["comparisons"][0]
+    assert not overall["warn"] and overall["auc"] < 0.7 and created.blinding_warnings == []
+
+
+def test_cue_features_against_direct_formulas():
+    from scipy import ndimage, stats
+
+    from reader_study.blinding import CUES, cue_check, cue_features
+
+    rng = np.random.default_rng(4)
+    noise = np.clip(np.round(128 + rng.normal(0, 10, (2, 96, 96))), 0, 255).astype(np.uint8)
+    feats = cue_features(noise)
+    col = {name: j for j, name in enumerate(CUES)}
+    # Immerkær's estimate of pure Gaussian noise is its standard deviation.
+    assert feats[:, col["noise"]] == pytest.approx([10, 10], rel=0.05)
+    img = noise[0].astype(float)
+    assert feats[0, col["sharpness"]] == pytest.approx(ndimage.laplace(img).var())
+    assert feats[0, col["hist_skew"]] == pytest.approx(stats.skew(img.ravel()))
+    assert feats[0, col["hist_std"]] == pytest.approx(img.std())
+    # A cue that separates perfectly gives AUC 1; a constant one 0.5 and no warning.
+    x = np.zeros((20, len(CUES)))
+    y = np.array([0] * 10 + [1] * 10)
+    assert cue_check(x, y)["auc"] == 0.5 and not cue_check(x, y)["warn"]
+    x[:, 1] = y + rng.normal(0, 0.01, 20)
+    result = cue_check(x, y)
+    assert result["auc"] == 1.0 and result["cues"]["sharpness"] == 1.0 and result["warn"]
+    assert result["strongest_cue"] == "sharpness"
+
+
+def test_key_seed_database_and_credential_files_are_private(made):
+    created, _, _ = made
+    path = created.path
+    assert stat.S_IMODE((path / "key").stat().st_mode) == 0o700
+    for name in ("key/key.csv", "key/practice_key.csv", "key/seed.json", "key/blinding.json",
+                 "answers.db", "credentials.txt", "readers.json"):
+        assert stat.S_IMODE((path / name).stat().st_mode) == 0o600, name
+    # What the reading app shows stays readable.
+    assert stat.S_IMODE((path / "study.json").stat().st_mode) & 0o044

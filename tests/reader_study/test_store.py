@@ -85,7 +85,8 @@ def test_sqlite_is_wal_and_synchronous_full(opened):
     ({"marks": [{"x": 0.5, "y": 0.1, "kind": "tumour"}]}, "kind must be 'finding' or 'artifact'"),
     ({"marks": [{"x": 0.5}]}, "keys x, y"),
     ({"marks": "here"}, "marks must be a list"),
-    ({"note": "x" * 5000}, "keep it under 4000"),
+    ({"note": "x" * 2001}, "2001 characters long, over the limit of 2000; shorten it"),
+    ({"marks": [{"x": 0.5, "y": 0.5}] * 21}, "at most 20 marks per case, got 21; remove some"),
 ])
 def test_bad_values_rejected(opened, kwargs, match):
     study, store = opened
@@ -248,3 +249,42 @@ def test_postgresql_urls_use_psycopg3(url, expected):
 def test_bad_url(url, match):
     with pytest.raises(StudyError, match=match):
         AnswerStore(url)
+
+
+def test_a_new_sqlite_store_is_private_and_sessions_are_revocable(tmp_path):
+    import os
+    import stat
+
+    from reader_study.store import AnswerStore
+
+    path = tmp_path / "answers.db"
+    store = AnswerStore(f"sqlite:///{path}")
+    try:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        store.check_writable()
+        sid = store.create_session("study-a", "reader:alice", days=1)
+        assert store.session_role("study-a", sid) == "reader:alice"
+        assert store.session_role("study-b", sid) is None  # another study's session
+        assert store.session_role("study-a", sid + "x") is None
+        store.revoke_session(sid)
+        assert store.session_role("study-a", sid) is None
+        # Only a hash of the id is stored: the database holds nothing to replay.
+        stored = b"".join(p.read_bytes() for p in tmp_path.glob("answers.db*"))
+        assert sid.encode() not in stored and store.engine.dialect.name == "sqlite"
+    finally:
+        store.close()
+
+
+def test_analysis_reads_a_store_written_before_sessions_existed(opened):
+    import sqlalchemy as sa
+
+    from reader_study.store import AnswerStore
+
+    study, store = opened
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE sessions"))
+    reader = AnswerStore(study.default_db_url(), study=study, create=False)
+    try:
+        assert reader.answers_frame().empty
+    finally:
+        reader.close()

@@ -146,6 +146,27 @@ def test_history_reaches_the_scores(tmp_path, phantoms):
     assert scores.loc[60, "g_loss"] == 4.0 and bool(scores.loc[60, "healthy"]) is False
 
 
+def test_study_create_from_a_run_and_epochs(tmp_path, phantoms, capsys):
+    samples = memorizing_samples(tmp_path, phantoms)
+    run = tmp_path / "run"
+    assert main(["import", "--samples", str(samples), *real_folders(tmp_path, phantoms),
+                 "--out", str(run), "--quiet"]) == 0
+    study = tmp_path / "study"
+    assert main(["study", "create", "--run", str(run), "--epochs", "10,40", "--readers", "ann,bob",
+                 "--cases", "12", "--seed", "3", "--out", str(study)]) == 0
+    assert "real 6, epoch-0010 3, epoch-0040 3" in capsys.readouterr().out
+    key = pd.read_csv(study / "key" / "key.csv")
+    assert sorted(key["label"].unique()) == ["epoch-0010", "epoch-0040", "real"]
+    assert key[key["truth"] == "real"]["source"].str.contains("heldout").all()
+    for bad, message in ((["--epochs", "10,70"], "has no checkpoint for epoch 70"),
+                         (["--epochs", "ten"], "not a comma-separated list"),
+                         ([], "give --epochs E1,E2")):
+        assert main(["study", "create", "--run", str(run), *bad, "--readers", "ann",
+                     "--cases", "4", "--out", str(tmp_path / "s2")]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "s2").exists()
+
+
 def _one_error(capsys, argv, message, out):
     assert main([*argv, "--quiet"]) == 2
     err = capsys.readouterr().err.strip()

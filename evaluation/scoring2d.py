@@ -5,13 +5,18 @@ features (default ``radiomics``), z-score them with the training set's statistic
 
 - ``fd`` (Fréchet distance, with a bootstrap CI) and ``fd_inf`` (FD∞, with a CI): lower is
   better; 0 means the feature distributions match (also for an exact copy of the training set);
+  ``fd_rel`` / ``fd_inf_rel``: the same divided by the real-vs-real baseline (``RUN/baselines.json``,
+  the metric between the training set and held-out real images; filled by :func:`score_run_2d`);
 - ``kid_mean`` ± ``kid_std`` (kernel inception distance on the same features): lower is better;
 - ``precision`` / ``recall`` (k = 3) and ``density`` / ``coverage`` (k = 5): higher is better
   (density can exceed 1);
 - the memorization audit (``memorization_rate`` and its CI, lower is better; ``ct_score``: ≪ 0
   means copying, ≈ 0 is right; ``authenticity``, higher is better; ``mifid``, lower is better);
-- the findings audit for phantom data (``findings_impossible``, lower is better; ``findings_min_p``
-  and ``findings_significant``: findings whose prevalence differs from the real set's);
+- the findings audit for phantom data, the detector reading both training and generated images
+  (``findings_impossible``: generated images showing a combination negligible among real ones,
+  lower is better; ``findings_min_p``: smallest Holm-corrected p, higher is better;
+  ``findings_significant``: some finding's prevalence differs significantly AND by more than
+  the clinically negligible margin — the audit failed);
 - the training history of that epoch (losses, discriminator accuracies, ``healthy``).
 
 Features of the real sets are computed once per run and shared by every checkpoint (and every
@@ -39,10 +44,12 @@ from gan_models.sampling import generate, run_checkpoints
 SCORE_COLUMNS_2D = [
     "epoch", "n_generated",
     "fd", "fd_ci_low", "fd_ci_high", "fd_inf", "fd_inf_ci_low", "fd_inf_ci_high",
+    "fd_rel", "fd_inf_rel",
     "kid_mean", "kid_std", "precision", "recall", "density", "coverage",
     "memorization_rate", "memorization_rate_ci_low", "memorization_rate_ci_high",
     "memorization_threshold", "ct_score", "authenticity", "mifid",
     "findings_impossible", "findings_min_p", "findings_significant",
+    "detectability_auc", "detectability_auc_ci_low", "detectability_auc_ci_high",
     "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "healthy",
 ]
 FOLDER_COLUMNS = [
@@ -207,6 +214,7 @@ class Reference:
     train_names: list[str]
     train_labels: pd.DataFrame | None = None
     detector: str | None = None
+    train_detected: pd.DataFrame | None = None  # the detector's reading of the training images
     notes: list[str] = field(default_factory=list)
 
 
@@ -255,8 +263,8 @@ def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | No
         if len(labels) < DEFAULT_MIN_REAL:
             notes.append(
                 f"impossible finding combinations not judged: the run has {len(labels)} training "
-                f"images and at least {DEFAULT_MIN_REAL} are needed to call a combination never seen "
-                "among them impossible; findings_impossible is NaN (prevalences are still compared)"
+                f"images and at least {DEFAULT_MIN_REAL} are needed to call a combination negligible "
+                "among them; findings_impossible is NaN (prevalences are still compared)"
             )
     else:
         notes.append(
@@ -273,8 +281,72 @@ def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | No
         train_names=names,
         train_labels=labels,
         detector=detector,
+        # One instrument: the detector reads the training images once per run, and every
+        # checkpoint's images are compared with that reading (the labels only measure the
+        # detector's accuracy).
+        train_detected=_detector(detector)(train) if detector is not None else None,
         notes=notes,
     )
+
+
+#: metrics with a real-vs-real baseline (baselines.json), and their interval columns
+BASELINE_METRICS = {"fd": ("fd_ci_low", "fd_ci_high"), "fd_inf": ("fd_inf_ci_low", "fd_inf_ci_high"),
+                    "kid_mean": None, "precision": None, "recall": None, "density": None,
+                    "coverage": None, "authenticity": None}
+
+
+def real_baselines(reference: Reference, *, n: int, seed: int = 0,
+                   kid_subset_size: int | None = None, n_boot: int = 200) -> dict[str, Any]:
+    """What a perfect generator would score: every distribution metric between two disjoint
+    sets of real images, at the sizes used for real-vs-generated.
+
+    The real side is the training set (as for every checkpoint); the "generated" side is
+    ``n`` held-out real images (all of them when there are fewer), drawn with ``seed``. Same
+    features, same z-scoring, same seeds and settings as :func:`distribution_metrics`.
+    Authenticity is computed the way the memorization audit does on features.
+
+    Returns
+    -------
+    dict
+        ``{"metrics": {name: {"value", "ci_low", "ci_high"}}, "n_real", "n_other", "source",
+        "notes"}``; written to ``RUN/baselines.json`` by :func:`score_run_2d`.
+    """
+    from evaluation.memorization import _euclidean_nn, authenticity_share
+
+    train = reference.train_features
+    heldout = reference.heldout_features
+    rng = np.random.default_rng(seed)
+    m = min(int(n), len(heldout))
+    other = heldout[np.sort(rng.choice(len(heldout), size=m, replace=False))]
+    notes = []
+    if m < n:
+        notes.append(f"only {m} held-out real images for a baseline of {n} generated images: "
+                     "the baseline uses all of them (FD and KID of smaller sets are larger)")
+    metrics = distribution_metrics(train, other, seed=seed,
+                                   kid_subset_size=_kid_subset(kid_subset_size, len(train), m),
+                                   n_boot=n_boot)
+    near, dist = _euclidean_nn(other, train)
+    uniq = np.unique(near)
+    _, t_dist = _euclidean_nn(train[uniq], train, exclude=uniq)
+    train_to_train = np.full(len(train), np.inf)
+    train_to_train[uniq] = t_dist
+    metrics["authenticity"] = float(np.mean(authenticity_share(dist, near, train_to_train)))
+    table = {}
+    for name, cols in BASELINE_METRICS.items():
+        entry = {"value": _plain(metrics[name]), "ci_low": None, "ci_high": None}
+        if cols is not None:
+            entry["ci_low"], entry["ci_high"] = _plain(metrics[cols[0]]), _plain(metrics[cols[1]])
+        if name == "kid_mean":
+            entry["ci_low"] = _plain(metrics["kid_mean"] - metrics["kid_std"])
+            entry["ci_high"] = _plain(metrics["kid_mean"] + metrics["kid_std"])
+        table[name] = entry
+    if table["fd_inf"]["value"] is not None and table["fd_inf"]["value"] <= 0:
+        notes.append("the real-vs-real FD∞ is not positive (FD∞'s 1/N fit breaks down when the "
+                     "subsets are smaller than the feature dimension): ratios to it are "
+                     "undefined, so rank by FD (--metric fd) or generate more images")
+    return {"metrics": table, "n_real": int(len(train)), "n_other": int(m),
+            "source": "training images vs held-out real images", "features": reference.features,
+            "seed": int(seed), "notes": notes}
 
 
 def _history_row(run_dir, epoch: int) -> dict[str, Any]:
@@ -314,6 +386,7 @@ def score_checkpoint(
     memorization_threshold: float | None = None,
     write_audits: bool = True,
     threads: int | None = 1,
+    detectability: bool = True,
 ) -> dict[str, Any]:
     """Score one checkpoint of a 2D run: metrics, both audits, the history of that epoch.
 
@@ -346,6 +419,10 @@ def score_checkpoint(
         BLAS threads for the metrics. Different thread counts change the last digits of
         sums, so this is fixed (not "all cores") to make results independent of where they
         run; use ``workers`` in :func:`score_run_2d` to use more cores. None: BLAS default.
+    detectability : bool, default True
+        Run the classifier two-sample test (:mod:`evaluation.detectability`) of the held-out
+        real images against the generated ones: ``detectability_auc`` and its CI (0.5 is
+        best), ``RUN/audit/epoch-NNNN/detectability/``. False leaves the columns NaN.
 
     Returns
     -------
@@ -358,6 +435,7 @@ def score_checkpoint(
         run_dir, epoch, generated, extractor=extractor, weights=weights, seed=seed,
         reference=reference, kid_subset_size=kid_subset_size, n_boot=n_boot,
         memorization_threshold=memorization_threshold, write_audits=write_audits, threads=threads,
+        detectability=detectability,
     )
 
 
@@ -375,21 +453,25 @@ def score_generated(
     memorization_threshold: float | None = None,
     write_audits: bool = True,
     threads: int | None = 1,
+    detectability: bool = True,
 ) -> dict[str, Any]:
     """Score images already generated by the checkpoint at ``epoch`` (see :func:`score_checkpoint`).
 
-    Keras is not needed here, so Dask workers that only run this start fast.
+    Keras is needed here only for the detectability test (``detectability=False``: Dask
+    workers that only run this start fast).
     """
     with _blas_threads(threads):
         return _score_generated(
             Path(run_dir), int(epoch), np.asarray(generated, dtype=np.float32), extractor=extractor,
             weights=weights, seed=seed, reference=reference, kid_subset_size=kid_subset_size,
             n_boot=n_boot, memorization_threshold=memorization_threshold, write_audits=write_audits,
+            detectability=detectability,
         )
 
 
 def _score_generated(run_dir: Path, epoch: int, generated: np.ndarray, *, extractor, weights, seed,
-                     reference, kid_subset_size, n_boot, memorization_threshold, write_audits):
+                     reference, kid_subset_size, n_boot, memorization_threshold, write_audits,
+                     detectability):
     from evaluation.memorization import memorization_audit, write_memorization
 
     if reference is None:
@@ -433,18 +515,35 @@ def _score_generated(run_dir: Path, epoch: int, generated: np.ndarray, *, extrac
     if reference.detector is not None:
         from evaluation.findings import findings_audit
 
+        from evaluation.findings import KEY_FAILED, KEY_IMPOSSIBLE, KEY_MIN_P
+
         found = findings_audit(train, generated, _detector(reference.detector),
-                               real_labels=reference.train_labels)
+                               real_detected=reference.train_detected,
+                               real_labels=reference.train_labels,
+                               labels_source="data/train_labels.csv")
         row.update(
-            findings_impossible=found.summary["impossible"],
-            findings_min_p=found.summary["min_p"],
-            findings_significant=found.summary["significant"],
+            findings_impossible=found.summary[KEY_IMPOSSIBLE],
+            findings_min_p=found.summary[KEY_MIN_P],
+            # True when a test failed: significant after correction AND beyond the margin.
+            findings_significant=bool(found.summary[KEY_FAILED]),
         )
+
+    machine = None
+    if detectability:
+        from evaluation.detectability import checkpoint_detectability
+
+        machine = checkpoint_detectability(heldout, generated, seed=seed, epoch=epoch)
+        if machine is not None:
+            row.update(machine.score_row())
 
     if write_audits:
         with atomic_path(run_dir / "audit" / f"epoch-{epoch:04d}") as tmp:
             tmp.mkdir()
             write_memorization(memo, tmp / "memorization", train, generated)
+            if machine is not None:
+                from evaluation.detectability import write_detectability
+
+                write_detectability(machine, tmp / "detectability", heldout, generated)
             if found is not None:
                 from evaluation.findings import write_findings
 
@@ -479,6 +578,7 @@ def score_run_2d(
     threads: int | None = 1,
     every: int = 1,
     progress: bool = True,
+    detectability: bool = True,
 ) -> pd.DataFrame:
     """Score every checkpoint of a 2D run and write ``RUN/scores.csv`` (atomically).
 
@@ -490,7 +590,8 @@ def score_run_2d(
     existing one (``scheduler=ADDRESS``); the table is the same in every case. Also writes
     ``RUN/audit/epoch-NNNN/`` per checkpoint and ``RUN/audit/scoring.json`` (settings, notes).
 
-    Parameters are those of :func:`score_checkpoint`, plus ``workers``, ``scheduler`` (see
+    Parameters are those of :func:`score_checkpoint` (``detectability=False`` skips the
+    classifier two-sample test), plus ``workers``, ``scheduler`` (see
     :func:`evaluation.parallel.map_ordered`) and ``progress`` (a progress bar).
 
     Returns
@@ -541,14 +642,23 @@ def score_run_2d(
                                if features.startswith("keras:") else features),
                     weights=str(Path(weights).resolve()) if weights else None, seed=seed,
                     reference=reference, kid_subset_size=kid_subset_size, n_boot=n_boot,
-                    memorization_threshold=memorization_threshold, threads=threads),
+                    memorization_threshold=memorization_threshold, threads=threads,
+                    detectability=detectability),
     )
     frame = pd.DataFrame(rows, columns=SCORE_COLUMNS_2D).sort_values("epoch").reset_index(drop=True)
+    with _blas_threads(threads):
+        baselines = real_baselines(reference, n=n, seed=seed, kid_subset_size=kid_subset_size,
+                                   n_boot=n_boot)
+    for col in ("fd", "fd_inf"):
+        level = baselines["metrics"][col]["value"]
+        frame[f"{col}_rel"] = frame[col] / level if level is not None and level > 0 else math.nan
+    write_json(run_dir / "baselines.json", baselines)
     write_json(run_dir / "audit" / "scoring.json", {
         "features": features, "feature_settings": reference.settings, "n_generated": n,
         "seed": seed, "kid_subset_size": _kid_subset(kid_subset_size, len(train), n),
         "n_boot": n_boot, "real_set": "data/train.npy", "n_real": len(train),
         "epochs": epochs, "notes": reference.notes + import_note,
+        "detectability": detectability,
     })
     write_csv(run_dir / "scores.csv", frame)
     return frame

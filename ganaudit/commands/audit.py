@@ -1,5 +1,6 @@
-"""``ganaudit audit memorization|findings``: copy detection and hallucinated-findings audit on
-folders of images. Each writes its OUT folder atomically (all files appear at once)."""
+"""``ganaudit audit memorization|findings|detectability``: copy detection, hallucinated-findings
+audit and the classifier two-sample test on folders of images. Each writes its OUT folder
+atomically (all files appear at once)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from ganaudit.commands.outputs import check_out_folder, reporting_write_errors
 
 
 def register(sub) -> None:
-    p = sub.add_parser("audit", help="memorization (copy) and findings audits on image folders",
+    p = sub.add_parser("audit", help="memorization (copy), findings and detectability audits on image folders",
                        description="Audit generated images for copies of training images "
-                                   "(memorization) or for invented/suppressed findings.")
+                                   "(memorization), for invented/suppressed findings, or for cues "
+                                   "that let a classifier tell them from real images (detectability).")
     audits = p.add_subparsers(dest="audit", metavar="AUDIT")
     audits.required = True
 
@@ -39,8 +41,14 @@ def register(sub) -> None:
 
     f = audits.add_parser(
         "findings", help="compare findings in real and generated images",
-        description="Run a finding detector on real and generated images; prevalence with CIs and "
-                    "Fisher's exact test per finding, impossible combinations, gallery. Writes "
+        description="Run one finding detector on the real and the generated images and compare "
+                    "what it finds: per finding and location value, prevalence with Wilson "
+                    "intervals and Fisher's exact test; combinations negligible among real images "
+                    "but shown by generated ones (impossible); all tests corrected together "
+                    "(Holm by default). A test fails only when significant AND its simultaneous "
+                    "interval of the prevalence difference lies beyond --margin. Labels of the "
+                    "real images (--real-labels, or labels.csv of a `ganaudit data phantom` "
+                    "folder) only measure the detector's sensitivity and specificity. Writes "
                     "OUT/findings.csv, OUT/summary.json, OUT/gallery.png.")
     f.add_argument("--real", required=True, help="folder of real images")
     f.add_argument("--generated", required=True, help="folder of generated images")
@@ -50,10 +58,50 @@ def register(sub) -> None:
                    help="comma-separated finding names of a keras detector's outputs")
     f.add_argument("--out", required=True, help="output folder: new, empty, or an earlier output of this audit "
                    "(replaced atomically); a folder holding anything else is refused")
-    f.add_argument("--min-real", type=int, default=200,
+    # Defaults (None here) come from evaluation.findings.FindingsSettings, imported only when
+    # the audit runs so that the command line starts fast.
+    f.add_argument("--alpha", type=float, default=None,
+                   help="family-wise error rate of all tests together (default 0.05)")
+    f.add_argument("--margin", type=float, default=None,
+                   help="clinically negligible prevalence difference, as a share (default 0.02: "
+                        "2 percentage points)")
+    f.add_argument("--correction", choices=("holm", "bonferroni"), default=None,
+                   help="multiple-testing correction (default holm)")
+    f.add_argument("--real-labels", default=None,
+                   help="CSV of the real images' labels (column file plus the detector's columns), "
+                        "used only for the detector's sensitivity/specificity; default: labels.csv "
+                        "in --real or, for an images/ folder, next to it, when present")
+    f.add_argument("--min-real", type=int, default=None,
                    help="real images needed to call a combination impossible (default 200)")
     f.add_argument("--size", type=int, default=None, help="resize all images to SxS")
     f.set_defaults(func=run_findings)
+
+    d = audits.add_parser(
+        "detectability", help="can a classifier tell generated from real images? (machine reader)",
+        description="Classifier two-sample test: a small CNN is trained to separate real from "
+                    "generated images with k-fold cross-fitting (every image is scored by a model "
+                    "that never saw it). Reports the ROC AUC (0.5: indistinguishable, higher: "
+                    "the fakes give themselves away) with a DeLong interval and the p-value of "
+                    "AUC > 0.5. Writes OUT/summary.json, OUT/scores.csv (one row per image), "
+                    "OUT/gallery.png (most and least detectable fakes), OUT/saliency.png and "
+                    "OUT/saliency.npy (occlusion map over the detected fakes).")
+    d.add_argument("--real", required=True,
+                   help="folder of real images the generator never saw (held-out)")
+    d.add_argument("--generated", required=True, help="folder of generated images")
+    d.add_argument("--out", required=True, help="output folder: new, empty, or an earlier output of this audit "
+                   "(replaced atomically); a folder holding anything else is refused")
+    d.add_argument("--size", type=int, default=None, help="resize all images to SxS")
+    # Defaults (None here) come from evaluation.detectability.DetectabilitySettings.
+    d.add_argument("--folds", type=int, default=None, help="cross-fitting folds (default 5)")
+    d.add_argument("--epochs", type=int, default=None, help="training passes per fold (default 10)")
+    d.add_argument("--max-images", type=int, default=None, metavar="N",
+                   help="use at most N images of each set, a seeded random subset (default: all)")
+    d.add_argument("--alpha", type=float, default=None, help="1 - confidence of the AUC interval "
+                   "(default 0.05)")
+    d.add_argument("--seed", type=int, default=None, help="seed of folds, weights and batch order "
+                   "(default 0; same seed, same scores)")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.set_defaults(func=run_detectability)
 
 
 def _load(folder: str, size: int | None, what: str):
@@ -77,6 +125,7 @@ def _same_size(**sets) -> None:
 
 MEMORIZATION_FILES = ("memorization.csv", "summary.json", "gallery.png")
 FINDINGS_FILES = ("findings.csv", "summary.json", "gallery.png")
+DETECTABILITY_FILES = ("summary.json", "scores.csv", "gallery.png", "saliency.png", "saliency.npy")
 
 
 def run_memorization(args: argparse.Namespace) -> int:
@@ -115,27 +164,99 @@ def run_memorization(args: argparse.Namespace) -> int:
     return 0
 
 
+def _real_labels(path, folder: str, names: list[str]):
+    """Labels of the real images in their order, and where they came from; (None, None) when
+    there are none. An explicit --real-labels must cover every image; a labels.csv found
+    next to the images is used only when it does."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from gan_models.errors import InputError
+
+    explicit = path is not None
+    if explicit:
+        candidates = [Path(path)]
+        if not candidates[0].is_file():
+            raise InputError(f"--real-labels {path} does not exist; give the labels CSV of the real images")
+    else:
+        root = Path(folder)
+        candidates = [root / "labels.csv"] + ([root.parent / "labels.csv"] if root.name == "images" else [])
+        candidates = [c for c in candidates if c.is_file()]
+        if not candidates:
+            return None, None
+    source = candidates[0]
+    try:
+        table = pd.read_csv(source)
+    except (ValueError, OSError) as exc:
+        raise InputError(f"cannot read labels {source}: {exc}") from exc
+    if "file" not in table.columns:
+        if explicit:
+            raise InputError(f"{source} has no 'file' column naming each image; add one")
+        return None, None
+    # Image names are file stems (sub-folders joined with "__").
+    by_stem = {Path(str(f)).stem: i for i, f in enumerate(table["file"])}
+    rows = [by_stem.get(name.rsplit("__", 1)[-1]) for name in names]
+    missing = [name for name, row in zip(names, rows) if row is None]
+    if missing:
+        if explicit:
+            raise InputError(f"{source} has no row for {len(missing)} of the {len(names)} real images "
+                             f"(e.g. {missing[0]}); give labels for every image in --real")
+        print(f"note: {source} does not list every real image; the detector's accuracy is not reported")
+        return None, None
+    return table.iloc[rows].reset_index(drop=True), str(source)
+
+
 def run_findings(args: argparse.Namespace) -> int:
     from evaluation.detectors import get_detector
-    from evaluation.findings import findings_audit, write_findings
+    from evaluation.findings import (KEY_FAILED, KEY_IMPOSSIBLE, FindingsSettings, describe_findings,
+                                     findings_audit, write_findings)
     from gan_models.atomic import atomic_path
 
+    given = {"alpha": args.alpha, "margin": args.margin, "correction": args.correction,
+             "min_real": args.min_real}
+    settings = FindingsSettings(**{k: v for k, v in given.items() if v is not None})
     check_out_folder(args.out, FINDINGS_FILES)
     names = [x.strip() for x in args.findings.split(",") if x.strip()] if args.findings else None
     detector = get_detector(args.detector, findings=names)
     real = _load(args.real, args.size, "real")
     generated = _load(args.generated, args.size, "generated")
     _same_size(real=real, generated=generated)
-    result = findings_audit(real.images, generated.images, detector, min_real=args.min_real,
-                            generated_names=generated.names)
+    labels, source = _real_labels(args.real_labels, args.real, list(real.names))
+    result = findings_audit(real.images, generated.images, detector, settings=settings,
+                            real_labels=labels, labels_source=source, generated_names=generated.names)
     with reporting_write_errors(args.out), atomic_path(args.out) as tmp:
         write_findings(result, tmp, generated.images)
     s = result.summary
-    impossible = "not judged (too few real images)" if s["impossible"] is None else str(s["impossible"])
-    print(f"impossible generated images: {impossible}; smallest p {s['min_p']:.3g} "
-          f"({'significant' if s['significant'] else 'not significant'} after Bonferroni)")
-    for name, row in s["findings"].items():
-        print(f"  {name}: real {100 * row['real_prevalence']:.1f} %, generated "
-              f"{100 * row['generated_prevalence']:.1f} %, p {row['p_value']:.3g}")
+    impossible = "not judged (too few real images)" if s[KEY_IMPOSSIBLE] is None else str(s[KEY_IMPOSSIBLE])
+    verdict = f"FAILED ({', '.join(s[KEY_FAILED])})" if s[KEY_FAILED] else "passed"
+    print(f"findings audit {verdict}; impossible generated images: {impossible}")
+    for line in describe_findings(s):
+        print(f"  {line}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def run_detectability(args: argparse.Namespace) -> int:
+    from evaluation.detectability import DetectabilitySettings, detectability, write_detectability
+    from gan_models.atomic import atomic_path
+
+    given = {"folds": args.folds, "epochs": args.epochs, "max_per_set": args.max_images,
+             "alpha": args.alpha, "seed": args.seed}
+    settings = DetectabilitySettings(**{k: v for k, v in given.items() if v is not None})
+    check_out_folder(args.out, DETECTABILITY_FILES)
+    real = _load(args.real, args.size, "real")
+    generated = _load(args.generated, args.size, "generated")
+    _same_size(real=real, generated=generated)
+    result = detectability(real.images, generated.images, settings=settings, real_names=real.names,
+                           generated_names=generated.names, progress=not args.quiet)
+    with reporting_write_errors(args.out), atomic_path(args.out) as tmp:
+        write_detectability(result, tmp, real.images, generated.images)
+    s = result.summary
+    verdict = "the fakes are detectable" if s["p_value"] < settings.alpha else "not detectable"
+    print(f"detectability AUC {s['auc']:.3f} ({100 * (1 - settings.alpha):.0f} % CI "
+          f"{s['auc_ci_low']:.3f}–{s['auc_ci_high']:.3f}), p {s['p_value']:.3g} for AUC > 0.5: "
+          f"{verdict}; {s['n_detected']} of {s['n_generated']} generated images beat 95 % of "
+          f"the real images ({s['n_real']} real)")
     print(f"wrote {args.out}")
     return 0

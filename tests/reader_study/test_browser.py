@@ -280,6 +280,49 @@ def test_sigkill_and_restart_lose_no_answer_and_the_reader_resumes(browser, serv
     page.context.close()
 
 
+def test_a_page_loaded_while_the_server_dies_recovers_by_itself(browser, served, study):
+    """The page arrives, then the server is killed before its scripts and websocket: the page
+    must not stay blank for good but reload once the server is back."""
+    page = _new_page(browser, record=False)
+    _login(page, served, study, "carol")
+    killed = []
+
+    def serve_then_kill(route):
+        response = route.fetch()
+        if not killed:
+            served.kill()
+            killed.append(True)
+        route.fulfill(response=response)
+
+    page.route(f"{served.url}/", serve_then_kill)
+    page.goto(f"{served.url}/", wait_until="commit")
+    page.wait_for_load_state("load")
+    assert killed and page.locator(READY).count() == 0
+    page.unroute(f"{served.url}/")
+    served.start()
+    page.wait_for_selector(READY, timeout=90_000)
+    page.context.close()
+
+
+def test_sign_out_button_signs_out_for_good(browser, served, study):
+    page = _new_page(browser, record=False)
+    _login(page, served, study, "bob")
+    cookies = page.context.cookies()
+    page.locator(".ga-who").wait_for()
+    assert page.locator(".ga-who").text_content() == "Signed in as bob"
+    page.locator(".ga-logout").click()
+    page.wait_for_selector("#login-form")
+    # The cookie from before signing out, replayed in another browser, opens nothing.
+    other = browser.new_context()
+    other.add_cookies(cookies)
+    replay = other.new_page()
+    replay.goto(f"{served.url}/")
+    replay.wait_for_selector("#login-form")
+    assert replay.locator(".ga-reader").count() == 0
+    other.close()
+    page.context.close()
+
+
 def test_invite_link_signs_the_reader_in(browser, served, study):
     from reader_study.study import Study
 
@@ -292,7 +335,7 @@ def test_invite_link_signs_the_reader_in(browser, served, study):
     assert _state(page)["case"] == expected_next
     bad = _new_page(browser)
     bad.goto(f"{served.url}/login?invite=not-a-token")
-    assert "not valid" in bad.locator("#login-error").text_content()
+    bad.wait_for_selector("#login-error:has-text('not valid')")
     page.context.close()
     bad.context.close()
 

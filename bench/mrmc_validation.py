@@ -89,11 +89,11 @@ def power_rows(n_studies: int, n_pilots: int, seed: int) -> list[dict]:
     rows = []
     shifts = (0.35, 0.75)
     pilot = pilot_components(rng, readers=5, n_real=40, n_fake=20, shifts=shifts, n_pilots=n_pilots)
+    # The model's true difference in mean AUC, from one very large simulated study.
+    big, truth = simulate_split_study(np.random.default_rng(1), readers=200, n_real=2000, n_fake=2000,
+                                      shifts=shifts, **{**MODEL, "sd_reader_condition": 0.0})
+    diff = float(np.diff(or_compare(big, truth).auc_mean)[0])
     for readers, n_real, n_fake in [(5, 40, 20), (5, 80, 40), (8, 40, 20)]:
-        # The true difference in mean AUC of the model, from a very large simulated study.
-        big, truth = simulate_split_study(np.random.default_rng(1), readers=200, n_real=2000, n_fake=2000,
-                                          shifts=shifts, **{**MODEL, "sd_reader_condition": 0.0})
-        diff = float(np.diff(or_compare(big, truth).auc_mean)[0])
         planned = power_comparison(pilot, readers=readers, n_real=n_real, n_fake=n_fake, difference=diff)
         hits = sum(or_compare(*simulate_split_study(rng, readers=readers, n_real=n_real, n_fake=n_fake,
                                                     shifts=shifts, **MODEL)).p_value < 0.05

@@ -1,11 +1,14 @@
-"""Load test of the reader-study app: N concurrent readers × M answers through real browsers.
+"""Load test of the reader-study app: N concurrent readers × M answers.
 
 What it measures
 ----------------
 A study with N readers × M cases is served by ``python -m ganaudit study serve`` in its own
-process. One headless Chromium opens N pages (one signed-in reader each, via invite link) and
-every page answers its M cases as fast as the page allows (keyboard: call, confidence,
-Enter; no think time, so this is a worst case far above real reading speed).
+process. Two kinds of client answer at the same time, each reader signed in with their invite
+link (the same same-site POST a browser makes):
+
+- ``protocol``: a Python client speaking the page's websocket protocol (server path only);
+- ``browser``: one headless Chromium with N pages, each answering by keyboard (call,
+  confidence, Enter) as fast as the page allows.
 
 "Answer → next case shown" is timed inside each page with ``performance.now()``: from the
 moment the answer message is handed to the websocket to the moment the next image has been
@@ -16,10 +19,15 @@ and the CPU taken by the other N-1 pages on the same machine.
 
 At the end the answers store must hold exactly N × M answers (no loss, no duplicates).
 
+``--kill K`` (protocol client) kills the server with SIGKILL K times during the run, evenly
+spread over the answers, and starts it again; the readers reconnect and go on. Every answer a
+client saw confirmed (the next case arrived, which the server sends only after the commit)
+must be in the store, and no (reader, case) twice.
+
 Usage::
 
-    python bench/reader_load.py                       # 20 readers × 50 answers
-    python bench/reader_load.py --readers 5 --answers 10 --no-doc   # quick check
+    python bench/reader_load.py                       # 20 readers × 50 answers: protocol, kills, browser
+    python bench/reader_load.py --quick --no-doc      # a few readers and answers (the test suite runs it)
     python bench/reader_load.py --db postgresql+psycopg://user@host:port/db
 
 Writes ``docs/benchmarks/reader_load.md`` (``--doc PATH``, or ``--no-doc``).
@@ -84,23 +92,46 @@ def make_study(base: Path, *, readers: int, answers: int, size: int):
                         base / "study", seed=0)
 
 
-def start_server(study: Path, port: int, db: str | None, log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "ganaudit", "study", "serve", str(study), "--port", str(port)]
-    if db:
-        cmd += ["--db", db]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                return proc
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.1)  # polling the port while the server imports
-    proc.kill()
-    raise SystemExit("server did not start within 120 s")
+class Server:
+    """``ganaudit study serve`` in its own process group; ``kill`` is SIGKILL, ``start`` waits
+    for ``/health`` on the same port."""
+
+    def __init__(self, study: Path, port: int, db: str | None, log: Path):
+        self.cmd = [sys.executable, "-m", "ganaudit", "study", "serve", str(study), "--port", str(port)]
+        if db:
+            self.cmd += ["--db", db]
+        self.port = port
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(self.cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2):
+                    return
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)  # polling the port while the server imports
+        self.proc.kill()
+        raise SystemExit("server did not start within 180 s")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
 
 
 # Runs inside each page: presses the same keys a reader would (keydown events on the document,
@@ -180,21 +211,35 @@ class BokehReader:
         self.url = url
         self.token = token
 
-    async def _http(self, path: str, cookie: str | None = None):
+    async def _http(self, path: str, cookie: str | None = None, *, form: dict | None = None):
+        from urllib.parse import urlencode
+
         from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
         headers = {"Cookie": cookie} if cookie else {}
-        return await AsyncHTTPClient().fetch(HTTPRequest(self.url + path, headers=headers,
-                                                         follow_redirects=False),
+        method, body = "GET", None
+        if form is not None:
+            # The server takes sign-ins only from its own pages (Origin check), as a browser sends.
+            method, body = "POST", urlencode(form)
+            headers.update({"Origin": self.url, "Content-Type": "application/x-www-form-urlencoded"})
+        return await AsyncHTTPClient().fetch(HTTPRequest(self.url + path, method=method, body=body,
+                                                         headers=headers, follow_redirects=False,
+                                                         request_timeout=120),
                                              raise_error=False)
+
+    async def _read(self):
+        message = await self.ws.read_message()
+        if message is None:
+            raise ConnectionError("websocket closed")
+        return message
 
     async def _recv(self):
         """One Bokeh message: (header, content) as dicts."""
-        header = json.loads(await self.ws.read_message())
-        await self.ws.read_message()  # metadata
-        content = json.loads(await self.ws.read_message())
+        header = json.loads(await self._read())
+        await self._read()  # metadata
+        content = json.loads(await self._read())
         for _ in range(2 * int(header.get("num_buffers", 0) or 0)):
-            await self.ws.read_message()
+            await self._read()
         return header, content
 
     async def _send(self, msgtype: str, content: dict) -> None:
@@ -202,16 +247,28 @@ class BokehReader:
         for frame in (header, {}, content):
             await self.ws.write_message(json.dumps(frame))
 
+    async def sign_in(self) -> None:
+        """The invite link: its page POSTs the token back (same site), the answer sets the cookie."""
+        page = await self._http(f"/login?invite={self.token}")
+        if page.code != 200 or b'name="invite"' not in (page.body or b""):
+            raise RuntimeError(f"invite page failed ({page.code})")
+        login = await self._http("/login", form={"invite": self.token, "next": "/"})
+        cookie = login.headers.get("Set-Cookie", "").split(";")[0]
+        if login.code != 303 or not cookie:
+            raise RuntimeError(f"invite sign-in failed ({login.code})")
+        self.cookie = cookie
+
     async def open(self) -> None:
+        """Load the page (a new server session) and open its websocket; the cookie stays."""
         from tornado.httpclient import HTTPRequest
         from tornado.websocket import websocket_connect
 
-        login = await self._http(f"/login?invite={self.token}")
-        cookie = login.headers.get("Set-Cookie", "").split(";")[0]
-        if login.code != 302 or not cookie:
-            raise RuntimeError(f"invite sign-in failed ({login.code})")
-        self.cookie = cookie
+        if getattr(self, "cookie", None) is None:
+            await self.sign_in()
+        cookie = self.cookie
         page = await self._http("/", cookie)
+        if page.code != 200:
+            raise ConnectionError(f"reader page answered {page.code}")
         session_token = re.search(r'"token":"([^"]+)"', page.body.decode()).group(1)
         ws_url = self.url.replace("http://", "ws://") + "/ws"
         self.ws = await websocket_connect(
@@ -229,8 +286,9 @@ class BokehReader:
             "msg_data": {"type": "event", "name": "document_ready", "values": {"type": "map"}}}]})
         root = next(r for r in content["doc"]["roots"] if r["attributes"].get("name") == "CaseViewer")
         self.model_id = root["id"]
-        self.case = root["attributes"]["data"]["attributes"]["case"]
-        self.finished = False
+        attributes = root["attributes"]["data"]["attributes"]
+        self.case = attributes["case"]
+        self.finished = bool(attributes.get("finished"))
 
     async def answer(self, rng: np.random.Generator) -> float:
         """Send one answer; return ms until the next case (or the end) arrived."""
@@ -256,42 +314,104 @@ class BokehReader:
                 return (time.perf_counter() - t0) * 1000
 
     def close(self) -> None:
-        self.ws.close()
+        ws = getattr(self, "ws", None)
+        if ws is not None:
+            ws.close()
 
 
-async def run_protocol_reader(url: str, token: str, answers: int, think_ms: float, seed: int) -> list[float]:
+class Progress:
+    """Answers confirmed so far, shared by the readers and the server killer."""
+
+    def __init__(self):
+        self.confirmed: set[tuple[str, str]] = set()
+        self.changed = asyncio.Event()
+
+    def add(self, reader: str, case: str) -> None:
+        self.confirmed.add((reader, case))
+        self.changed.set()
+
+
+async def run_protocol_reader(url: str, reader_id: str, token: str, answers: int, think_ms: float,
+                              seed: int, progress: Progress) -> list[float]:
+    """Answer until the study says finished; after a dropped connection (a killed server) wait
+    for the server and go on where the store says (the cookie survives the restart)."""
+    from tornado.iostream import StreamClosedError
+    from tornado.websocket import WebSocketClosedError
+
+    dropped = (ConnectionError, OSError, StreamClosedError, WebSocketClosedError)
     reader = BokehReader(url, token)
-    await reader.open()
     rng = np.random.default_rng(seed)
     timings = []
-    try:
-        for _ in range(answers):
-            if think_ms:
-                await asyncio.sleep(think_ms * (0.5 + rng.random()) / 1000)
+    connected = False
+    down_since = None
+    while True:
+        if not connected:
+            try:
+                await reader.open()
+                connected, down_since = True, None
+            except Exception:
+                # The server is down or still starting; a client that never gets back in fails.
+                reader.close()
+                down_since = down_since or time.monotonic()
+                if time.monotonic() - down_since > 300:
+                    raise
+                await asyncio.sleep(0.2)
+                continue
+        if reader.finished or not reader.case:
+            break
+        if think_ms:
+            await asyncio.sleep(think_ms * (0.5 + rng.random()) / 1000)
+        answered = reader.case
+        try:
             timings.append(await reader.answer(rng))
-    finally:
-        reader.close()
+        except dropped:
+            reader.close()
+            connected = False
+            continue
+        progress.add(reader_id, answered)
+    reader.close()
     return timings
 
 
-async def drive_protocol(url: str, tokens: list[str], answers: int, think_ms: float) -> tuple[list[list[float]], float]:
+async def kill_server(server: "Server", progress: Progress, total: int, kills: int) -> None:
+    """SIGKILL the server ``kills`` times, evenly over the answers, starting it again each time."""
+    loop = asyncio.get_running_loop()
+    for k in range(1, kills + 1):
+        target = total * k // (kills + 1)
+        while len(progress.confirmed) < target:
+            progress.changed.clear()
+            await progress.changed.wait()
+        await loop.run_in_executor(None, server.kill)
+        progress.kills += 1
+        await loop.run_in_executor(None, server.start)
+
+
+async def drive_protocol(url: str, readers: dict[str, str], answers: int, think_ms: float, *,
+                         server: "Server", kills: int = 0) -> tuple[list[list[float]], float, Progress]:
+    progress = Progress()
+    progress.kills = 0
     t0 = time.perf_counter()
-    results = await asyncio.gather(*(run_protocol_reader(url, t, answers, think_ms, 7 + i)
-                                     for i, t in enumerate(tokens)))
-    return results, time.perf_counter() - t0
+    tasks = [run_protocol_reader(url, r, t, answers, think_ms, 7 + i, progress)
+             for i, (r, t) in enumerate(readers.items())]
+    if kills:
+        tasks.append(kill_server(server, progress, len(readers) * answers, kills))
+    results = await asyncio.gather(*tasks)
+    if kills:
+        results = results[:-1]
+    return results, time.perf_counter() - t0, progress
 
 
-def count_answers(study_dir: Path, db: str | None) -> tuple[int, int]:
+def stored_answers(study_dir: Path, db: str | None):
+    """All answer rows of the store (one per stored answer, duplicates included)."""
     from reader_study.store import AnswerStore
     from reader_study.study import Study
 
     study = Study.open(study_dir)
     store = AnswerStore.for_study(study, db)
     try:
-        frame = store.answers_frame()
+        return store.answers_frame()
     finally:
         store.close()
-    return len(frame), int(frame.duplicated(["reader_id", "case_id"]).sum())
 
 
 def write_doc(path: Path, text: str) -> None:
@@ -300,41 +420,54 @@ def write_doc(path: Path, text: str) -> None:
     write_text(path, text)
 
 
-def run_once(args, client: str, think_ms: float, chromium: str | None) -> dict:
+def run_once(args, client: str, think_ms: float, chromium: str | None, *, kills: int = 0) -> dict:
     """Create a fresh study, serve it, drive it with one kind of client; return the figures."""
     with tempfile.TemporaryDirectory(prefix="reader-load-") as tmp:
         base = Path(tmp)
         created = make_study(base, readers=args.readers, answers=args.answers, size=args.size)
-        port = free_port()
-        proc = start_server(Path(created.path), port, args.db, base / "server.log")
-        url = f"http://127.0.0.1:{port}"
-        tokens = [c["invite_token"] for c in created.readers.values()]
-        print(f"[{client}, think {think_ms:g} ms] {len(tokens)} readers × {args.answers} answers "
-              f"against {url}", flush=True)
+        server = Server(Path(created.path), free_port(), args.db, base / "server.log")
+        server.start()
+        url = f"http://127.0.0.1:{server.port}"
+        readers = {r: c["invite_token"] for r, c in created.readers.items()}
+        tag = f"[{client}, think {think_ms:g} ms{f', {kills} x kill -9' if kills else ''}]"
+        print(f"{tag} {len(readers)} readers × {args.answers} answers against {url}", flush=True)
+        progress = None
         try:
             if client == "browser":
-                results, wall = asyncio.run(drive_browser(url, tokens, args.answers, think_ms, chromium))
+                results, wall = asyncio.run(drive_browser(url, list(readers.values()), args.answers,
+                                                          think_ms, chromium))
             else:
-                results, wall = asyncio.run(drive_protocol(url, tokens, args.answers, think_ms))
+                results, wall, progress = asyncio.run(drive_protocol(url, readers, args.answers, think_ms,
+                                                                     server=server, kills=kills))
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        stored, duplicates = count_answers(Path(created.path), args.db)
+            server.stop()
+        frame = stored_answers(Path(created.path), args.db)
+    stored = len(frame)
+    duplicates = int(frame.duplicated(["reader_id", "case_id"]).sum())
+    lost = None
+    if progress is not None:
+        in_store = set(zip(frame["reader_id"], frame["case_id"]))
+        lost = len(progress.confirmed - in_store)
     ms = np.array([t for r in results for t in r], dtype=float)
     p50, p95, p99 = np.percentile(ms, [50, 95, 99])
-    fig = {"client": client, "think_ms": think_ms, "stored": stored, "expected": args.readers * args.answers,
-           "duplicates": duplicates, "n": int(ms.size), "p50": p50, "p95": p95, "p99": p99,
-           "max": float(ms.max()), "wall": wall}
-    fig["ok"] = fig["stored"] == fig["expected"] and duplicates == 0
+    fig = {"client": client, "think_ms": think_ms, "kills": kills, "stored": stored,
+           "expected": args.readers * args.answers, "duplicates": duplicates, "lost": lost,
+           "confirmed": len(progress.confirmed) if progress else None,
+           "killed": progress.kills if progress else 0,
+           "n": int(ms.size), "p50": p50, "p95": p95, "p99": p99, "max": float(ms.max()), "wall": wall}
+    fig["ok"] = (fig["stored"] == fig["expected"] and duplicates == 0 and not lost
+                 and fig["killed"] == kills)
     # Other work on the machine inflates the figures; record how busy it was.
     fig["load"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    tag = f"[{client}, think {think_ms:g} ms]"
-    print(f"{tag} answers stored: {stored} (expected {fig['expected']}, duplicates {duplicates}) "
-          f"-> {'OK' if fig['ok'] else 'MISMATCH'}")
+    print(f"{tag} answers stored: {stored} (expected {fig['expected']}, duplicates {duplicates}"
+          + (f", confirmed {fig['confirmed']}, lost {lost}" if lost is not None else "")
+          + (f", server killed {fig['killed']} of {kills} times" if kills else "")
+          + f") -> {'OK' if fig['ok'] else 'MISMATCH'}")
+    target = "" if kills else (f" (target p95 <= {args.target_ms:.0f} ms: "
+                               f"{'met' if p95 <= args.target_ms else 'NOT met'})")
     print(f"{tag} answer -> next case: n={ms.size} p50={p50:.0f} ms p95={p95:.0f} ms "
-          f"p99={p99:.0f} ms max={ms.max():.0f} ms (target p95 <= {args.target_ms:.0f} ms: "
-          f"{'met' if p95 <= args.target_ms else 'NOT met'}); wall {wall:.1f} s, "
-          f"{stored / wall:.1f} answers/s", flush=True)
+          f"p99={p99:.0f} ms max={ms.max():.0f} ms{target}; wall {wall:.1f} s, "
+          f"{stored / wall:.1f} answers/s; load average {fig['load']:.1f}", flush=True)
     return fig
 
 
@@ -352,69 +485,91 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readers", type=int, default=20)
     parser.add_argument("--answers", type=int, default=50, help="answers per reader (even)")
     parser.add_argument("--size", type=int, default=128, help="image side in pixels")
-    parser.add_argument("--run", nargs="+", default=["protocol:2000", "protocol:0", "browser:2000"],
-                        metavar="CLIENT:THINK_MS",
-                        help="runs to make: client 'protocol' or 'browser' and the mean think time "
-                             "before each answer in ms (each pause uniform in 0.5–1.5 × it; 0 = none)")
+    parser.add_argument("--run", nargs="+", default=["protocol:0", "protocol:0:kill10", "browser:0"],
+                        metavar="CLIENT:THINK_MS[:killK]",
+                        help="runs to make: client 'protocol' or 'browser', the mean think time before "
+                             "each answer in ms (each pause uniform in 0.5–1.5 × it; 0 = none), and for "
+                             "the protocol client optionally killK: K x kill -9 of the server during the run")
+    parser.add_argument("--quick", action="store_true",
+                        help="3 readers × 6 answers, protocol client with and without 2 kills (checks the "
+                             "script works; the test suite runs it)")
     parser.add_argument("--db", default=None, help="answers database URL (default SQLite in the study)")
     parser.add_argument("--target-ms", type=float, default=150.0)
-    parser.add_argument("--device", default="2-core CPU container, shared during development",
+    parser.add_argument("--device", default="2-core CPU container, shared with other jobs (figures taken under load)",
                         help="how to describe the machine in the doc")
     parser.add_argument("--doc", default=str(ROOT / "docs" / "benchmarks" / "reader_load.md"))
     parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.readers, args.answers, args.size = 3, 6, 32
+        args.run = ["protocol:0", "protocol:0:kill2"]
     # Turn SIGTERM into an exception so the served study's process is stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     runs = []
     for spec in args.run:
-        client, _, think = spec.partition(":")
+        client, _, rest = spec.partition(":")
+        think, _, kill = rest.partition(":")
         if client not in WHAT:
             parser.error(f"--run {spec!r}: client must be 'protocol' or 'browser'")
+        if kill and (client != "protocol" or not re.fullmatch(r"kill\d+", kill)):
+            parser.error(f"--run {spec!r}: kills are written killK (e.g. protocol:0:kill10), protocol client only")
         try:
-            runs.append((client, float(think or 0)))
+            runs.append((client, float(think or 0), int(kill[4:]) if kill else 0))
         except ValueError:
             parser.error(f"--run {spec!r}: think time must be a number of ms, e.g. protocol:2000")
     chromium = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
-    if any(c == "browser" for c, _ in runs) and chromium is None:
+    if any(c == "browser" for c, _, _ in runs) and chromium is None:
         raise SystemExit("Chromium not found; install Debian's chromium or set CHROMIUM_PATH")
-    figures = [run_once(args, client, think, chromium) for client, think in runs]
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    figures = [run_once(args, client, think, chromium, kills=kills) for client, think, kills in runs]
     if not args.no_doc:
-        write_doc(Path(args.doc), render_doc(args, figures))
+        write_doc(Path(args.doc), render_doc(args, figures, load_before))
         print(f"wrote {args.doc}")
     return 0 if all(f["ok"] for f in figures) else 1
 
 
-def render_doc(args, figures: list[dict]) -> str:
+def render_doc(args, figures: list[dict], load_before: float) -> str:
     store_kind = ("PostgreSQL" if args.db and args.db.startswith("postgres")
                   else "SQLite (WAL, synchronous=FULL)")
+
+    def p95(f):
+        if f["kills"]:
+            return f"{f['p95']:.0f} (with restarts)"
+        return f"**{f['p95']:.0f}** ({'met' if f['p95'] <= args.target_ms else 'not met'})"
+
     rows = "\n".join(
-        f"| {f['client']} | {f['think_ms']:g} | {f['stored']} of {f['expected']} ({f['duplicates']} dup.) | {f['p50']:.0f} | "
-        f"**{f['p95']:.0f}** ({'met' if f['p95'] <= args.target_ms else 'not met'}) | {f['p99']:.0f} | "
-        f"{f['max']:.0f} | {f['wall']:.1f} | {f['stored'] / f['wall']:.1f} | {f['load']:.1f} |" for f in figures)
+        f"| {f['client']} | {f['think_ms']:g} | {f['kills']} | {f['stored']} of {f['expected']} | "
+        f"{f['duplicates']} | {'—' if f['lost'] is None else f['lost']} | {f['p50']:.0f} | {p95(f)} | "
+        f"{f['p99']:.0f} | {f['max']:.0f} | {f['wall']:.1f} | {f['stored'] / f['wall']:.1f} | {f['load']:.1f} |"
+        for f in figures)
     what = "\n".join(f"- **{c}**: {WHAT[c]}." for c in dict.fromkeys(f["client"] for f in figures))
     return f"""# Reader-study app under load
 
 Command: `python bench/reader_load.py --readers {args.readers} --answers {args.answers} --size {args.size} --run {' '.join(args.run)}`
 
 Device: {args.device} (CPU count seen: {os.cpu_count()}); {platform.python_implementation()}
-{platform.python_version()}; answers store: {store_kind}. Each run serves a fresh study with
-`ganaudit study serve` in its own process; {args.readers} readers answer {args.answers} {args.size}×{args.size}
-cases each at the same time. "Think" is the mean pause before each answer (uniform in 0.5–1.5 ×
-it). Radiologists take several seconds per image, so 2000 ms is still a fast reader; think 0
-means every reader answers the instant the next case arrives: a closed-loop stress test of
-capacity, in which the latency is roughly readers ÷ throughput, not a reading scenario.
+{platform.python_version()}; answers store: {store_kind}; 1-minute load average
+{load_before:.1f} before the first run. Each run serves a fresh study with `ganaudit study serve`
+in its own process; {args.readers} readers sign in with their invite links and answer {args.answers}
+{args.size}×{args.size} cases each at the same time. "Think" is the mean pause before each answer
+(uniform in 0.5–1.5 × it); think 0 means every reader answers the instant the next case arrives:
+a closed-loop stress test of capacity (latency is roughly readers ÷ throughput), far above real
+reading speed. "Kills": SIGKILLs of the server during the run, spread evenly over the answers;
+the server is started again at once and the readers reconnect; "lost" counts answers a client
+saw confirmed (the next case arrived) that are not in the store. The latencies of a run with
+kills include waiting for the restarts.
 
 What "answer → next case" measures:
 {what}
 
-| client | think ms | answers stored | p50 ms | p95 ms (target ≤ {args.target_ms:.0f}) | p99 ms | max ms | wall s | answers/s | load avg |
-|---|---|---|---|---|---|---|---|---|---|
+| client | think ms | kills | answers stored | duplicates | lost | p50 ms | p95 ms (target ≤ {args.target_ms:.0f}) | p99 ms | max ms | wall s | answers/s | load avg |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
 {rows}
 
-"load avg" is the machine's 1-minute load average at the end of the run (on 2 cores, anything
-above 2 means the server and its clients waited for CPU). Rerun quietly (nothing else running)
-to replace these figures.
+"load avg" is the machine's 1-minute load average at the end of each run (on 2 cores, anything
+above 2 means the server and its clients waited for CPU). Figures taken while other jobs ran
+are marked as such in the device line; rerun on a quiet machine to replace them.
 """
 
 

@@ -584,3 +584,19 @@ def test_sign_in_throttle_per_reader_per_client_and_window():
     assert throttle.retry_after("10.0.0.3", "carol") == 0
     now[0] += 61
     assert throttle.retry_after("10.0.0.1", "alice") == 0 and throttle.retry_after("10.0.0.1", "bob") == 0
+
+
+def test_reader_load_bench_quick_runs_and_loses_nothing():
+    """``bench/reader_load.py --quick``: protocol readers sign in by invite link, answer, and
+    survive two SIGKILLs of the server with every confirmed answer stored once."""
+    import subprocess
+    import sys
+
+    from tests.reader_study.conftest import ROOT
+
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "reader_load.py"), "--quick", "--no-doc"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "invite sign-in failed" not in done.stdout + done.stderr
+    assert done.stdout.count("-> OK") == 2
+    assert "lost 0" in done.stdout and "server killed 2 of 2 times" in done.stdout

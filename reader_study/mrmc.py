@@ -51,7 +51,8 @@ cases' part only, and Var(error) − Cov1 and Cov2 − Cov3 keep the fakes' samp
 makes two identical checkpoints' AUCs differ. Because an AUC is a U-statistic, the mean of its
 leave-one-out values over all cases equals the AUC itself, so centring over all cases is
 exact. Dropping the cases missing from some condition (a "complete-case" analysis) would
-drop every fake and is refused implicitly: NaN marks membership, not a missing read.
+drop every fake: here NaN marks membership, not a missing read, and within a condition every
+reader must have scored every case.
 """
 
 from __future__ import annotations
@@ -349,7 +350,9 @@ class ORComparison:
     ``t`` and ``p_pair`` are floats; with more they are arrays over ``pairs`` (a, b) in the
     order (0, 1), (0, 2), …, (1, 2), …. ``f``, ``df1``, ``ddf`` and ``p_value`` are the
     omnibus test of equal mean AUCs (for two conditions p_value equals the pair's p).
-    Difference intervals are clipped to [−1, 1].
+    Difference intervals are clipped to [−1, 1]. ``var_r`` and ``var_tr`` are the OR reader
+    and reader × condition variances (ANOVA estimates, floored at 0); ``parts`` holds the real
+    and the fake cases' shares of Var(error), Cov1, Cov2 and Cov3 (they add up to the totals).
     """
 
     conditions: list

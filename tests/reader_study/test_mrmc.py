@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from gan_models.errors import InputError
 from reader_study.mrmc import (auc, delong_variance, imrmc_rows, jackknife_aucs, jackknife_covariance,
-                               or_analysis, or_compare, placements)
+                               or_analysis, or_compare)
 from reader_study.power import simulate_split_study
 
 DATA = Path(__file__).parent / "data"

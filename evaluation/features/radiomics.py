@@ -76,6 +76,29 @@ def _xlogx(p: np.ndarray) -> np.ndarray:
     return np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
 
 
+_KLOGK = np.zeros(1)
+
+
+def _klogk(counts: np.ndarray) -> np.ndarray:
+    """k · log k of non-negative integer counts (0 for 0), from a table grown on demand.
+
+    Entropies of histograms are −Σ p log p = log T − Σ k log k / T for counts k summing to
+    T: one table lookup per bin instead of a logarithm.
+    """
+    global _KLOGK
+    top = int(counts.max(initial=0))
+    if top >= len(_KLOGK):
+        k = np.arange(max(top + 1, 2 * len(_KLOGK)), dtype=np.float64)
+        _KLOGK = k * np.log(np.where(k > 0, k, 1.0))
+    return _KLOGK[counts]
+
+
+def _entropy_of_counts(counts: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Shannon entropy (natural log) of each row of integer ``counts`` (…, bins) summing to ``totals``."""
+    totals = np.asarray(totals, dtype=np.float64)
+    return np.log(totals) - _klogk(counts).sum(axis=-1) / totals
+
+
 # ----------------------------------------------------------------------------- filters
 
 def _mirror_pad(x: np.ndarray, pad: int) -> np.ndarray:
@@ -139,46 +162,68 @@ def quantize(images: np.ndarray, levels: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- first order
 
-def _percentiles(values: np.ndarray, percents: Sequence[float]) -> list[np.ndarray]:
-    """Row percentiles with linear interpolation (numpy's default) from one partition."""
+def _percentiles(values: np.ndarray, percents: Sequence[float]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Row percentiles with linear interpolation (numpy's default), and the row minimum and
+    maximum, from one partition."""
     last = values.shape[1] - 1
     positions = [q / 100 * last for q in percents]
-    kth = sorted({int(np.floor(x)) for x in positions} | {min(int(np.floor(x)) + 1, last) for x in positions})
-    part = np.partition(values, kth, axis=1)
+    single = values.astype(np.float32)
+    if np.array_equal(single, values):
+        # Exactly representable (the original image, the float32 LoG): the same order
+        # statistics from a float32 sort, which NumPy does about twice as fast.
+        part = np.sort(single, axis=1)
+    else:
+        kth = sorted({0, last} | {int(np.floor(x)) for x in positions}
+                     | {min(int(np.floor(x)) + 1, last) for x in positions})
+        part = np.partition(values, kth, axis=1)
     out = []
     for x in positions:
         lo = int(np.floor(x))
         hi = min(lo + 1, last)
-        out.append(part[:, lo] + (x - lo) * (part[:, hi] - part[:, lo]))
-    return out
+        low, high = part[:, lo].astype(np.float64), part[:, hi].astype(np.float64)
+        out.append(low + (x - lo) * (high - low))
+    return out, part[:, 0].astype(np.float64), part[:, last].astype(np.float64)
 
 
-def first_order(values: np.ndarray, q: np.ndarray, levels: int) -> np.ndarray:
-    """The 19 first-order features of each row of ``values`` (N, P); ``q`` its gray levels."""
+def _histogram(q: np.ndarray, levels: int) -> np.ndarray:
+    """Counts of each gray level per image: (N, levels) int64."""
+    n = q.shape[0]
+    return np.bincount((np.arange(n)[:, None] * levels + q.reshape(n, -1)).ravel(),
+                       minlength=n * levels).reshape(n, levels)
+
+
+def first_order(values: np.ndarray, q: np.ndarray, levels: int, *, counts: np.ndarray | None = None) -> np.ndarray:
+    """The 19 first-order features of each row of ``values`` (N, P); ``q`` its gray levels.
+
+    ``counts``: the gray-level histogram of ``q`` when already computed (see ``_histogram``).
+    """
     n, p = values.shape
     mean = values.mean(axis=1)
     c = values - mean[:, None]
     c2 = c * c
     m2 = c2.mean(axis=1)
-    m3 = (c2 * c).mean(axis=1)
-    m4 = (c2 * c2).mean(axis=1)
+    m3 = np.einsum("ij,ij->i", c2, c) / p
+    m4 = np.einsum("ij,ij->i", c2, c2) / p
     varies = m2 > _TINY**2 * (1.0 + mean**2)
     m2_safe = np.where(varies, m2, 1.0)
     skew = np.where(varies, m3 / (m2_safe * np.sqrt(m2_safe)), 0.0)
     kurt = np.where(varies, m4 / (m2_safe * m2_safe), 0.0)
-    p10, p25, p50, p75, p90 = _percentiles(values, [10, 25, 50, 75, 90])
-    vmin, vmax = values.min(axis=1), values.max(axis=1)
+    (p10, p25, p50, p75, p90), vmin, vmax = _percentiles(values, [10, 25, 50, 75, 90])
     inner = (values >= p10[:, None]) & (values <= p90[:, None])
-    n_inner = inner.sum(axis=1)
-    inner_mean = np.where(inner, values, 0.0).sum(axis=1) / n_inner
-    rmad = np.where(inner, np.abs(values - inner_mean[:, None]), 0.0).sum(axis=1) / n_inner
+    n_inner = np.count_nonzero(inner, axis=1)
+    inner_mean = np.add.reduce(values, axis=1, where=inner) / n_inner
+    np.subtract(values, inner_mean[:, None], out=c2)
+    np.abs(c2, out=c2)
+    rmad = np.add.reduce(c2, axis=1, where=inner) / n_inner
+    np.abs(c, out=c)
+    mad = c.mean(axis=1)
     sq = np.einsum("ij,ij->i", values, values)
-    counts = np.bincount((np.arange(n)[:, None] * levels + q.reshape(n, -1)).ravel(), minlength=n * levels)
-    hist = counts.reshape(n, levels) / p
-    entropy = -_xlogx(hist).sum(axis=1)
-    uniformity = (hist * hist).sum(axis=1)
+    if counts is None:
+        counts = _histogram(q, levels)
+    entropy = _entropy_of_counts(counts, p)
+    uniformity = np.einsum("ij,ij->i", counts, counts) / float(p * p)
     return np.stack([mean, np.sqrt(m2), skew, kurt, vmin, p10, p25, p50, p75, p90, vmax, p75 - p25, vmax - vmin,
-                     np.abs(c).mean(axis=1), rmad, np.sqrt(sq / p), sq, entropy, uniformity], axis=1)
+                     mad, rmad, np.sqrt(sq / p), sq, entropy, uniformity], axis=1)
 
 
 # ----------------------------------------------------------------------------- GLCM
@@ -189,23 +234,30 @@ def _glcm_offsets(distance: int) -> list[tuple[int, int]]:
     return [(0, d), (d, d), (d, 0), (d, -d)]
 
 
-def glcm_matrices(q: np.ndarray, levels: int, distance: int) -> np.ndarray:
-    """Symmetric, normalized co-occurrence matrices (N, 4 angles, levels, levels)."""
+def _glcm_counts(q: np.ndarray, levels: int, distance: int) -> np.ndarray:
+    """Symmetric co-occurrence counts (N, 4 angles, levels, levels), int64."""
     n, h, w = q.shape
-    base = (np.arange(n) * levels)[:, None, None]
-    out = np.empty((n, 4, levels, levels))
+    # Row index of each pixel's bin in the stacked (N · levels, levels) matrices, made once.
+    rows = q * levels
+    rows += (np.arange(n) * levels * levels)[:, None, None]
+    out = np.empty((n, 4, levels, levels), dtype=np.int64)
     for k, (dr, dc) in enumerate(_glcm_offsets(distance)):
         r0, r1 = max(0, -dr), h - max(0, dr)
         c0, c1 = max(0, -dc), w - max(0, dc)
         if r1 <= r0 or c1 <= c0:
             raise InputError(f"images of {h}×{w} pixels are too small for GLCM distance {distance}; use a smaller distance")
-        a = q[:, r0:r1, c0:c1]
+        a = rows[:, r0:r1, c0:c1]
         b = q[:, r0 + dr : r1 + dr, c0 + dc : c1 + dc]
-        counts = np.bincount(((base + a) * levels + b).ravel(), minlength=n * levels * levels)
-        counts = counts.reshape(n, levels, levels).astype(np.float64)
-        counts += counts.transpose(0, 2, 1)
-        out[:, k] = counts / counts.sum(axis=(1, 2), keepdims=True)
+        counts = np.bincount((a + b).ravel(), minlength=n * levels * levels)
+        counts = counts.reshape(n, levels, levels)
+        out[:, k] = counts + counts.transpose(0, 2, 1)
     return out
+
+
+def glcm_matrices(q: np.ndarray, levels: int, distance: int) -> np.ndarray:
+    """Symmetric, normalized co-occurrence matrices (N, 4 angles, levels, levels)."""
+    counts = _glcm_counts(q, levels, distance).astype(np.float64)
+    return counts / counts.sum(axis=(2, 3), keepdims=True)
 
 
 _GLCM_WEIGHTS: dict[int, np.ndarray] = {}
@@ -227,91 +279,144 @@ def glcm_features(p: np.ndarray) -> np.ndarray:
     """The 12 GLCM features of symmetric (..., L, L) matrices (levels 0..L−1, as skimage)."""
     levels = p.shape[-1]
     flat = p.reshape(-1, levels * levels)
-    e_i, e_ii, e_ij, contrast, dissimilarity, homogeneity, e_s2, e_s3, e_s4, *p_diff = (flat @ _glcm_weights(levels)).T
+    stats = flat @ _glcm_weights(levels)
+    entropy = -_xlogx(flat).sum(axis=1)
+    difference_entropy = -_xlogx(stats[:, 9:]).sum(axis=1)
+    features = _glcm_from_statistics(stats, np.einsum("ij,ij->i", flat, flat), entropy, flat.max(axis=1),
+                                     difference_entropy)
+    return features.reshape(*p.shape[:-2], len(GLCM))
+
+
+def _glcm_from_statistics(stats, asm, entropy, max_probability, difference_entropy) -> np.ndarray:
+    e_i, e_ii, e_ij, contrast, dissimilarity, homogeneity, e_s2, e_s3, e_s4 = stats[:, :9].T
     variance = np.maximum(e_ii - e_i * e_i, 0.0)
     cov = e_ij - e_i * e_i
     correlation = np.where(variance > 1e-15, cov / np.where(variance > 1e-15, variance, 1.0), 1.0)
     m = 2.0 * e_i  # mean of i + j
     shade = e_s3 - 3 * m * e_s2 + 2 * m**3
     prominence = e_s4 - 4 * m * e_s3 + 6 * m * m * e_s2 - 3 * m**4
-    features = np.stack([
-        e_i, variance, contrast, dissimilarity, homogeneity, np.einsum("ij,ij->i", flat, flat), correlation,
-        -_xlogx(flat).sum(axis=1), shade, prominence, flat.max(axis=1), -_xlogx(np.stack(p_diff, axis=1)).sum(axis=1),
-    ], axis=1)
-    return features.reshape(*p.shape[:-2], len(GLCM))
+    return np.stack([e_i, variance, contrast, dissimilarity, homogeneity, asm, correlation, entropy, shade,
+                     prominence, max_probability, difference_entropy], axis=1)
+
+
+def _glcm_features_of_counts(counts: np.ndarray) -> np.ndarray:
+    """:func:`glcm_features` of the normalized ``counts`` (N, 4, L, L) int64, averaged over
+    the angles: (N, 12). Entropies come from the integer counts (table lookups)."""
+    n, angles, levels = counts.shape[:3]
+    flat_counts = counts.reshape(-1, levels * levels)
+    totals = flat_counts.sum(axis=1)
+    flat = flat_counts / totals[:, None].astype(np.float64)
+    stats = flat @ _glcm_weights(levels)
+    difference_counts = np.rint(stats[:, 9:] * totals[:, None]).astype(np.int64)
+    features = _glcm_from_statistics(
+        stats, np.einsum("ij,ij->i", flat, flat), _entropy_of_counts(flat_counts, totals),
+        flat_counts.max(axis=1) / totals, _entropy_of_counts(difference_counts, totals))
+    return features.reshape(n, angles, len(GLCM)).mean(axis=1)
 
 
 # ----------------------------------------------------------------------------- GLRLM
+
+def _glrlm_counts(q: np.ndarray, levels: int) -> list[np.ndarray]:
+    """Run-length counts (N, levels, max run), int64, along rows and along columns."""
+    out = []
+    # Runs are found on one-byte copies when the levels fit (an eighth of the memory traffic).
+    small = q.astype(np.uint8) if levels <= 256 else q
+    for image in (small, small.transpose(0, 2, 1)):
+        n, h, w = image.shape
+        flat = np.ascontiguousarray(image).reshape(-1)
+        starts = np.empty(flat.size, dtype=bool)
+        starts[0] = True
+        np.not_equal(flat[1:], flat[:-1], out=starts[1:])
+        starts[::w] = True  # every row starts a run
+        pos = np.flatnonzero(starts)
+        lengths = np.diff(pos, append=flat.size)
+        index = ((pos // (h * w)) * levels + flat[pos]) * w + (lengths - 1)
+        out.append(np.bincount(index, minlength=n * levels * w).reshape(n, levels, w))
+    return out
+
 
 def glrlm_matrices(q: np.ndarray, levels: int) -> list[np.ndarray]:
     """Run-length matrices (N, levels, max run) for runs along rows and along columns.
 
     Entry [n, g, r − 1] counts the runs of gray level g and length r in image n.
     """
-    out = []
-    for image in (q, q.transpose(0, 2, 1)):
-        n, h, w = image.shape
-        flat = np.ascontiguousarray(image).reshape(-1)
-        starts = np.ones(flat.size, dtype=bool)
-        starts[1:] = flat[1:] != flat[:-1]
-        starts[::w] = True  # every row starts a run
-        pos = np.flatnonzero(starts)
-        lengths = np.diff(pos, append=flat.size)
-        index = ((pos // (h * w)) * levels + flat[pos]) * w + (lengths - 1)
-        out.append(np.bincount(index, minlength=n * levels * w).reshape(n, levels, w).astype(np.float64))
-    return out
+    return [r.astype(np.float64) for r in _glrlm_counts(q, levels)]
 
 
 def glrlm_features(r: np.ndarray, n_pixels: int) -> np.ndarray:
-    """The 10 GLRLM features of (N, levels, max run) matrices (gray levels and lengths from 1)."""
-    g = np.arange(1, r.shape[1] + 1, dtype=np.float64)[:, None]
-    length = np.arange(1, r.shape[2] + 1, dtype=np.float64)[None, :]
-    n_runs = r.sum(axis=(1, 2))
-    p = r / n_runs[:, None, None]
-    per_gray = r.sum(axis=2)
-    per_length = r.sum(axis=1)
-    g_mean = (p * g).sum(axis=(1, 2))
-    l_mean = (p * length).sum(axis=(1, 2))
+    """The 10 GLRLM features of (N, levels, max run) matrices (gray levels and lengths from 1).
+
+    Every feature but the entropy depends on the matrix only through its two marginals (runs
+    per gray level, runs per length), so those are summed once.
+    """
+    counts = np.rint(r).astype(np.int64)
+    g = np.arange(1, r.shape[1] + 1, dtype=np.float64)
+    length = np.arange(1, r.shape[2] + 1, dtype=np.float64)
+    per_gray = counts.sum(axis=2).astype(np.float64)
+    per_length = counts.sum(axis=1).astype(np.float64)
+    n_runs = per_gray.sum(axis=1)
+    g_mean = per_gray @ g / n_runs
+    l_mean = per_length @ length / n_runs
     return np.stack([
-        (p / length**2).sum(axis=(1, 2)),
-        (p * length**2).sum(axis=(1, 2)),
-        (per_gray**2).sum(axis=1) / n_runs**2,
-        (per_length**2).sum(axis=1) / n_runs**2,
+        per_length @ (1.0 / length**2) / n_runs,
+        per_length @ (length**2) / n_runs,
+        np.einsum("ij,ij->i", per_gray, per_gray) / n_runs**2,
+        np.einsum("ij,ij->i", per_length, per_length) / n_runs**2,
         n_runs / n_pixels,
-        (p / g**2).sum(axis=(1, 2)),
-        (p * g**2).sum(axis=(1, 2)),
-        (p * (g - g_mean[:, None, None]) ** 2).sum(axis=(1, 2)),
-        (p * (length - l_mean[:, None, None]) ** 2).sum(axis=(1, 2)),
-        -_xlogx(p).sum(axis=(1, 2)),
+        per_gray @ (1.0 / g**2) / n_runs,
+        per_gray @ (g**2) / n_runs,
+        ((g[None, :] - g_mean[:, None]) ** 2 * per_gray).sum(axis=1) / n_runs,
+        ((length[None, :] - l_mean[:, None]) ** 2 * per_length).sum(axis=1) / n_runs,
+        _entropy_of_counts(counts.reshape(len(counts), -1), n_runs),
     ], axis=1)
 
 
 # ----------------------------------------------------------------------------- NGTDM
 
 def _box3(x: np.ndarray) -> np.ndarray:
-    """Sum over each 3 × 3 neighbourhood (zero outside the image) of (N, H, W)."""
-    h, w = x.shape[1:]
+    """Sum over each 3 × 3 neighbourhood (zero outside the image) of (N, H, W).
+
+    Separable: three rows, then three columns (for the small integers summed here the order
+    does not change the result).
+    """
     padded = np.pad(x, ((0, 0), (1, 1), (1, 1)))
-    total = np.zeros_like(x)
-    for dr in range(3):
-        for dc in range(3):
-            total += padded[:, dr : dr + h, dc : dc + w]
+    rows = padded[:, :-2] + padded[:, 1:-1]
+    rows += padded[:, 2:]
+    total = rows[:, :, :-2] + rows[:, :, 1:-1]
+    total += rows[:, :, 2:]
     return total
 
 
-def ngtdm_features(q: np.ndarray, levels: int) -> np.ndarray:
+_NEIGHBOURS: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _neighbour_count(h: int, w: int) -> np.ndarray:
+    """Number of 8-neighbours inside an h × w image, per pixel (float64)."""
+    if (h, w) not in _NEIGHBOURS:
+        _NEIGHBOURS[(h, w)] = _box3(np.ones((1, h, w)))[0] - 1.0
+    return _NEIGHBOURS[(h, w)]
+
+
+def ngtdm_features(q: np.ndarray, levels: int, *, counts: np.ndarray | None = None) -> np.ndarray:
     """The 5 NGTDM features of quantized (N, H, W) images (gray levels 1..levels).
 
     s_i = Σ |i − Ā| over pixels of level i, Ā the mean of the pixel's 8 neighbours inside the
-    image (Amadasun & King 1989, as in pyradiomics).
+    image (Amadasun & King 1989, as in pyradiomics). ``counts``: the gray-level histogram of
+    ``q`` when already computed (it is the first-order one).
     """
     n, h, w = q.shape
-    gray = q.astype(np.float64) + 1.0
-    neighbours = _box3(np.ones((1, h, w)))[0] - 1.0
-    average = (_box3(gray) - gray) / neighbours
+    gray = q.astype(np.float64)
+    gray += 1.0
+    average = _box3(gray)
+    average -= gray
+    average /= _neighbour_count(h, w)
+    average -= gray
+    np.abs(average, out=average)
     index = (np.arange(n)[:, None, None] * levels + q).ravel()
-    s = np.bincount(index, weights=np.abs(gray - average).ravel(), minlength=n * levels).reshape(n, levels)
-    p = np.bincount(index, minlength=n * levels).reshape(n, levels) / (h * w)
+    s = np.bincount(index, weights=average.ravel(), minlength=n * levels).reshape(n, levels)
+    if counts is None:
+        counts = _histogram(q, levels)
+    p = counts / float(h * w)
     i = np.arange(1, levels + 1, dtype=np.float64)
     present = p > 0
     pair = present[:, :, None] & present[:, None, :]
@@ -321,14 +426,21 @@ def ngtdm_features(q: np.ndarray, levels: int) -> np.ndarray:
     sum_s = s.sum(axis=1)
     d2 = (i[:, None] - i[None, :]) ** 2
     coarseness = np.where(sum_ps > 0, 1.0 / np.where(sum_ps > 0, sum_ps, 1.0), 1e6)
-    contrast = _safe_div((p[:, :, None] * p[:, None, :] * d2).sum(axis=(1, 2)),
-                         n_present * (n_present - 1)) * sum_s / (h * w)
+    # Σ_ij p_i p_j d²_ij and Σ_ij over present pairs (p_i + p_j) d²_ij: every term is ≥ 0 and
+    # p_i = 0 for an absent level, so both are small matrix products.
+    contrast = _safe_div(np.einsum("ij,ij->i", p @ d2, p), n_present * (n_present - 1)) * sum_s / (h * w)
+    strength = _safe_div(2.0 * np.einsum("ij,ij->i", present.astype(np.float64) @ d2, p), sum_s)
     ip = i * p
-    busy_den = np.where(pair, np.abs(ip[:, :, None] - ip[:, None, :]), 0.0).sum(axis=(1, 2))
-    busyness = _safe_div(sum_ps, busy_den)
+    busy = np.abs(ip[:, :, None] - ip[:, None, :])
+    busy *= pair
+    busyness = _safe_div(sum_ps, busy.sum(axis=(1, 2)))
     psum = p[:, :, None] + p[:, None, :]
-    complexity = np.where(pair, np.sqrt(d2) * _safe_div(ps[:, :, None] + ps[:, None, :], psum), 0.0).sum(axis=(1, 2)) / (h * w)
-    strength = _safe_div(np.where(pair, psum * d2, 0.0).sum(axis=(1, 2)), sum_s)
+    psum[~pair] = 1.0
+    weighted = ps[:, :, None] + ps[:, None, :]
+    weighted /= psum
+    weighted *= np.sqrt(d2)
+    weighted *= pair
+    complexity = weighted.sum(axis=(1, 2)) / (h * w)
     return np.stack([coarseness, contrast, busyness, complexity, strength], axis=1)
 
 
@@ -424,12 +536,13 @@ class RadiomicsExtractor(FeatureExtractor):
             raise InputError(f"radiomics extractor: filtered images of {image.shape[1:]} pixels are too small; "
                              "use images of at least 8×8 pixels")
         q = quantize(image, self.levels)
-        parts = [first_order(image.reshape(n, -1), q, self.levels)]
+        counts = _histogram(q, self.levels)
+        parts = [first_order(image.reshape(n, -1), q, self.levels, counts=counts)]
         for d in self.glcm_distances:
-            parts.append(glcm_features(glcm_matrices(q, self.levels, d)).mean(axis=1))
-        runs = glrlm_matrices(q, self.levels)
+            parts.append(_glcm_features_of_counts(_glcm_counts(q, self.levels, d)))
+        runs = _glrlm_counts(q, self.levels)
         parts.append(np.mean([glrlm_features(r, image.shape[1] * image.shape[2]) for r in runs], axis=0))
-        parts.append(ngtdm_features(q, self.levels))
+        parts.append(ngtdm_features(q, self.levels, counts=counts))
         return np.concatenate(parts, axis=1)
 
     def _features(self, images: np.ndarray) -> np.ndarray:

@@ -330,3 +330,23 @@ def cue_check(features: np.ndarray, is_fake: np.ndarray, *, name: str = "all fak
                    "intensity scaling, smoothing) before reading")
     out.update(auc=auc, p_value=p, cues=cues, strongest_cue=strongest, warn=warn, message=message)
     return out
+
+
+def load_blinding(study_dir) -> dict | None:
+    """The blinding figures of a study (``STUDY/key/blinding.json``), or None for a study
+    created before the check existed. Keys: ``native``, ``resample_both``, ``comparisons``
+    (one per "all fakes" and per checkpoint: ``auc``, ``p_value``, ``cues``, ``strongest_cue``,
+    ``warn``, ``message``), ``warnings``."""
+    import json
+
+    path = Path(study_dir) / "key" / BLINDING_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} is damaged ({exc}); create the study again to redo the blinding check") from exc
+    missing = {"native", "comparisons", "warnings"} - set(data)
+    if missing:
+        raise InputError(f"{path} lacks {sorted(missing)}; create the study again to redo the blinding check")
+    return data

@@ -440,6 +440,9 @@ def test_cues_that_separate_real_from_fake_are_flagged_by_name(made):
     from reader_study.blinding import CUES
 
     assert CUES[overall["strongest_cue"]] in created.blinding_warnings[0]
+    from reader_study.blinding import load_blinding
+
+    assert load_blinding(created.path) == report
     assert f"AUC {overall['auc']:.2f}" in created.blinding_warnings[0]
 
 

@@ -69,7 +69,7 @@ def register(sub) -> None:
         "plan", help="reading-study power and sample size (Obuchowski-Rockette, Hillis et al. 2011)",
         description="Power of a planned reading study, or the counted cases per reader needed for a target "
                     "power. Effect: an AUC difference between checkpoints (--difference), or detection of one "
-                    "checkpoint's fakes against 50 %% (--auc or --accuracy). Cases follow 'study create': half "
+                    "checkpoint's fakes against 50 % (--auc or --accuracy). Cases follow 'study create': half "
                     "real, the fakes split evenly over the checkpoints. Variance components come from a pilot "
                     "study analysed by 'study analyze' (--pilot) or from stated defaults (docs/reader-study.md).")
     pl.add_argument("--readers", required=True, metavar="R[,R2,...]",

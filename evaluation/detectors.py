@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from gan_models.errors import InputError
+from gan_models.phantom import FOV_MM
 from gan_models.specs import load_object
 
 SPEC_FORMS = "builtin:phantom, keras:PATH.keras, or module:function"
@@ -101,28 +102,105 @@ def _is_binary(column: pd.Series) -> bool:
 
 
 # ----------------------------------------------------------------------------- phantom
+BRAIN_RAYS = 96  # rays cast from the head's centre to find the brain's edge
+MIN_DARK_MM = 4.0  # a skull (+ CSF) band must be at least this thick to count as one
+MAX_SCALP_MM = 30.0  # a scalp looks thicker than this only where no skull is seen (e.g. cut obliquely at the vertex, up to ~25 mm)
+MIN_RIM_MM = 10.0  # thinnest scalp + skull of the phantom (skin 1.5 + fat 4 + bone 5 mm)
+FALLBACK_RIM_MM = 20.0  # rim left out where no skull band is seen (scalp + skull ≤ ~18 mm)
+BRAIN_MARGIN_MM = 3.0  # lesions lie in white matter, ≥ 6 mm inside the brain surface
+
+
+def brain_mask(image: np.ndarray, *, fov_mm: float = FOV_MM) -> np.ndarray:
+    """Brain (inside the skull) of one axial head slice, found from the image alone.
+
+    The generated images have no labels, so the mask is read off the image: rays cast from
+    the head's centre cross, from the outside in, air, the bright scalp (fat), the dark skull
+    (with the CSF under it) and then the brain. On each ray the brain starts where the first
+    dark band at least ``MIN_DARK_MM`` thick ends; a ray without such a band within
+    ``MAX_SCALP_MM`` of the head's edge leaves a ``FALLBACK_RIM_MM`` rim out. The edge is
+    median-smoothed over neighbouring rays (a bright blob on the scalp hides the skull on one
+    or two rays) and pulled ``BRAIN_MARGIN_MM`` inwards. Scalp, skull and air are never in
+    the mask, so nothing there can be called a lesion.
+
+    Parameters
+    ----------
+    image : (S, S) slice in [-1, 1] (air dark, fat bright: T1 weighting).
+    fov_mm : field of view, for the pixel size.
+
+    Returns
+    -------
+    (S, S) bool mask, empty when no head is found.
+    """
+    from scipy import ndimage as ndi
+
+    size = image.shape[0]
+    px = fov_mm / size
+    lo, hi = np.percentile(image, [1, 99])
+    span = max(float(hi - lo), 1e-6)
+    air, dark = lo + 0.15 * span, lo + 0.30 * span  # air < skull/CSF < brain tissue
+    head = ndi.binary_fill_holes(ndi.binary_closing(image > air, iterations=2))
+    labels, n = ndi.label(head)
+    if n == 0:
+        return np.zeros(image.shape, bool)
+    head = labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
+    rows, cols = np.nonzero(head)
+    cy, cx = rows.mean(), cols.mean()
+
+    step = 0.5  # px along each ray
+    t = np.arange(0.0, 0.75 * size, step)
+    angles = np.linspace(-np.pi, np.pi, BRAIN_RAYS, endpoint=False)
+    ys, xs = cy + np.outer(np.sin(angles), t), cx + np.outer(np.cos(angles), t)
+    profiles = ndi.map_coordinates(ndi.gaussian_filter(image, 0.5), [ys, xs], order=1, cval=float(lo))
+    in_head = ndi.map_coordinates(head.astype(np.float32), [ys, xs], order=0, cval=0.0) > 0.5
+    scalp_steps = int(MAX_SCALP_MM / px / step)
+    edge = np.empty(BRAIN_RAYS)
+    for k in range(BRAIN_RAYS):
+        profile = profiles[k]
+        # The scalp's outer surface: the outermost tissue sample (closing and hole filling
+        # may have added dark specks outside it to the head mask).
+        tissue = np.nonzero(in_head[k] & (profile >= dark))[0]
+        outer = int(tissue.max()) if len(tissue) else 0
+        edge[k] = t[outer] - FALLBACK_RIM_MM / px
+        j = outer
+        while j > 0 and profile[j] >= dark and j > outer - scalp_steps:  # through the scalp
+            j -= 1
+        if j <= 0 or profile[j] >= dark:
+            continue
+        start = j
+        while j > 0 and profile[j] < dark:  # through skull and CSF
+            j -= 1
+        if (start - j) * step * px >= MIN_DARK_MM:
+            edge[k] = min(t[j], t[outer] - MIN_RIM_MM / px)
+    padded = np.concatenate([edge[-3:], edge, edge[:3]])
+    edge = np.median(np.lib.stride_tricks.sliding_window_view(padded, 7), axis=1)
+    yy, xx = np.mgrid[0:size, 0:size]
+    limit = np.interp(np.arctan2(yy - cy, xx - cx), angles, edge, period=2 * np.pi)
+    return head & (np.hypot(yy - cy, xx - cx) <= limit - BRAIN_MARGIN_MM / px)
+
+
 def _phantom_features(image: np.ndarray) -> tuple[list[float], list[float], tuple[int, int]]:
     """Hand-made features of one slice: (lesion features, ventricle features, brightest spot).
 
     Lesions in the phantom are small blobs brighter than white matter inside the brain;
-    enlarged ventricles are a large dark (CSF) area near the centre of the head.
+    enlarged ventricles are a large dark (CSF) area near the centre of the head. Both are
+    looked for inside ``brain_mask`` only: a bright spot on the scalp or skull is no lesion.
     """
     from scipy import ndimage as ndi
 
     s = image.shape[0]
-    px = 240.0 / s  # the phantom's field of view is 240 mm
+    px = FOV_MM / s
     head = ndi.binary_fill_holes(ndi.binary_closing(image > -0.7, iterations=2))
-    if head.sum() < 4:
+    inner = brain_mask(image)
+    if head.sum() < 4 or inner.sum() < 4:
         return [-1.0, 0.0, 0.0, -1.0], [0.0, 0.0, 0.0, 0.0], (s // 2, s // 2)
-    dist = ndi.distance_transform_edt(head)
-    inner = dist > 20.0 / px  # inside skull and scalp (which are up to ~18 mm thick)
-    if inner.sum() < 4:
-        inner = dist >= np.percentile(dist[head], 75)
-    smooth = ndi.gaussian_filter(image, 0.75)
+    # Outside the brain the image is replaced by the brain's median before filtering, so the
+    # bright scalp cannot bleed into the brain's edge and pose as a lesion there.
+    brain_only = np.where(inner, image, np.float32(np.median(image[inner])))
+    smooth = ndi.gaussian_filter(brain_only, 0.75)
     score = np.where(inner, smooth, -np.inf)
     r, c = divmod(int(np.argmax(score)), s)
     white = float(np.percentile(image[inner], 90))
-    log = -ndi.gaussian_laplace(image, sigma=max(0.75, 5.6 / px))
+    log = -ndi.gaussian_laplace(brain_only, sigma=max(0.75, 5.6 / px))
     lesion = [float(score[r, c]), float(score[r, c]) - white, float(log[r, c]), float(image[r, c])]
 
     rows, cols = np.nonzero(head)

@@ -256,8 +256,12 @@ def test_phantom_run_writes_both_audits(phantom_run, tmp_path, monkeypatch):
     findings = pd.read_csv(folder / "findings" / "findings.csv")
     assert len(findings) == 40 and "impossible" in findings.columns
     summary = json.loads((folder / "findings" / "summary.json").read_text())
-    assert summary["real_source"] == "labels"
+    # One instrument: the detector read the training images too; their labels only measure it.
+    assert summary["real_source"] == "detector"
+    assert summary["labels"] == "data/train_labels.csv"
+    assert summary["detector_accuracy"]["lesion"]["n_positive"] > 0
     assert row["findings_impossible"] == summary["impossible"]
+    assert row["findings_significant"] == (not summary["passed"])
     assert (folder / "memorization" / "gallery.png").is_file()
 
 

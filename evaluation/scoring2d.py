@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluation.frechet import FD_CI_RESAMPLES
 from gan_models.atomic import atomic_path, write_csv, write_json
 from gan_models.checkpoints import every_kth
 from gan_models.errors import InputError
@@ -144,7 +145,7 @@ def distribution_metrics(
     *,
     seed: int = 0,
     kid_subset_size: int | None = None,
-    n_boot: int = 200,
+    n_boot: int | None = None,
 ) -> dict[str, float]:
     """FD (bootstrap CI), FD∞ (CI), KID, precision/recall and density/coverage of two sets.
 
@@ -156,8 +157,9 @@ def distribution_metrics(
         Seed of every random subset (bootstrap, FD∞ subsets, KID subsets).
     kid_subset_size : int, optional
         Default ``min(1000, N, M)``.
-    n_boot : int
-        Bootstrap resamples of the FD confidence interval.
+    n_boot : int, optional
+        Draws of the FD confidence interval (default 50; see
+        :func:`evaluation.frechet.fd_bootstrap_ci`).
 
     Returns
     -------
@@ -240,6 +242,11 @@ def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | No
     heldout_raw = _features(heldout, extractor, cache=True, what=f"held-out images of {run_dir}",
                             progress=progress)
     train_z, heldout_z = _zscore(train_raw, heldout_raw)
+    from scipy.ndimage import gaussian_filter
+
+    blurred = np.stack([gaussian_filter(image, ANCHOR_SIGMA, mode="reflect") for image in heldout])
+    anchor_raw = _features(blurred.astype(np.float32), extractor, cache=True,
+                           what=f"blurred held-out images of {run_dir}", progress=progress)
 
     notes: list[str] = []
     labels, detector, names = None, None, _names("train", len(train))
@@ -289,6 +296,13 @@ def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | No
     )
 
 
+#: A change to real images that readers do not consider clinically relevant, scored like a
+#: generator: what the absolute-quality gate compares with by default (docs/stopping-rule.md).
+ANCHOR_NAME = "blur-0.5px"
+ANCHOR_SIGMA = 0.5
+ANCHOR_DESCRIPTION = ("held-out real images blurred by a Gaussian of σ = 0.5 pixel: the largest "
+                      "change that stays clinically negligible")
+
 #: metrics with a real-vs-real baseline (baselines.json), and their interval columns
 BASELINE_METRICS = {"fd": ("fd_ci_low", "fd_ci_high"), "fd_inf": ("fd_inf_ci_low", "fd_inf_ci_high"),
                     "kid_mean": None, "precision": None, "recall": None, "density": None,
@@ -296,7 +310,7 @@ BASELINE_METRICS = {"fd": ("fd_ci_low", "fd_ci_high"), "fd_inf": ("fd_inf_ci_low
 
 
 def real_baselines(reference: Reference, *, n: int, seed: int = 0,
-                   kid_subset_size: int | None = None, n_boot: int = 200) -> dict[str, Any]:
+                   kid_subset_size: int | None = None, n_boot: int | None = None) -> dict[str, Any]:
     """What a perfect generator would score: every distribution metric between two disjoint
     sets of real images, at the sizes used for real-vs-generated.
 
@@ -317,7 +331,8 @@ def real_baselines(reference: Reference, *, n: int, seed: int = 0,
     heldout = reference.heldout_features
     rng = np.random.default_rng(seed)
     m = min(int(n), len(heldout))
-    other = heldout[np.sort(rng.choice(len(heldout), size=m, replace=False))]
+    chosen = np.sort(rng.choice(len(heldout), size=m, replace=False))
+    other = heldout[chosen]
     notes = []
     if m < n:
         notes.append(f"only {m} held-out real images for a baseline of {n} generated images: "
@@ -340,11 +355,22 @@ def real_baselines(reference: Reference, *, n: int, seed: int = 0,
             entry["ci_low"] = _plain(metrics["kid_mean"] - metrics["kid_std"])
             entry["ci_high"] = _plain(metrics["kid_mean"] + metrics["kid_std"])
         table[name] = entry
+    anchors = {}
+    if reference.anchor_raw is not None:
+        blurred = _zscore(reference.train_raw, reference.anchor_raw)[1][chosen]
+        anchor = distribution_metrics(train, blurred, seed=seed,
+                                      kid_subset_size=_kid_subset(kid_subset_size, len(train),
+                                                                  len(blurred)),
+                                      n_boot=n_boot)
+        anchors[ANCHOR_NAME] = {
+            "description": ANCHOR_DESCRIPTION, "n": int(len(blurred)),
+            "metrics": {name: _plain(anchor[name]) for name in BASELINE_METRICS
+                        if name in anchor}}
     if table["fd_inf"]["value"] is not None and table["fd_inf"]["value"] <= 0:
         notes.append("the real-vs-real FD∞ is not positive (FD∞'s 1/N fit breaks down when the "
                      "subsets are smaller than the feature dimension): ratios to it are "
                      "undefined, so rank by FD (--metric fd) or generate more images")
-    return {"metrics": table, "n_real": int(len(train)), "n_other": int(m),
+    return {"metrics": table, "anchors": anchors, "n_real": int(len(train)), "n_other": int(m),
             "source": "training images vs held-out real images", "features": reference.features,
             "seed": int(seed), "notes": notes}
 
@@ -382,7 +408,7 @@ def score_checkpoint(
     seed: int = 0,
     reference: Reference | None = None,
     kid_subset_size: int | None = None,
-    n_boot: int = 200,
+    n_boot: int | None = None,
     memorization_threshold: float | None = None,
     write_audits: bool = True,
     threads: int | None = 1,
@@ -408,8 +434,9 @@ def score_checkpoint(
         From :func:`prepare_reference`; built here when not given.
     kid_subset_size : int, optional
         Default ``min(1000, n, number of training images)``.
-    n_boot : int, default 200
-        Bootstrap resamples of the FD confidence interval.
+    n_boot : int, optional
+        Draws of the FD confidence interval (default 50; see
+        :func:`evaluation.frechet.fd_bootstrap_ci`).
     memorization_threshold : float, optional
         NCC above which a generated image counts as a copy; default: calibrated on the
         held-out images by the memorization audit.
@@ -449,7 +476,7 @@ def score_generated(
     seed: int = 0,
     reference: Reference | None = None,
     kid_subset_size: int | None = None,
-    n_boot: int = 200,
+    n_boot: int | None = None,
     memorization_threshold: float | None = None,
     write_audits: bool = True,
     threads: int | None = 1,
@@ -573,7 +600,7 @@ def score_run_2d(
     weights: str | None = None,
     seed: int = 0,
     kid_subset_size: int | None = None,
-    n_boot: int = 200,
+    n_boot: int | None = None,
     memorization_threshold: float | None = None,
     threads: int | None = 1,
     every: int = 1,
@@ -656,7 +683,8 @@ def score_run_2d(
     write_json(run_dir / "audit" / "scoring.json", {
         "features": features, "feature_settings": reference.settings, "n_generated": n,
         "seed": seed, "kid_subset_size": _kid_subset(kid_subset_size, len(train), n),
-        "n_boot": n_boot, "real_set": "data/train.npy", "n_real": len(train),
+        "n_boot": n_boot if n_boot is not None else FD_CI_RESAMPLES["gaussian"],
+        "fd_ci_method": "gaussian", "real_set": "data/train.npy", "n_real": len(train),
         "epochs": epochs, "notes": reference.notes + import_note,
         "detectability": detectability,
     })
@@ -674,7 +702,7 @@ def score_folders(
     weights: str | None = None,
     seed: int = 0,
     kid_subset_size: int | None = None,
-    n_boot: int = 200,
+    n_boot: int | None = None,
     threads: int | None = 1,
 ) -> dict[str, Any]:
     """Score a folder of generated images against a folder of real images.

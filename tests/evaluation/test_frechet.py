@@ -212,3 +212,71 @@ def test_bootstrap_interval_contains_the_estimate_when_n_is_below_d():
     real, fake = _correlated(rng, 60, 100), _correlated(rng, 60, 100, shift=0.1)
     low, high = fd_bootstrap_ci(real, fake, n_boot=40)
     assert low < frechet_distance_from_features(real, fake) < high
+
+
+# ----------------------------------------------------------------------------- interval methods (issue 15)
+
+def _gaussian_pair(d, shift, seed):
+    rng = np.random.default_rng(seed)
+    q = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    sigma1 = (q * (1.0 / (1.0 + np.arange(d)))) @ q.T
+    sigma2 = 1.2 * sigma1 + 0.05 * np.eye(d)
+    return np.zeros(d), sigma1, shift * rng.normal(size=d), sigma2
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.3])
+def test_gaussian_interval_matches_the_spread_of_fd_over_fresh_samples(shift):
+    # Oracle: the standard deviation of FD over 400 independent draws of both sets. The
+    # interval's half-width / t must estimate it (within the Monte Carlo error of 50 draws,
+    # about 10 %, plus that of the oracle), at FD far below and near the bias.
+    d, n1, n2 = 10, 300, 120
+    mu1, s1, mu2, s2 = _gaussian_pair(d, shift, seed=3)
+    l1, l2 = np.linalg.cholesky(s1), np.linalg.cholesky(s2)
+    rng = np.random.default_rng(4)
+
+    def draw():
+        return mu1 + rng.standard_normal((n1, d)) @ l1.T, mu2 + rng.standard_normal((n2, d)) @ l2.T
+
+    spread = np.std([frechet_distance_from_features(*draw()) for _ in range(400)], ddof=1)
+    t = scipy.stats.t.ppf(0.975, 49)
+    halves = []
+    for seed in range(8):
+        real, fake = draw()
+        low, high = fd_bootstrap_ci(real, fake, seed=seed)
+        estimate = frechet_distance_from_features(real, fake)
+        assert low <= estimate <= high
+        halves.append((high - estimate) / t)
+    assert np.mean(halves) == pytest.approx(spread, rel=0.25)
+
+
+def test_resample_method_overstates_the_spread_where_the_bias_is_large():
+    # The old nonparametric bootstrap, kept as method="resample": its world is the two
+    # samples, whose FD includes the bias, so its interval is wider than the spread.
+    d, n1, n2 = 10, 300, 120
+    mu1, s1, mu2, s2 = _gaussian_pair(d, 0.0, seed=3)
+    rng = np.random.default_rng(5)
+    real = mu1 + rng.standard_normal((n1, d)) @ np.linalg.cholesky(s1).T
+    fake = mu2 + rng.standard_normal((n2, d)) @ np.linalg.cholesky(s2).T
+    gaussian = fd_bootstrap_ci(real, fake)
+    resample = fd_bootstrap_ci(real, fake, method="resample", n_boot=200)
+    assert resample[1] - resample[0] > 1.2 * (gaussian[1] - gaussian[0])
+
+
+def test_gaussian_interval_ignores_exactly_dependent_features_and_row_order():
+    # Radiomic features include exact combinations (iqr = p75 − p25) and constants: the
+    # covariances are singular; the draws work in their span.
+    rng = np.random.default_rng(6)
+    real, fake = _correlated(rng, 400, 12), _correlated(rng, 200, 12, shift=0.2)
+    plain = fd_bootstrap_ci(real, fake)
+    real_x = np.c_[real, real[:, 0] - real[:, 1], np.ones(400)]
+    fake_x = np.c_[fake, fake[:, 0] - fake[:, 1], np.full(200, 1.5)]
+    low, high = fd_bootstrap_ci(real_x, fake_x)
+    assert low < frechet_distance_from_features(real_x, fake_x) < high
+    assert high - low == pytest.approx(plain[1] - plain[0], rel=0.5)
+    shuffled = fd_bootstrap_ci(real[rng.permutation(400)], fake[rng.permutation(200)])
+    assert shuffled == pytest.approx(plain, rel=1e-9)
+
+
+def test_interval_method_is_checked():
+    with pytest.raises(InputError, match="unknown FD interval method 'wild'; use one of: gaussian, resample"):
+        fd_bootstrap_ci(np.eye(4), np.eye(4), method="wild")

@@ -179,6 +179,7 @@ def bench(args, workdir: Path, scratch: Path) -> None:
         detector = get_detector("builtin:phantom")
         t("findings detector calibration (once per size)", lambda: detector(generated[:1]), cold_only=True)
         found = t("findings audit", lambda: findings_audit(train, generated, detector,
+                                                          real_detected=reference.train_detected,
                                                           real_labels=reference.train_labels))
         out = scratch / "audit"
         t("write audits (tables, galleries)", lambda: (write_memorization(memo, out / "memorization", train, generated),

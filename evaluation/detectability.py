@@ -58,6 +58,14 @@ GALLERY_FILE = "gallery.png"
 SALIENCY_FILE = "saliency.png"
 SALIENCY_ARRAY_FILE = "saliency.npy"
 FILES = (SUMMARY_FILE, SCORES_FILE, GALLERY_FILE, SALIENCY_FILE, SALIENCY_ARRAY_FILE)
+# Pooled out-of-fold scores are not independent: every fold's model learnt from the other folds'
+# images, so a chance difference between two folds enters the AUC twice (once through each
+# fold's model). For a learner whose scores follow the training sets' chance mean difference
+# (a linear model on a few features) this doubles the AUC's variance under the null, for any
+# number of folds; in our null study of the feature test plain DeLong intervals covered 0.5
+# only 82 % of the time. The feature test therefore doubles both variances. The CNN's factor is
+# a setting (DetectabilitySettings.variance_factor), chosen from its own null study.
+FEATURE_VARIANCE_FACTOR = 2.0
 # scores.csv columns that ``ganaudit score RUN`` fills per checkpoint, and their summary keys.
 SCORING_COLUMNS = {"detectability_auc": KEY_AUC, "detectability_auc_ci_low": KEY_AUC_CI_LOW,
                    "detectability_auc_ci_high": KEY_AUC_CI_HIGH}
@@ -96,6 +104,11 @@ class DetectabilitySettings:
         Use at most this many images of each set (a seeded random subset); None: all.
     saliency_images : int, default 16
         Most detectable fakes averaged into the occlusion map (0: no map).
+    variance_factor : float, default 1
+        Multiplies the AUC's DeLong and null variances: pooled out-of-fold scores are not
+        independent (see ``FEATURE_VARIANCE_FACTOR``). For this CNN the null study
+        (``bench/detectability.py --null``, docs/audits.md) found no inflation worth
+        correcting, so 1.
     """
 
     folds: int = 5
@@ -108,6 +121,7 @@ class DetectabilitySettings:
     alpha: float = 0.05
     max_per_set: int | None = None
     saliency_images: int = 16
+    variance_factor: float = 1.0
 
     def __post_init__(self) -> None:
         whole = {"folds": 2, "epochs": 1, "min_steps": 0, "batch_size": 1, "width": 1, "saliency_images": 0}
@@ -124,6 +138,8 @@ class DetectabilitySettings:
                              f"{2 * self.folds} (two images per fold), got {self.max_per_set!r}")
         if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 1):
             raise InputError(f"detectability learning_rate must be in (0, 1), got {self.learning_rate!r}")
+        if not (isinstance(self.variance_factor, (int, float)) and self.variance_factor >= 1):
+            raise InputError(f"detectability variance_factor must be ≥ 1, got {self.variance_factor!r}")
         if not (isinstance(self.alpha, (int, float)) and 0 < self.alpha < 1):
             raise InputError(f"detectability alpha must be in (0, 1), got {self.alpha!r}")
 
@@ -160,7 +176,7 @@ def _midranks(x: np.ndarray) -> np.ndarray:
     return stats.rankdata(x, method="average")
 
 
-def auc_delong(scores, labels, *, alpha: float = 0.05) -> dict[str, float]:
+def auc_delong(scores, labels, *, alpha: float = 0.05, variance_factor: float = 1.0) -> dict[str, float]:
     """ROC AUC of ``scores`` for ``labels`` (1 = positive) with DeLong's variance.
 
     Parameters
@@ -168,9 +184,12 @@ def auc_delong(scores, labels, *, alpha: float = 0.05) -> dict[str, float]:
     scores : array (N,)
         Higher means more likely positive.
     labels : array (N,) of 0/1
-        At least one of each.
+        At least two of each.
     alpha : float
         The interval is AUC ± z_(1−alpha/2)·SE, clipped to [0, 1].
+    variance_factor : float, default 1
+        DeLong's variance is multiplied by this (pooled out-of-fold scores need more than 1:
+        see ``FEATURE_VARIANCE_FACTOR``).
 
     Returns
     -------
@@ -181,6 +200,21 @@ def auc_delong(scores, labels, *, alpha: float = 0.05) -> dict[str, float]:
     ----------
     DeLong et al. (1988); midrank form of Sun & Xu (2014).
     """
+    scores, labels = _check_scores(scores, labels)
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    m, n = pos.size, neg.size
+    combined = _midranks(np.concatenate([pos, neg]))
+    tz_pos, tz_neg = combined[:m], combined[m:]
+    auc = (tz_pos.sum() - m * (m + 1) / 2) / (m * n)
+    v10 = (tz_pos - _midranks(pos)) / n  # per positive: share of negatives below it
+    v01 = 1.0 - (tz_neg - _midranks(neg)) / m  # per negative: share of positives above it
+    se = math.sqrt(max(variance_factor * (v10.var(ddof=1) / m + v01.var(ddof=1) / n), 0.0))
+    z = stats.norm.ppf(1 - alpha / 2)
+    return {"auc": float(auc), "se": se, "ci_low": float(max(0.0, auc - z * se)),
+            "ci_high": float(min(1.0, auc + z * se))}
+
+
+def _check_scores(scores, labels) -> tuple[np.ndarray, np.ndarray]:
     scores = np.asarray(scores, dtype=np.float64).ravel()
     labels = np.asarray(labels).ravel()
     if scores.shape != labels.shape:
@@ -189,34 +223,31 @@ def auc_delong(scores, labels, *, alpha: float = 0.05) -> dict[str, float]:
         raise InputError("scores contain NaN or infinite values")
     if not np.isin(labels, (0, 1)).all():
         raise InputError("labels must be 0 (negative, real) or 1 (positive, generated)")
-    pos, neg = scores[labels == 1], scores[labels == 0]
-    m, n = pos.size, neg.size
+    m, n = int((labels == 1).sum()), int((labels == 0).sum())
     if m < 2 or n < 2:
         raise InputError(f"the AUC's interval needs at least 2 positives and 2 negatives, got {m} and {n}")
-    combined = _midranks(np.concatenate([pos, neg]))
-    tz_pos, tz_neg = combined[:m], combined[m:]
-    auc = (tz_pos.sum() - m * (m + 1) / 2) / (m * n)
-    v10 = (tz_pos - _midranks(pos)) / n  # per positive: share of negatives below it
-    v01 = 1.0 - (tz_neg - _midranks(neg)) / m  # per negative: share of positives above it
-    se = math.sqrt(max(v10.var(ddof=1) / m + v01.var(ddof=1) / n, 0.0))
-    z = stats.norm.ppf(1 - alpha / 2)
-    return {"auc": float(auc), "se": se, "ci_low": float(max(0.0, auc - z * se)),
-            "ci_high": float(min(1.0, auc + z * se))}
+    return scores, labels
 
 
-def auc_test(scores, labels, *, alpha: float = 0.05) -> dict[str, float]:
+def auc_test(scores, labels, *, alpha: float = 0.05, variance_factor: float = 1.0) -> dict[str, float]:
     """AUC, DeLong interval and the one-sided p-value of AUC > 0.5.
 
-    The p-value is the Mann–Whitney U test (normal approximation with tie correction) of
-    positives scoring higher than negatives: its statistic is AUC·m·n, and under the null
-    (both sets from one distribution) its variance is known exactly, unlike DeLong's estimate.
+    The p-value is the Mann–Whitney U test's normal approximation (with the tie correction):
+    under the null (both sets from one distribution) the AUC's variance is known exactly,
+    (N + 1 − Σ(t³ − t)/(N(N − 1))) / (12 m n), unlike DeLong's estimate. Both variances are
+    multiplied by ``variance_factor``.
     """
-    result = auc_delong(scores, labels, alpha=alpha)
-    scores = np.asarray(scores, dtype=np.float64).ravel()
-    labels = np.asarray(labels).ravel()
-    test = stats.mannwhitneyu(scores[labels == 1], scores[labels == 0], alternative="greater",
-                              method="asymptotic", use_continuity=True)
-    result["p_value"] = float(test.pvalue)
+    result = auc_delong(scores, labels, alpha=alpha, variance_factor=variance_factor)
+    scores, labels = _check_scores(scores, labels)
+    m, n = int((labels == 1).sum()), int((labels == 0).sum())
+    total = m + n
+    _, counts = np.unique(scores, return_counts=True)
+    ties = float(np.sum(counts.astype(np.float64) ** 3 - counts))
+    var0 = variance_factor * ((total + 1) - ties / (total * (total - 1))) / (12.0 * m * n)
+    if var0 <= 0:  # every score equal: no evidence either way
+        result["p_value"] = 0.5 if result["auc"] == 0.5 else float("nan")
+    else:
+        result["p_value"] = float(stats.norm.sf((result["auc"] - 0.5) / math.sqrt(var0)))
     return result
 
 
@@ -244,10 +275,12 @@ def _subset(n: int, limit: int | None, seed: int, key: int) -> np.ndarray:
     return np.sort(rng.choice(n, size=limit, replace=False))
 
 
-def _summary(scores: np.ndarray, labels: np.ndarray, settings: dict, alpha: float) -> dict[str, Any]:
-    test = auc_test(scores, labels, alpha=alpha)
+def _summary(scores: np.ndarray, labels: np.ndarray, settings: dict, alpha: float,
+             variance_factor: float) -> dict[str, Any]:
+    test = auc_test(scores, labels, alpha=alpha, variance_factor=variance_factor)
     return {KEY_AUC: test["auc"], KEY_AUC_CI_LOW: test["ci_low"], KEY_AUC_CI_HIGH: test["ci_high"],
             KEY_P_VALUE: test["p_value"], "auc_se": test["se"],
+            "variance_factor": variance_factor,
             "n_real": int((labels == 0).sum()), "n_generated": int((labels == 1).sum()),
             "settings": settings}
 
@@ -326,7 +359,7 @@ def feature_detectability(real, generated, *, folds: int = 5, seed: int = 0, alp
         model.fit(x[train], labels[train])
         scores[test] = model.decision_function(x[test])
     summary = _summary(scores, labels, {"classifier": "logistic-regression", "c": c, "folds": folds,
-                                        "seed": seed, "alpha": alpha}, alpha)
+                                        "seed": seed, "alpha": alpha}, alpha, FEATURE_VARIANCE_FACTOR)
     table = _table(_names(real_names, len(real), "real", "real_names"),
                    _names(generated_names, len(generated), "generated", "generated_names"),
                    labels, scores, fold)
@@ -555,7 +588,8 @@ def detectability(real, generated, *, settings: DetectabilitySettings | None = N
             saliency_sum += occlusion_map(trainer.predict, x[top, ..., 0], donors) * len(top)
             n_saliency += len(top)
 
-    summary = _summary(scores, labels, {"classifier": "cnn", **settings.to_dict()}, settings.alpha)
+    summary = _summary(scores, labels, {"classifier": "cnn", **settings.to_dict()}, settings.alpha,
+                       settings.variance_factor)
     summary["n_detected"] = len(detected)
     summary["n_saliency"] = n_saliency
     summary["detected_rule"] = (f"a generated image beats {100 * DETECTED_QUANTILE:.0f} % of the real "

@@ -536,3 +536,19 @@ def test_array_detector_gets_named_findings_and_a_gallery(tmp_path):
 def test_audit_input_errors(real, generated, match):
     with pytest.raises(InputError, match=match):
         findings_audit(real, generated, _toy_detector)
+
+
+def test_describe_findings_reports_detector_accuracy_and_unjudged_combinations():
+    real = _toy_images(60, bright=0.3, seed=1)
+    labels = _toy_detector(real)
+    labels.loc[labels.index[labels["bright"] == 1][:2], "bright"] = 0  # two false positives
+    result = findings_audit(real, _toy_images(30, bright=0.3, seed=2), _toy_detector, real_labels=labels,
+                            labels_source="labels.csv")
+    text = describe_findings(json.loads(json.dumps(result.summary, default=float)))  # as read back
+    n_pos = int((labels["bright"] == 1).sum())
+    n_neg = 60 - n_pos
+    assert text[1] == (f"Detector against the real images' labels (labels.csv): bright: sensitivity "
+                       f"100.0 % ({n_pos}/{n_pos}), specificity {100 * (n_neg - 2) / n_neg:.1f} % "
+                       f"({n_neg - 2}/{n_neg}); side right in 100.0 % ({n_pos + 2}/{n_pos + 2}) of images where "
+                       "both labels and detector give one.")
+    assert any("were not judged: fewer than 200 real images" in t for t in text)

@@ -1,7 +1,8 @@
 """Answers store: insert-only, one answer per (reader, case), committed before returning.
 
 SQLite file in the study folder by default (WAL journal, ``synchronous=FULL``, so a committed
-answer survives a killed server or a power cut); PostgreSQL by URL
+answer survives a killed server or a power cut; only the first-shown times are written without
+waiting for the disk, see ``mark_shown``); PostgreSQL by URL
 (``postgresql+psycopg://user@host:port/db``; ``postgresql://`` is read the same way).
 
 Tables
@@ -400,14 +401,36 @@ class AnswerStore:
 
     # --- writes ----------------------------------------------------------------------------
     def mark_shown(self, reader_id: str, case_id: str, at=None) -> float:
-        """Record when a case was first shown (server clock); returns the stored time."""
+        """Record when a case was first shown (server clock); returns the stored time.
+
+        Only the first showing writes. That write is committed without waiting for the disk
+        (SQLite ``synchronous=NORMAL`` in WAL mode, PostgreSQL ``synchronous_commit=off``, for
+        this transaction only): it survives a killed server, and a power cut can at worst lose
+        the time a case was first shown, never an answer. Every answer still waits for the disk,
+        so each answer costs one disk flush, not two.
+        """
         self._check_case(reader_id, case_id)
-        when = _seconds(at)
-        row = {"reader_id": reader_id, "case_id": case_id, "shown_at": when}
-        with self.engine.begin() as conn:
-            conn.execute(self._insert_ignore(shown, ["reader_id", "case_id"]).values(**row))
-            stored = conn.execute(sa.select(shown.c.shown_at).where(
-                shown.c.reader_id == reader_id, shown.c.case_id == case_id)).scalar_one()
+        where = (shown.c.reader_id == reader_id, shown.c.case_id == case_id)
+        with self.engine.connect() as conn:
+            stored = conn.execute(sa.select(shown.c.shown_at).where(*where)).scalar_one_or_none()
+        if stored is not None:
+            return stored
+        row = {"reader_id": reader_id, "case_id": case_id, "shown_at": _seconds(at)}
+        with self.engine.connect() as conn:
+            if self._sqlite:
+                conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                conn.commit()
+            try:
+                if not self._sqlite:
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                conn.execute(self._insert_ignore(shown, ["reader_id", "case_id"]).values(**row))
+                stored = conn.execute(sa.select(shown.c.shown_at).where(*where)).scalar_one()
+                conn.commit()
+            finally:
+                if self._sqlite:
+                    conn.rollback()
+                    conn.exec_driver_sql("PRAGMA synchronous=FULL")
+                    conn.commit()
         return stored
 
     def _insert_ignore(self, table, keys):

@@ -21,7 +21,7 @@ from gan_models.errors import InputError
 from reports import html as H
 from reports import plots
 from reports.load import RunData, load_run
-from reports.stopping import Decision, RuleOptions, decide, fmt, pct
+from reports.stopping import Decision, RuleOptions, baseline_level, decide, fmt, headline, pct
 
 #: column → (label, direction of "better", what it measures / units)
 METRIC_INFO: dict[str, tuple[str, str, str]] = {
@@ -29,6 +29,10 @@ METRIC_INFO: dict[str, tuple[str, str, str]] = {
                "(Chong & Forsyth 2020); squared feature units"),
     "fd": ("FD", "lower", "Fréchet distance between real and generated features "
            "(Heusel et al. 2017); squared feature units, depends on the number of images"),
+    "fd_rel": ("FD / real-vs-real", "lower", "FD divided by its real-vs-real baseline "
+               "(1 = as close as two sets of real images)"),
+    "fd_inf_rel": ("FD∞ / real-vs-real", "lower", "FD∞ divided by its real-vs-real baseline "
+                   "(1 = as close as two sets of real images)"),
     "kid_mean": ("KID", "lower", "kernel inception distance, unbiased MMD² (Bińkowski et al. "
                  "2018); ± one standard deviation over subsets"),
     "precision": ("precision", "higher", "share of generated images that look like real ones "
@@ -70,16 +74,21 @@ SHOWN = {"2d": ["fd_inf", "fd", "kid_mean", "precision", "recall", "density", "c
 LOG_OK = {"fd_inf", "fd", "kid_mean", "mifid", "true_error", "precision_error", "coverage_error",
           "true_error_rel"}
 PERCENT = {"memorization_rate", "true_error_rel", "precision_error_rel", "coverage_error_rel"}
-TABLE_EXTRA = {"2d": ["fd_inf", "fd", "kid_mean", "memorization_rate", "precision", "recall"],
+TABLE_EXTRA = {"2d": ["fd_inf", "fd_inf_rel", "fd", "kid_mean", "memorization_rate", "precision",
+                      "recall"],
                "1d": ["true_error", "true_error_rel", "precision_error", "coverage_error", "fd"]}
 GATE_LABELS = {"health": "Training healthy", "memorization": "No memorization",
-               "findings": "Findings plausible", "scored": "Scored"}
+               "findings": "Findings plausible", "scored": "Scored",
+               "quality": "Absolute quality"}
+#: verdict → CSS class of the summary box (green, amber, red)
+VERDICT_CLASS = {"stop": "summary", "train-longer": "summary longer",
+                 "restart": "summary none", "no-checkpoint-passes": "summary none"}
 
 
 def build_report(run_dir: str | Path, *, study_dir: str | Path | None = None,
                  metric: str | None = None, tolerance: float | None = None,
                  memorization_max: float = 0.05, alpha: float = 0.05,
-                 out_dir: str | Path | None = None) -> Path:
+                 out_dir: str | Path | None = None, options: RuleOptions | None = None) -> Path:
     """Write the report of a run and return the path of its ``index.html``.
 
     Parameters
@@ -90,6 +99,8 @@ def build_report(run_dir: str | Path, *, study_dir: str | Path | None = None,
         Reading-study folder analysed by ``ganaudit study analyze``.
     metric, tolerance, memorization_max, alpha
         Stopping-rule options; see :class:`reports.stopping.RuleOptions`.
+    options : RuleOptions, optional
+        All rule options at once (overrides the four keywords above).
     out_dir : path, optional
         Report folder (default ``RUN/report``); replaced as a whole.
 
@@ -99,10 +110,12 @@ def build_report(run_dir: str | Path, *, study_dir: str | Path | None = None,
         When a piece of the run is missing (the message names the command that makes it) or an
         option is out of range.
     """
-    options = RuleOptions(metric=metric, tolerance=tolerance, memorization_max=memorization_max,
-                          alpha=alpha)
+    if options is None:
+        options = RuleOptions(metric=metric, tolerance=tolerance,
+                              memorization_max=memorization_max, alpha=alpha)
     data = load_run(run_dir, study_dir=study_dir)
-    decision = decide(data.scores, kind=data.kind, options=options, study=data.study)
+    decision = decide(data.scores, kind=data.kind, options=options, study=data.study,
+                      baselines=data.baselines, anchor=data.anchor)
     table = decision.table.copy()
     if "kid_mean" in table.columns and "kid_std" in table.columns:
         table["kid_low"] = table["kid_mean"] - table["kid_std"]
@@ -153,8 +166,17 @@ def _report_json(data: RunData, decision: Decision) -> dict:
         row["gates"] = {c[5:]: row[c] for c in gate_cols}
         rows.append(row)
     return {
+        "verdict": decision.verdict,
+        "headline": headline(decision),
         "stopping_epoch": decision.stopping_epoch,
+        "candidate_epoch": decision.candidate_epoch,
+        "closest_epoch": decision.closest_epoch,
+        "blocked": decision.blocked,
         "best_epoch": decision.best_epoch,
+        "convergence": decision.convergence,
+        "baselines": decision.baselines,
+        "baselines_info": {k: v for k, v in data.baselines_info.items() if k != "metrics"},
+        "notes": decision.notes,
         "rule": decision.rule,
         "rationale": decision.rationale,
         "recommendations": decision.recommendations,
@@ -214,36 +236,41 @@ def _value_ci(row, col: str) -> str:
 
 
 def _summary_box(data: RunData, decision: Decision, table: pd.DataFrame) -> str:
-    chosen = decision.stopping_epoch
-    if chosen is None:
-        verdict = "No checkpoint passed the gates"
-        cls = "summary none"
-        figs = ""
-    else:
-        verdict = f"Stop at epoch {chosen}"
-        cls = "summary"
-        row = table[table["epoch"] == chosen].iloc[0]
-        items = [(f"{decision.metric_label} (lower is better)", _value_ci(row, decision.metric))]
-        if decision.best_epoch is not None and decision.best_epoch != chosen:
+    verdict = headline(decision)
+    cls = VERDICT_CLASS[decision.verdict]
+    shown = (decision.stopping_epoch if decision.verdict == "stop"
+             else decision.candidate_epoch if decision.candidate_epoch is not None
+             else decision.closest_epoch)
+    items = []
+    if shown is not None:
+        row = table[table["epoch"] == shown].iloc[0]
+        tag = "" if decision.verdict == "stop" else (
+            f" — epoch {shown} (" + ("best candidate so far" if decision.candidate_epoch == shown
+                                     else "closest to passing") + ")")
+        items.append((f"{decision.metric_label} (lower is better){tag}",
+                      _value_ci(row, decision.metric)))
+        level = baseline_level(decision.baselines, decision.metric)
+        if data.kind == "2d" and level is not None and pd.notna(row.get("metric_value")):
+            items.append(("× real-vs-real level", f"{float(row['metric_value']) / level:.0f}× "
+                          f"(limit {decision.rule['parameters']['baseline_factor']:.0f}×)"))
+        if decision.best_epoch is not None and decision.best_epoch != shown:
             best = table[table["epoch"] == decision.best_epoch].iloc[0]
             items.append((f"best {decision.metric_label}: epoch {decision.best_epoch}",
                           _value_ci(best, decision.metric)))
         if data.kind == "2d":
             items.append(("memorization rate", _value_ci(row, "memorization_rate")))
-            if pd.notna(row.get("findings_impossible", np.nan)):
-                items.append(("impossible findings", fmt(row.get("findings_impossible"))))
-        else:
-            if pd.notna(row.get("true_error_rel", np.nan)):
-                items.append(("true error / y-range", pct(row.get("true_error_rel"))))
+        elif pd.notna(row.get("true_error_rel", np.nan)):
+            items.append(("true error / y-range", pct(row.get("true_error_rel"))))
         if "fool_rate" in row.index and pd.notna(row.get("fool_rate")):
             items.append(("readers fooled", f"{pct(row['fool_rate'])} (p = {fmt(row['detect_p'])})"))
-        figs = H.keyfigs(items)
+    figs = H.keyfigs(items) if items else ""
     recs = ""
     if decision.recommendations:
         recs = ("<div class=\"recommend\"><strong>Recommendation</strong>"
                 + H.bullets(decision.recommendations) + "</div>")
+    notes = H.bullets(decision.notes) if decision.notes else ""
     return (f"<div class=\"{cls}\"><p class=\"verdict\">{H.esc(verdict)}</p>{figs}"
-            f"<strong>Why</strong>{H.bullets(decision.rationale)}</div>{recs}")
+            f"<strong>Why</strong>{H.bullets(decision.rationale)}{notes}</div>{recs}")
 
 
 def _rule_section(decision: Decision) -> str:
@@ -255,12 +282,25 @@ def _rule_section(decision: Decision) -> str:
     if params.get("memorization_max") is not None:
         rows.append(["memorization limit", pct(params["memorization_max"]) + " of generated images"])
     rows.append(["readers' significance level α", fmt(params["alpha"])])
+    if params.get("max_true_error") is not None:
+        rows.append(["absolute quality (1D)", f"true error ≤ {pct(params['max_true_error'])} of "
+                     "the y-range"])
+    if params.get("baseline_factor") is not None:
+        level = params.get("baseline_level")
+        rows.append(["absolute quality (2D)", f"{params['metric_label']} ≤ "
+                     f"{params['baseline_factor']:.0f}× the real-vs-real level"
+                     + (f" ({fmt(level)})" if level is not None else " (no usable baseline)")
+                     + f"; limit from {params['baseline_factor_source']}"])
+    rows.append(["convergence", f"last {params['trend_window']} checkpoints: Kendall trend test "
+                 f"α = {fmt(params['trend_alpha'])}, measurable fall ≥ "
+                 f"{pct(params['min_improvement'])}"])
     rows.append(["gates", ", ".join(GATE_LABELS.get(g, g) for g in params["gates"])])
     body = H.bullets(decision.rule["description"]) + H.table(["parameter", "value"], rows,
                                                             left=(0, 1), narrow=True)
     body += H.para("Change the parameters with ganaudit report RUN --metric … --tolerance … "
-                   "--memorization-max … --alpha …; docs/stopping-rule.md explains the rule.",
-                   cls="note")
+                   "--memorization-max … --alpha … --trend-window … --trend-alpha … "
+                   "--min-improvement … --max-true-error … --baseline-factor …; "
+                   "docs/stopping-rule.md explains the rule.", cls="note")
     return H.section("The stopping rule", body, anchor="rule")
 
 
@@ -288,6 +328,10 @@ def _checkpoint_table(data: RunData, decision: Decision, table: pd.DataFrame, *,
             cells += [H.esc(pct(row.get("fool_rate"))), H.esc(fmt(row.get("detect_p")))]
         if row["chosen"]:
             result = "<strong>stopping epoch</strong>"
+        elif row.get("candidate") and decision.verdict != "stop":
+            result = f"best candidate ({H.esc(decision.verdict)})"
+        elif decision.closest_epoch is not None and epoch == decision.closest_epoch:
+            result = "out — closest to passing"
         elif not row["passes_gates"]:
             result = "out"
         elif row["within_interval"] and row.get("readers_detect") == True:  # noqa: E712 (None)
@@ -310,6 +354,22 @@ def _arrow(col: str) -> str:
     return {"lower": "↓", "higher": "↑"}.get(direction, direction)
 
 
+#: what it means when a metric sits at one value at every checkpoint
+FLOOR_WORDS = {
+    "precision": "no generated image lies inside the real images' k-nearest-neighbour "
+                 "neighbourhoods in this feature space: the generated images are still outside "
+                 "the real distribution (not a bug — compare the real-vs-real level)",
+    "recall": "no real image lies inside the generated images' neighbourhoods in this feature "
+              "space: the generator covers none of the real variety yet",
+    "density": "generated images lie outside every real image's neighbourhood in this feature "
+               "space",
+    "coverage": "no real image has a generated image among its nearest neighbours in this "
+                "feature space",
+    "authenticity": "every generated image is farther from its nearest training image than that "
+                    "training image is from its own nearest neighbour: none is a copy",
+}
+
+
 def _metric_figures(data: RunData, decision: Decision, table: pd.DataFrame) -> str:
     excluded = [int(e) for e in table.loc[~table["passes_gates"], "epoch"]]
     figs = []
@@ -322,18 +382,42 @@ def _metric_figures(data: RunData, decision: Decision, table: pd.DataFrame) -> s
         limit = None
         if col == "memorization_rate" and decision.rule["parameters"].get("memorization_max") is not None:
             limit = decision.rule["parameters"]["memorization_max"]
+        entry = decision.baselines.get(col) if decision.baselines else None
+        baseline = ((entry.get("value"), entry.get("ci_low"), entry.get("ci_high"))
+                    if isinstance(entry, dict) else None)
         uri = plots.metric_plot(
             table, col, title=f"{label} ({direction} is better)" if direction in ("lower", "higher")
             else f"{label} (best {direction})", ylabel=label, low=low, high=high,
             chosen=decision.stopping_epoch, bound=decision.bound if is_metric else None,
             limit=limit, limit_label="memorization limit",
             excluded=excluded if is_metric else None,
-            log_when_wide=direction == "lower" and col in LOG_OK)
+            log_when_wide=direction == "lower" and col in LOG_OK, baseline=baseline)
         if uri:
-            figs.append(H.figure(uri, f"{label}: {meaning}."))
+            figs.append(H.figure(uri, f"{label}: {meaning}." + _baseline_caption(
+                table, col, label, entry, decision)))
     if not figs:
         return H.para("No metric has a value yet; run ganaudit score RUN.", cls="note")
     return "<div class=\"grid\">" + "".join(figs) + "</div>"
+
+
+def _baseline_caption(table, col, label, entry, decision) -> str:
+    """Words beside a metric plot: where the real-vs-real level lies, and a flat metric explained."""
+    values = pd.to_numeric(table[col], errors="coerce")
+    finite = values[np.isfinite(values)]
+    text = ""
+    if isinstance(entry, dict) and entry.get("value") is not None:
+        level = float(entry["value"])
+        text += f" Purple: the real-vs-real level ({fmt(level)}), what a perfect generator scores."
+        focus = (decision.stopping_epoch or decision.candidate_epoch or decision.closest_epoch)
+        if focus is not None and level > 0 and col in ("fd", "fd_inf", "kid_mean"):
+            value = values[table["epoch"] == focus]
+            if len(value) and np.isfinite(value.iloc[0]):
+                text += (f" {label} at epoch {focus} is {float(value.iloc[0]) / level:.1f}× the "
+                         "real-vs-real level.")
+    if len(finite) == len(table) and len(finite) > 1 and finite.nunique() == 1:
+        why = FLOOR_WORDS.get(col, "the metric does not change between checkpoints")
+        text += f" {label} is {fmt(finite.iloc[0])} at every checkpoint: {why}."
+    return text
 
 
 def _pattern_truth(data: RunData):
@@ -402,7 +486,8 @@ def _neighbours(epochs: list[int], centre: int) -> list[int]:
 
 def _samples_section(data: RunData, decision: Decision, table: pd.DataFrame) -> str:
     epochs = [int(e) for e in table["epoch"]]
-    centre = decision.stopping_epoch or decision.best_epoch or epochs[-1]
+    centre = (decision.stopping_epoch or decision.candidate_epoch or decision.closest_epoch
+              or epochs[-1])
     figs = []
     for epoch in _neighbours(epochs, centre):
         png = data.sample_png(epoch)
@@ -623,8 +708,11 @@ def _index_page(data: RunData, decision: Decision, table: pd.DataFrame) -> str:
     parts = [_summary_box(data, decision, table), _rule_section(decision)]
     parts.append(H.section("Training", H.figure(
         plots.training_curves(data.history, chosen=decision.stopping_epoch),
-        "Losses and discriminator accuracy per epoch; red bands mark unhealthy epochs "
-        "(accuracy outside 10–90 %); the dashed green line is the stopping epoch."),
+        "Losses and discriminator accuracy per epoch. The bold black line is what the health "
+        "gate uses: the accuracy averaged over real and fake images; red bands mark the epochs "
+        "where it left 10–90 % (unhealthy). Thin lines: accuracy on each class alone. The "
+        "dashed green line is the stopping epoch." + (" " + " ".join(decision.notes)
+                                                       if decision.notes else "")),
         anchor="training"))
     if data.kind == "1d":
         parts.append(_pattern_section(data, decision, table))
@@ -632,7 +720,8 @@ def _index_page(data: RunData, decision: Decision, table: pd.DataFrame) -> str:
                            + _checkpoint_table(data, decision, table), anchor="scores"))
     if data.kind == "2d":
         parts.append(_samples_section(data, decision, table))
-        focus = decision.stopping_epoch or decision.best_epoch or int(table["epoch"].iloc[-1])
+        focus = (decision.stopping_epoch or decision.candidate_epoch or decision.closest_epoch
+                 or int(table["epoch"].iloc[-1]))
         mem = _memorization_block(data, focus, title=f"Epoch {focus}")
         rejected = table[(table.get("gate_memorization") == "fail")
                          & (table["metric_value"] < table.loc[table["epoch"] == focus,
@@ -707,9 +796,7 @@ def _checkpoint_page(data: RunData, decision: Decision, table: pd.DataFrame,
     epochs = [int(e) for e in table["epoch"]]
     i = epochs.index(epoch)
     links = [f"<a href=\"epoch-{epochs[i - 1]:04d}.html\">← epoch {epochs[i - 1]}</a>"] if i else []
-    stop = decision.stopping_epoch
-    links.append("<a href=\"../index.html\">run report (stopping epoch: "
-                 f"{stop if stop is not None else 'none'})</a>")
+    links.append(f"<a href=\"../index.html\">run report ({H.esc(headline(decision))})</a>")
     if i + 1 < len(epochs):
         links.append(f"<a href=\"epoch-{epochs[i + 1]:04d}.html\">epoch {epochs[i + 1]} →</a>")
     nav = "<p class=\"noprint\">" + " · ".join(links) + "</p>"

@@ -26,6 +26,7 @@ h3 { font-size: 15px; margin: 18px 0 6px; }
 .summary { background: var(--box); border: 1px solid #c8d6e5; border-left: 6px solid var(--ok);
            border-radius: 6px; padding: 16px 22px; margin: 16px 0 8px; }
 .summary.none { border-left-color: var(--bad); }
+.summary.longer { border-left-color: var(--warn); }
 .summary .verdict { font-size: 24px; font-weight: 700; margin: 0 0 6px; }
 .summary ul { margin: 6px 0 4px 18px; padding: 0; }
 .summary li { margin: 3px 0; }

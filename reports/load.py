@@ -54,6 +54,11 @@ class RunData:
     study_path: Path | None = None
     study_readers: pd.DataFrame | None = None
     study_plot: Path | None = None
+    #: 2D: real-vs-real baselines from ``RUN/baselines.json`` (metric → value/interval)
+    baselines: dict = field(default_factory=dict)
+    baselines_info: dict = field(default_factory=dict)
+    #: the baselines' anchor metrics (real images blurred by half a pixel), or None
+    anchor: dict | None = None
 
     def sample_png(self, epoch: int) -> Path | None:
         path = self.path / "samples" / f"epoch-{epoch:04d}.png"
@@ -146,6 +151,26 @@ def _load_audit(run_dir: Path, epoch: int) -> CheckpointAudit:
     if (fnd / "gallery.png").is_file():
         audit.findings_gallery = fnd / "gallery.png"
     return audit
+
+
+def load_baselines(run_dir: str | Path) -> dict:
+    """Read ``RUN/baselines.json`` (real-vs-real baselines written by ``ganaudit score RUN``).
+
+    Strict: a missing file or a file without its ``metrics`` table is an error naming the
+    command that makes it.
+    """
+    path = Path(run_dir) / "baselines.json"
+    how = f"ganaudit score {run_dir}"
+    if not path.is_file():
+        raise InputError(f"{run_dir} has no baselines.json (the real-vs-real baselines the "
+                         f"verdict compares with); run `{how}` again")
+    info = _read_json(path)
+    metrics = info.get("metrics") if isinstance(info, dict) else None
+    if not isinstance(metrics, dict) or not all(
+            isinstance(v, dict) and "value" in v for v in metrics.values()):
+        raise InputError(f"{path} has no 'metrics' table of {{metric: {{value, ...}}}}; make it "
+                         f"again with {how}")
+    return info
 
 
 def load_study(study_dir: str | Path) -> tuple[pd.DataFrame, dict | None, Path]:
@@ -259,6 +284,11 @@ def load_run(run_dir: str | Path, *, study_dir: str | Path | None = None) -> Run
     data = RunData(path=path, run=run, kind=kind, history=history, scores=scores)
     if kind == "2d":
         data.audits = {int(e): _load_audit(path, int(e)) for e in scores["epoch"]}
+        data.baselines_info = load_baselines(path)
+        data.baselines = data.baselines_info["metrics"]
+        anchors = data.baselines_info.get("anchors") or {}
+        data.anchor = next((a.get("metrics") for a in anchors.values()
+                            if isinstance(a, dict)), None)
     if study_dir is not None:
         data.study, data.study_summary, data.study_path = load_study(study_dir)
         analysis = data.study_path / "analysis"

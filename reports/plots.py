@@ -24,6 +24,7 @@ REJECTED = "#c0392b"
 LINE = "#1f4e79"
 SECOND = "#d9822b"
 SHADE = "#f4c7c3"
+BASELINE = "#6a1b9a"
 
 # The report's look, applied only while a report figure is drawn (never to the rest of the
 # process: audits and study plots drawn in the same process keep matplotlib's defaults).
@@ -96,11 +97,17 @@ def training_curves(history: pd.DataFrame, *, chosen: int | None = None) -> str:
     ax1.plot(epochs, history["d_loss"], color=LINE, marker=".", label="discriminator loss")
     ax1.plot(epochs, history["g_loss"], color=SECOND, marker=".", label="generator loss")
     ax1.set(title="Training losses", xlabel="epoch", ylabel="loss")
-    ax2.plot(epochs, history["d_acc_real"], color=LINE, marker=".", label="accuracy on real")
-    ax2.plot(epochs, history["d_acc_fake"], color=SECOND, marker=".", label="accuracy on fake")
+    # The health gate's quantity, drawn bold: the mean of the two accuracies.
+    real = pd.to_numeric(history["d_acc_real"], errors="coerce")
+    fake = pd.to_numeric(history["d_acc_fake"], errors="coerce")
+    ax2.plot(epochs, real, color=LINE, marker=".", lw=0.8, alpha=0.6, label="on real")
+    ax2.plot(epochs, fake, color=SECOND, marker=".", lw=0.8, alpha=0.6, label="on fake")
+    ax2.plot(epochs, (real + fake) / 2, color="black", marker="o", ms=3.5, lw=2,
+             label="mean (health gate)")
+    ax2.axhspan(0.1, 0.9, color="#2e7d32", alpha=0.06, lw=0)
     for level in (0.1, 0.9):
         ax2.axhline(level, color="grey", lw=0.8, ls=":")
-    ax2.set(title="Discriminator accuracy (healthy: 10–90 %)", xlabel="epoch",
+    ax2.set(title="Discriminator accuracy (gate: mean within 10–90 %)", xlabel="epoch",
             ylabel="accuracy", ylim=(-0.02, 1.02))
     for ax in (ax1, ax2):
         ax.legend(loc="best")
@@ -113,12 +120,16 @@ def metric_plot(table: pd.DataFrame, column: str, *, title: str, ylabel: str,
                 low: str | None = None, high: str | None = None,
                 chosen: int | None = None, bound: float | None = None,
                 limit: float | None = None, limit_label: str = "limit",
-                excluded: list[int] | None = None, log_when_wide: bool = False) -> str | None:
+                excluded: list[int] | None = None, log_when_wide: bool = False,
+                baseline: tuple[float, float | None, float | None] | None = None) -> str | None:
     """One metric against epoch with its interval, the chosen epoch and the gated-out epochs.
 
     Returns None when the column is absent or has no finite value. With ``log_when_wide`` a
     positive metric spanning more than a factor 30 gets a log axis, so the differences near
-    the stopping epoch stay visible next to the large early values.
+    the stopping epoch stay visible next to the large early values. ``baseline`` (value,
+    low, high) draws the real-vs-real level as a band: what a perfect generator would score.
+    A metric flat at one value gets an axis around that value and the baseline, never a
+    ±0.04 band around zero.
     """
     if column not in table.columns:
         return None
@@ -144,13 +155,27 @@ def metric_plot(table: pd.DataFrame, column: str, *, title: str, ylabel: str,
         ax.axhline(bound, color=CHOSEN, lw=0.8, ls=":", label="best + interval")
     if limit is not None:
         ax.axhline(limit, color=REJECTED, lw=1, ls="--", label=limit_label)
+    if baseline is not None and baseline[0] is not None and math.isfinite(baseline[0]):
+        b_val, b_lo, b_hi = baseline
+        ax.axhline(b_val, color=BASELINE, lw=1.2, ls="-.", label="real vs real")
+        if b_lo is not None and b_hi is not None and math.isfinite(b_lo) and math.isfinite(b_hi):
+            ax.axhspan(b_lo, b_hi, color=BASELINE, alpha=0.15, lw=0)
+    finite_all = values[np.isfinite(values)]
+    if finite_all.size and np.ptp(finite_all) == 0:
+        # A flat line: show it against the baseline (or 0–1 for shares), not on a ±0.04 axis.
+        ref = [finite_all[0]] + ([baseline[0]] if baseline is not None and baseline[0] is not None
+                                 and math.isfinite(baseline[0]) else [])
+        lo, hi = min(ref + [0.0]), max(ref + [1.0 if max(ref) <= 1 else max(ref)])
+        pad = 0.05 * (hi - lo or 1.0)
+        ax.set_ylim(lo - pad, hi + pad)
     _mark_chosen(ax, chosen)
     if chosen is not None and chosen in epochs:
         i = int(np.where(epochs == chosen)[0][0])
         if math.isfinite(values[i]):
             ax.plot([chosen], [values[i]], marker="o", ms=9, mfc="none", mec=CHOSEN, mew=2)
     finite = values[np.isfinite(values)]
-    if log_when_wide and finite.min() > 0 and finite.max() / finite.min() > 30:
+    if (log_when_wide and finite.min() > 0 and finite.max() / finite.min() > 30
+            and np.ptp(finite) > 0):
         ax.set_yscale("log")
         ylabel += " (log scale)"
     ax.set(title=title, xlabel="epoch", ylabel=ylabel)

@@ -1,8 +1,23 @@
-"""The stopping-epoch rule: which checkpoint to use, and why, in plain words.
+"""The verdict: stop (and where), train longer, restart, or no checkpoint passes — and why.
 
 Every metric the rule ranks by is *lower is better* (FD∞, FD, KID, 1D true error).
 
-The rule (rule name ``earliest-within-best-interval``; see docs/stopping-rule.md):
+The verdict (``report.json`` → ``verdict``; see docs/stopping-rule.md):
+
+- ``stop`` at ``stopping_epoch``: a checkpoint passed every gate, including absolute quality
+  (1D: true error ≤ ``max_true_error`` of the y-range; 2D: the ranking metric ≤
+  ``baseline_factor`` × its real-vs-real baseline), and there is convergence evidence: the
+  ranking metric is no longer falling measurably over the last ``trend_window`` checkpoints
+  (one-sided Kendall trend test at ``trend_alpha`` *and* a fitted Theil–Sen drop of at least
+  ``min_improvement`` of its level), or the best checkpoint is not among them;
+- ``train-longer``: the metric is still falling measurably and the best checkpoint (or, when
+  none passes, the run's end) is among the last checkpoints, or the run has too few
+  checkpoints to show convergence;
+- ``restart``: training was unhealthy at the last checkpoint (or at every one);
+- ``no-checkpoint-passes``: none passes the gates and more epochs are not expected to help;
+  ``closest_epoch`` is the checkpoint that failed the fewest gates, with what blocked it.
+
+Which checkpoint (rule name ``earliest-within-best-interval``):
 
 1. Gates. A checkpoint is out when
    - training was unhealthy at that epoch (``healthy`` false: the discriminator's accuracy
@@ -41,6 +56,11 @@ RULE_NAME = "earliest-within-best-interval"
 DEFAULT_RELATIVE_TOLERANCE = 0.05
 DEFAULT_MEMORIZATION_MAX = 0.05
 DEFAULT_ALPHA = 0.05
+DEFAULT_TREND_WINDOW = 4
+DEFAULT_TREND_ALPHA = 0.05
+DEFAULT_MIN_IMPROVEMENT = 0.10
+DEFAULT_MAX_TRUE_ERROR = 0.05
+VERDICTS = ("stop", "train-longer", "restart", "no-checkpoint-passes")
 
 #: metric name → (label for people, kinds it applies to, interval columns or None)
 METRICS: dict[str, tuple[str, tuple[str, ...], tuple[str, str] | None]] = {
@@ -52,15 +72,23 @@ METRICS: dict[str, tuple[str, tuple[str, ...], tuple[str, str] | None]] = {
 DEFAULT_METRIC = {"1d": "true_error", "2d": "fd_inf"}
 
 RULE_TEXT = [
-    "A checkpoint is out when training was unhealthy at that epoch (the discriminator's "
-    "accuracy stayed above 90 % or below 10 %).",
-    "2D runs: a checkpoint is out when more than {memorization_max} of its generated images "
-    "match a training image (memorization audit), or when the findings audit shows a finding "
-    "combination never seen in real images or a significant change in a finding's prevalence.",
-    "Among the remaining checkpoints, the one with the lowest {metric} is the best; the stopping "
-    "epoch is the earliest checkpoint whose {metric} lies within the best one's {interval}.",
+    "A checkpoint is out when training was unhealthy at that epoch: the discriminator's "
+    "accuracy, averaged over real and fake images, stayed above 90 % or below 10 %.",
+    "1D runs: a checkpoint is out when its true error exceeds {max_true_error} of the "
+    "pattern's y-range (absolute quality).",
+    "2D runs: a checkpoint is out when its {metric} exceeds {baseline_factor}× the real-vs-real "
+    "baseline (the same metric between two disjoint sets of real images: absolute quality), "
+    "when more than {memorization_max} of its generated images match a training image "
+    "(memorization audit), or when the findings audit shows a finding or combination of "
+    "findings whose rate differs significantly and relevantly from the real images'.",
+    "Among the remaining checkpoints, the one with the lowest {metric} is the best; the candidate "
+    "is the earliest checkpoint whose {metric} lies within the best one's {interval}.",
     "With reader data, a checkpoint whose fakes readers recognise better than chance "
     "(p < {alpha}) loses to one they cannot recognise.",
+    "Stop only with convergence evidence: over the last {window} checkpoints the {metric} must "
+    "not be falling measurably (one-sided Kendall trend test at α = {trend_alpha} together "
+    "with a fitted drop of at least {min_improvement}), unless the best checkpoint is earlier. "
+    "Otherwise: train longer; restart when training is unhealthy at the end.",
 ]
 
 
@@ -79,12 +107,31 @@ class RuleOptions:
         Largest acceptable memorization rate (share of generated images flagged as copies).
     alpha : float
         Significance level for "readers recognise the fakes better than chance".
+    trend_window : int
+        Number of last scored checkpoints the convergence test looks at (at least 3).
+    trend_alpha : float
+        One-sided significance level of the Kendall trend test ("still falling").
+    min_improvement : float
+        Smallest fitted drop of the ranking metric over the trend window, as a share of its
+        level at the window's start, that counts as "still falling measurably".
+    max_true_error : float
+        1D absolute quality: largest acceptable true error as a share of the y-range.
+    baseline_factor : float or None
+        2D absolute quality: largest acceptable ratio of the ranking metric to its
+        real-vs-real baseline (the metric between two disjoint sets of real images). None:
+        the ratio at which held-out real images blurred by half a pixel sit (the anchor in
+        ``RUN/baselines.json``), i.e. "no further from real than a clinically negligible blur".
     """
 
     metric: str | None = None
     tolerance: float | None = None
     memorization_max: float = DEFAULT_MEMORIZATION_MAX
     alpha: float = DEFAULT_ALPHA
+    trend_window: int = DEFAULT_TREND_WINDOW
+    trend_alpha: float = DEFAULT_TREND_ALPHA
+    min_improvement: float = DEFAULT_MIN_IMPROVEMENT
+    max_true_error: float = DEFAULT_MAX_TRUE_ERROR
+    baseline_factor: float | None = None
 
     def check(self, kind: str) -> "RuleOptions":
         metric = self.metric or DEFAULT_METRIC[kind]
@@ -103,8 +150,28 @@ class RuleOptions:
                              f"5 %), got {self.memorization_max}")
         if not (math.isfinite(self.alpha) and 0 < self.alpha < 1):
             raise InputError(f"alpha must be between 0 and 1 (e.g. 0.05), got {self.alpha}")
+        if not (math.isfinite(self.trend_alpha) and 0 < self.trend_alpha < 1):
+            raise InputError(f"trend-alpha must be between 0 and 1 (e.g. 0.05), got "
+                             f"{self.trend_alpha}")
+        if int(self.trend_window) != self.trend_window or self.trend_window < 3:
+            raise InputError(f"trend-window must be a whole number of checkpoints >= 3 (e.g. 4), "
+                             f"got {self.trend_window}")
+        if not (math.isfinite(self.min_improvement) and 0 <= self.min_improvement < 1):
+            raise InputError(f"min-improvement must be a share between 0 and 1 (e.g. 0.1 for "
+                             f"10 %), got {self.min_improvement}")
+        if not (math.isfinite(self.max_true_error) and 0 < self.max_true_error <= 1):
+            raise InputError(f"max-true-error must be a share of the y-range between 0 and 1 "
+                             f"(e.g. 0.05 for 5 %), got {self.max_true_error}")
+        if self.baseline_factor is not None and not (math.isfinite(self.baseline_factor)
+                                                     and self.baseline_factor >= 1):
+            raise InputError(f"baseline-factor must be a number >= 1 (e.g. 3: at most three "
+                             f"times the real-vs-real level), got {self.baseline_factor}")
         return RuleOptions(metric=metric, tolerance=self.tolerance,
-                           memorization_max=self.memorization_max, alpha=self.alpha)
+                           memorization_max=self.memorization_max, alpha=self.alpha,
+                           trend_window=int(self.trend_window), trend_alpha=self.trend_alpha,
+                           min_improvement=self.min_improvement,
+                           max_true_error=self.max_true_error,
+                           baseline_factor=self.baseline_factor)
 
 
 @dataclass
@@ -121,6 +188,15 @@ class Decision:
     rationale: list[str]
     recommendations: list[str] = field(default_factory=list)
     rule: dict = field(default_factory=dict)
+    verdict: str = "stop"
+    #: the earliest-within-best pick among passing checkpoints, whatever the verdict
+    candidate_epoch: int | None = None
+    #: when no checkpoint passes: the one that failed the fewest gates, and what blocked it
+    closest_epoch: int | None = None
+    blocked: dict = field(default_factory=dict)
+    convergence: dict = field(default_factory=dict)
+    baselines: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def fmt(value, digits: int = 3) -> str:
@@ -188,8 +264,9 @@ def _gates(row: pd.Series, kind: str, options: RuleOptions) -> tuple[dict, list[
     if healthy is False:
         gates["health"] = "fail"
         real, fake = _num(row, "d_acc_real"), _num(row, "d_acc_fake")
-        detail = (f" (discriminator accuracy {pct(real)} on real and {pct(fake)} on fake "
-                  "images; healthy training stays between 10 % and 90 %)"
+        detail = (f" (discriminator accuracy {pct((real + fake) / 2)} averaged over real and fake "
+                  f"images — {pct(real)} on real, {pct(fake)} on fake; healthy training keeps the "
+                  "average between 10 % and 90 %)"
                   if math.isfinite(real) and math.isfinite(fake) else "")
         reasons.append(f"training was unhealthy at that epoch{detail}")
     else:
@@ -225,12 +302,98 @@ def _gates(row: pd.Series, kind: str, options: RuleOptions) -> tuple[dict, list[
     return gates, reasons
 
 
-def _still_falling(values: pd.Series) -> bool:
-    finite = values[np.isfinite(values.to_numpy(dtype=float))]
-    if len(finite) < 3:
-        return False
-    last = finite.iloc[-1]
-    return bool(last <= finite.min() and last < finite.iloc[-3:-1].mean())
+def _quality_gate(row: pd.Series, kind: str, options: RuleOptions, baselines: dict,
+                  factor: float | None = None) -> tuple[str, str | None]:
+    """Absolute quality: ('pass' / 'fail' / 'not audited', reason when it fails)."""
+    if kind == "1d":
+        rel = _num(row, "true_error_rel")
+        if not math.isfinite(rel):
+            return "not audited", None
+        if rel > options.max_true_error:
+            return "fail", (f"its true error is {pct(rel)} of the pattern's y-range (limit "
+                            f"{pct(options.max_true_error)}): the generator does not draw the "
+                            "pattern well enough yet")
+        return "pass", None
+    metric = options.metric
+    label = METRICS[metric][0]
+    level = baseline_level(baselines, metric)
+    value = _num(row, metric)
+    if level is None or not math.isfinite(value):
+        return "not audited", None
+    ratio = value / level
+    if ratio > factor:
+        return "fail", (f"its {label} is {ratio:.0f}× the real-vs-real level ({fmt(value)} against "
+                        f"{fmt(level)}; limit {factor:.0f}×): its images are further from real "
+                        "ones in feature space than the quality limit allows")
+    return "pass", None
+
+
+def resolve_factor(options: RuleOptions, baselines: dict, anchor: dict | None
+                   ) -> tuple[float, str]:
+    """The 2D quality limit as a ratio to the real-vs-real level, and where it comes from."""
+    if options.baseline_factor is not None:
+        return float(options.baseline_factor), "--baseline-factor"
+    level = baseline_level(baselines, options.metric)
+    value = (anchor or {}).get(options.metric)
+    if level is None or value is None or not math.isfinite(float(value)):
+        raise InputError(
+            "RUN/baselines.json has no blurred-image anchor for "
+            f"{METRICS[options.metric][0]}, which sets the default quality limit; run "
+            "`ganaudit score RUN` again, or give the limit yourself with --baseline-factor F")
+    return max(1.0, float(value) / level), "real images blurred by σ = 0.5 px"
+
+
+def baseline_level(baselines: dict, metric: str) -> float | None:
+    """The real-vs-real value of ``metric`` a ratio is taken against (None: no usable baseline)."""
+    entry = (baselines or {}).get(metric)
+    if not isinstance(entry, dict):
+        return None
+    value = entry.get("value")
+    if value is None or not math.isfinite(float(value)) or float(value) <= 0:
+        return None
+    return float(value)
+
+
+def convergence(epochs, values, *, window: int, alpha: float, min_improvement: float) -> dict:
+    """Is the ranking metric still falling measurably over the last ``window`` checkpoints?
+
+    Two conditions, both needed for "still falling": a one-sided Kendall rank-correlation test
+    of metric against epoch (exact for small windows without ties) rejects "no downward trend"
+    at ``alpha``, *and* the Theil–Sen line through the window drops by at least
+    ``min_improvement`` of its level at the window's start (a trend too small to matter is not
+    worth more training). Returns the test's figures; ``still_falling`` is None when fewer than
+    ``window`` checkpoints have a score (no evidence either way). ``levelled`` (the fitted drop
+    is below ``min_improvement``, significant or not) is what it takes to give up on a run
+    whose checkpoints all fail: a large but noisy drop means it is too early to tell.
+
+    References
+    ----------
+    Kendall, M. G. (1938). A new measure of rank correlation. Biometrika 30, 81–93.
+    Sen, P. K. (1968). Estimates of the regression coefficient based on Kendall's tau.
+    JASA 63, 1379–1389.
+    """
+    from scipy import stats
+
+    epochs = np.asarray(epochs, dtype=float)
+    values = np.asarray(values, dtype=float)
+    ok = np.isfinite(values)
+    e, v = epochs[ok][-window:], values[ok][-window:]
+    out = {"window": int(window), "alpha": float(alpha), "min_improvement": float(min_improvement),
+           "epochs": [int(x) for x in e], "n": int(len(v)), "tau": None, "p_value": None,
+           "slope_per_epoch": None, "relative_drop": None, "still_falling": None,
+           "levelled": False}
+    if len(v) < window:
+        return out
+    tau, p = stats.kendalltau(e, v, alternative="less")
+    slope, intercept, _, _ = stats.theilslopes(v, e)
+    start = intercept + slope * e[0]
+    drop = -slope * (e[-1] - e[0])
+    relative = drop / abs(start) if start != 0 else (math.inf if drop > 0 else 0.0)
+    out.update(tau=float(tau), p_value=float(p), slope_per_epoch=float(slope),
+               relative_drop=float(relative),
+               still_falling=bool(p < alpha and relative >= min_improvement),
+               levelled=bool(relative < min_improvement))
+    return out
 
 
 def _epochs(epochs) -> str:
@@ -243,8 +406,9 @@ def _epochs(epochs) -> str:
 
 
 def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = None,
-           study: pd.DataFrame | None = None) -> Decision:
-    """Apply the stopping rule to a run's scores.
+           study: pd.DataFrame | None = None, baselines: dict | None = None,
+           anchor: dict | None = None) -> Decision:
+    """Apply the stopping rule to a run's scores and give the verdict.
 
     Parameters
     ----------
@@ -258,19 +422,38 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
     study : DataFrame, optional
         Reader results per checkpoint (``STUDY/analysis/checkpoints.csv`` with an integer
         ``epoch`` column, as :func:`reports.load.load_study` returns it).
+    baselines : dict, optional
+        2D: real-vs-real baselines (metric → ``{"value", "ci_low", "ci_high"}``), from
+        ``RUN/baselines.json``. Required for 2D runs (the absolute-quality gate); an error
+        names the fix when it is missing or not positive.
+    anchor : dict, optional
+        2D: the same metrics for held-out real images blurred by half a pixel (metric →
+        value), from ``RUN/baselines.json`` → ``anchors``; sets the default quality limit.
 
     Returns
     -------
     Decision
-        Stopping epoch (None when no checkpoint passes the gates), rationale sentences,
+        Verdict, stopping epoch (None unless the verdict is ``stop``), rationale sentences,
         recommendations and the per-checkpoint table with every gate's state.
     """
     options = (options or RuleOptions()).check(kind)
+    baselines = baselines or {}
     metric = options.metric
     label = METRICS[metric][0]
     if metric not in scores.columns:
         raise InputError(f"scores.csv has no {metric!r} column; re-run `ganaudit score RUN` or "
                          f"choose another --metric")
+    if kind == "2d" and baseline_level(baselines, metric) is None:
+        entry = baselines.get(metric)
+        raise InputError(
+            f"no usable real-vs-real baseline for {label}"
+            + (f" (it is {fmt(entry.get('value'))}: two sets of real images are not measurably "
+               "apart at these sizes, so a ratio to it is undefined); rank by another metric "
+               "(--metric fd) or score with more images (ganaudit score RUN --n …)"
+               if isinstance(entry, dict) else
+               "; run `ganaudit score RUN` again, which writes RUN/baselines.json"))
+    factor, factor_source = (resolve_factor(options, baselines, anchor) if kind == "2d"
+                             else (None, None))
 
     table = scores.copy().sort_values("epoch").reset_index(drop=True)
     table["epoch"] = table["epoch"].astype(int)
@@ -288,6 +471,9 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
         value = _num(row, metric)
         low, high = _interval(row, metric)
         gates, reasons = _gates(row, kind, options)
+        gates["quality"], why = _quality_gate(row, kind, options, baselines, factor)
+        if why:
+            reasons.append(why)
         if not math.isfinite(value):
             gates["scored"] = "fail"
             reasons.append(f"it has no {label} score (re-run ganaudit score RUN)")
@@ -306,25 +492,44 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
     for name in gate_names:
         table[f"gate_{name}"] = [g[name] for g in gate_rows]
     table["passes_gates"] = [all(v != "fail" for v in g.values()) for g in gate_rows]
+    table["gates_failed"] = [sum(v == "fail" for v in g.values()) for g in gate_rows]
     table["reasons"] = ["; ".join(r) for r in reasons_all]
     if study is not None:
         table["readers_detect"] = [
             (bool(p < options.alpha) if math.isfinite(p) else None)
             for p in (_num(r, "detect_p") for _, r in table.iterrows())]
 
+    level = baseline_level(baselines, metric)
+    if kind == "2d":
+        for col in ("fd", "fd_inf"):
+            ref = baseline_level(baselines, col)
+            if col in table.columns and f"{col}_rel" not in table.columns:
+                table[f"{col}_rel"] = (pd.to_numeric(table[col], errors="coerce") / ref
+                                       if ref is not None else np.nan)
+    trend = convergence(table["epoch"], table["metric_value"], window=options.trend_window,
+                        alpha=options.trend_alpha, min_improvement=options.min_improvement)
+
     eligible = table[table["passes_gates"]]
     interval_text = "95 % confidence interval"
     rationale: list[str] = []
     recommendations: list[str] = []
+    notes: list[str] = []
     chosen = best = None
     bound = None
+    closest, blocked = None, {}
+    last_epoch = int(table["epoch"].max()) if len(table) else None
+    recent = set(trend["epochs"])
+    unhealthy_end = _unhealthy_end(table)
     if eligible.empty:
         table["within_interval"] = False
-        rationale.append("No checkpoint passed the gates, so this report recommends no "
-                         "stopping epoch.")
-        rationale.extend(_gate_counts(table, gate_names))
-        recommendations = _recommend_none(table, label, gate_names)
         interval_kind = "none"
+        closest, blocked = _closest(table, gate_names)
+        if unhealthy_end:
+            verdict = "restart"
+        elif _fixable_by_training(blocked) and not trend["levelled"]:
+            verdict = "train-longer"
+        else:
+            verdict = "no-checkpoint-passes"
     else:
         best_row = eligible.loc[eligible["metric_value"].idxmin()]
         best = int(best_row["epoch"])
@@ -353,22 +558,42 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
             pick = within
         chosen_row = pick.iloc[0]
         chosen = int(chosen_row["epoch"])
-        rationale.extend(_explain_choice(table, chosen_row, best_row, label, interval_text,
-                                         bound, readers_moved=bool(passed_over)))
-        rationale.extend(_explain_readers(chosen_row, passed_over, within, options,
-                                          study is not None))
-        if study is not None and table["detect_p"].isna().all():
-            rationale.append("The reading study has no results for any of this run's checkpoints "
-                             "(its fakes are not labelled epoch-NNNN of this run), so reader data "
-                             "did not change the pick.")
-        rationale.extend(_explain_rejected(table, chosen_row, label))
-        rationale.extend(_explain_onset(table, chosen))
-        rationale.extend(_notes(table, gate_names, kind, chosen=chosen))
-        if chosen == int(table["epoch"].max()) and _still_falling(table["metric_value"]):
-            recommendations.append(f"The chosen checkpoint is the last one and the {label} was "
-                                   "still falling: training longer (ganaudit train… --resume "
-                                   "with more epochs) may give a better generator.")
-    table["chosen"] = table["epoch"] == chosen if chosen is not None else False
+        # More epochs only help while later checkpoints do not copy: once a checkpoint after
+        # the best memorizes, the falling metric is the copying, not progress.
+        later = table[table["epoch"] > best]
+        later_memorizes = bool("gate_memorization" in later.columns
+                               and (later["gate_memorization"] == "fail").any())
+        if unhealthy_end:
+            verdict = "restart"
+        elif later_memorizes:
+            verdict = "stop"
+        elif trend["still_falling"] is None or (trend["still_falling"] and best in recent):
+            verdict = "train-longer"
+        else:
+            verdict = "stop"
+        if verdict == "stop":
+            rationale.extend(_explain_choice(table, chosen_row, best_row, label, interval_text,
+                                             bound, readers_moved=bool(passed_over)))
+            rationale.extend(_explain_readers(chosen_row, passed_over, within, options,
+                                              study is not None))
+            if study is not None and table["detect_p"].isna().all():
+                rationale.append("The reading study has no results for any of this run's "
+                                 "checkpoints (its fakes are not labelled epoch-NNNN of this "
+                                 "run), so reader data did not change the pick.")
+            rationale.extend(_explain_rejected(table, chosen_row, label))
+            rationale.extend(_explain_onset(table, chosen))
+    if verdict != "stop":
+        rationale.extend(_explain_not_stop(verdict, table, trend, label, chosen, best, closest,
+                                           blocked, options, gate_names))
+    rationale.extend(_explain_trend(trend, label, verdict))
+    rationale.extend(_explain_quality(table, kind, chosen if verdict == "stop" else None,
+                                      label, level, options, factor, factor_source))
+    rationale.extend(_notes(table, gate_names, kind, chosen=chosen if verdict == "stop" else None))
+    notes.extend(_health_notes(table))
+    recommendations = _recommend(verdict, table, label, gate_names, trend, chosen, kind)
+    stopping = chosen if verdict == "stop" else None
+    table["chosen"] = table["epoch"] == stopping if stopping is not None else False
+    table["candidate"] = table["epoch"] == chosen if chosen is not None else False
 
     parameters = {
         "metric": metric,
@@ -380,16 +605,86 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
         "bound": bound,
         "memorization_max": options.memorization_max if kind == "2d" else None,
         "alpha": options.alpha,
+        "trend_window": options.trend_window,
+        "trend_alpha": options.trend_alpha,
+        "min_improvement": options.min_improvement,
+        "max_true_error": options.max_true_error if kind == "1d" else None,
+        "baseline_factor": factor,
+        "baseline_factor_source": factor_source,
+        "baseline_level": level if kind == "2d" else None,
         "gates": gate_names,
     }
     text = [t.format(memorization_max=pct(options.memorization_max), metric=label,
-                     interval=interval_text, alpha=options.alpha) for t in RULE_TEXT]
+                     interval=interval_text, alpha=options.alpha,
+                     max_true_error=pct(options.max_true_error),
+                     baseline_factor=f"{factor:.0f}" if factor else "–",
+                     window=options.trend_window, trend_alpha=options.trend_alpha,
+                     min_improvement=pct(options.min_improvement)) for t in RULE_TEXT]
     if kind == "1d":
-        text = [text[0], text[2], text[3]]
+        text = [t for t in text if not t.startswith("2D")]
+    else:
+        text = [t for t in text if not t.startswith("1D")]
     rule = {"name": RULE_NAME, "parameters": parameters, "description": text}
-    return Decision(stopping_epoch=chosen, best_epoch=best, metric=metric, metric_label=label,
+    notes.extend(_baseline_notes(kind, baselines, anchor, metric, label))
+    return Decision(stopping_epoch=stopping, best_epoch=best, metric=metric, metric_label=label,
                     bound=bound, interval=interval_text, table=table, rationale=rationale,
-                    recommendations=recommendations, rule=rule)
+                    recommendations=recommendations, rule=rule, verdict=verdict,
+                    candidate_epoch=chosen, closest_epoch=closest, blocked=blocked,
+                    convergence=trend, baselines=baselines, notes=notes)
+
+
+HEADLINES = {"stop": "Stop at epoch {epoch}", "train-longer": "Train longer",
+             "restart": "Restart training",
+             "no-checkpoint-passes": "No checkpoint passes"}
+
+
+def headline(decision: Decision) -> str:
+    """The report's one-line verdict."""
+    text = HEADLINES[decision.verdict].format(epoch=decision.stopping_epoch)
+    if decision.verdict == "no-checkpoint-passes" and decision.closest_epoch is not None:
+        text += f" (closest: epoch {decision.closest_epoch})"
+    return text
+
+
+def _unhealthy_end(table: pd.DataFrame) -> bool:
+    health = table.get("gate_health")
+    if health is None or not len(health):
+        return False
+    return bool(health.iloc[-1] == "fail" or (health == "fail").all())
+
+
+def _closest(table: pd.DataFrame, gate_names: list[str]) -> tuple[int | None, dict]:
+    """The checkpoint that failed the fewest gates (ties: the lower metric, then the earlier),
+    and per failed gate what blocked it."""
+    if table.empty:
+        return None, {}
+    order = table.assign(_v=table["metric_value"].fillna(np.inf)).sort_values(
+        ["gates_failed", "_v", "epoch"])
+    row = order.iloc[0]
+    reasons = [r for r in str(row["reasons"]).split("; ") if r]
+    blocked: dict[str, str] = {}
+    failing = [g for g in gate_names if row[f"gate_{g}"] == "fail"]
+    for gate in failing:
+        match = next((r for r in reasons if _reason_gate(r) == gate), None)
+        blocked[gate] = match or "failed"
+    return int(row["epoch"]), blocked
+
+
+def _reason_gate(reason: str) -> str:
+    if reason.startswith("training was unhealthy"):
+        return "health"
+    if "matched a training image" in reason:
+        return "memorization"
+    if "findings" in reason or "finding" in reason:
+        return "findings"
+    if reason.startswith("it has no"):
+        return "scored"
+    return "quality"
+
+
+def _fixable_by_training(blocked: dict) -> bool:
+    """More epochs can cure poor quality or not-yet-learned findings, not copying."""
+    return bool(blocked) and set(blocked) <= {"quality", "findings"}
 
 
 def _value_with_ci(row: pd.Series, label: str) -> str:
@@ -510,7 +805,8 @@ def _gate_counts(table, gate_names):
     out = []
     n = len(table)
     words = {"health": "were unhealthy", "memorization": "memorized training images",
-             "findings": "failed the findings audit", "scored": "had no score"}
+             "findings": "failed the findings audit", "scored": "had no score",
+             "quality": "failed the absolute-quality limit"}
     for name in gate_names:
         failed = table[table[f"gate_{name}"] == "fail"]["epoch"]
         if len(failed):
@@ -539,17 +835,136 @@ def _notes(table, gate_names, kind, *, chosen=None):
     return out
 
 
-def _recommend_none(table, label, gate_names):
+def _explain_not_stop(verdict, table, trend, label, chosen, best, closest, blocked, options,
+                      gate_names):
+    out = []
+    if verdict == "restart":
+        out.append("Training was unhealthy at the end of the run, so no checkpoint is "
+                   "recommended: the generator is no longer learning from the discriminator.")
+    elif chosen is None:
+        out.append("No checkpoint passed every gate, so this report recommends no stopping "
+                   "epoch.")
+    if chosen is not None and verdict == "train-longer":
+        row = table[table["epoch"] == chosen].iloc[0]
+        if trend["still_falling"] is None:
+            out.append(f"Epoch {chosen} passes every gate ({_value_with_ci(row, label)}), but the "
+                       f"run has only {trend['n']} scored checkpoint"
+                       f"{'s' if trend['n'] != 1 else ''}: at least {trend['window']} are needed to "
+                       f"show that the {label} has stopped falling.")
+        else:
+            out.append(f"Epoch {chosen} passes every gate ({_value_with_ci(row, label)}), but the "
+                       f"best checkpoint (epoch {best}) is among the last {trend['window']} and "
+                       f"the {label} is still falling there: a later checkpoint is likely better.")
+    if chosen is None and closest is not None:
+        row = table[table["epoch"] == closest].iloc[0]
+        what = "; ".join(blocked.values()) if blocked else "it failed a gate"
+        out.append(f"The closest checkpoint is epoch {closest} ({_value_with_ci(row, label)}), "
+                   f"which failed {len(blocked)} gate{'s' if len(blocked) != 1 else ''}: {what}.")
+    if chosen is None:
+        out.extend(_gate_counts(table, gate_names))
+    return out
+
+
+def _explain_trend(trend, label, verdict):
+    if trend["still_falling"] is None:
+        if verdict == "stop":
+            return []
+        return [f"Convergence could not be judged: {trend['n']} scored checkpoint"
+                f"{'s' if trend['n'] != 1 else ''}, fewer than the trend window of "
+                f"{trend['window']}."]
+    span = f"epochs {trend['epochs'][0]}–{trend['epochs'][-1]}"
+    drop = trend["relative_drop"]
+    change = (f"fell by {pct(drop)} along its fitted trend" if drop >= 0
+              else f"rose by {pct(-drop)} along its fitted trend")
+    test = (f"Kendall τ = {trend['tau']:.2f}, one-sided p = {fmt(trend['p_value'])}, "
+            f"α = {trend['alpha']:g}")
+    if trend["still_falling"]:
+        return [f"Over the last {trend['window']} checkpoints ({span}) the {label} {change} "
+                f"({test}): it is still falling measurably."]
+    why = ("the downward trend is not significant" if trend["p_value"] >= trend["alpha"]
+           else f"the fall is smaller than the {pct(trend['min_improvement'])} that counts as "
+                "measurable")
+    return [f"Over the last {trend['window']} checkpoints ({span}) the {label} {change} "
+            f"({test}); {why}, so training has converged for this metric."]
+
+
+def _explain_quality(table, kind, chosen, label, level, options, factor=None, source=None):
+    if chosen is None:
+        return []
+    row = table[table["epoch"] == chosen].iloc[0]
+    if kind == "1d":
+        rel = _num(row, "true_error_rel")
+        if math.isfinite(rel):
+            return [f"Absolute quality: epoch {chosen}'s true error is {pct(rel)} of the pattern's "
+                    f"y-range (limit {pct(options.max_true_error)})."]
+        return []
+    if level is None:
+        return []
+    ratio = float(row["metric_value"]) / level
+    anchor = (f", the level of {source}" if source and source != "--baseline-factor" else "")
+    return [f"Absolute quality: {label} at epoch {chosen} is {ratio:.0f}× the real-vs-real level "
+            f"({fmt(row['metric_value'])} against {fmt(level)} between two sets of real images; "
+            f"limit {factor:.0f}×{anchor})."]
+
+
+def _baseline_notes(kind, baselines, anchor, metric, label) -> list[str]:
+    if kind != "2d" or not anchor:
+        return []
+    level = baseline_level(baselines, metric)
+    value = anchor.get(metric)
+    if level is None or value is None:
+        return []
+    return [f"What the numbers mean: two sets of real images score {label} {fmt(level)}; the same "
+            f"real images blurred by half a pixel score {fmt(value)} ({float(value) / level:.0f}× "
+            "as much). This feature space is very sensitive to sharpness and intensity, so "
+            "ratios of tens or hundreds are normal for generated images; the quality limit is "
+            "that blur."]
+
+
+def _health_notes(table) -> list[str]:
+    """Say when one class's accuracy stays outside 10–90 % while the gate's average is fine."""
+    out = []
+    for col, what in (("d_acc_real", "real"), ("d_acc_fake", "fake")):
+        if col not in table.columns:
+            continue
+        acc = pd.to_numeric(table[col], errors="coerce")
+        outside = table.loc[(acc > 0.9) | (acc < 0.1), "epoch"]
+        if len(outside) and len(outside) >= max(2, len(table) // 2):
+            side = "above 90 %" if (acc.loc[outside.index] > 0.9).mean() >= 0.5 else "below 10 %"
+            out.append(f"The discriminator's accuracy on {what} images stayed {side} at "
+                       f"{_epochs(outside)} ({len(outside)} of {len(table)} checkpoints). The "
+                       "health gate uses the average over real and fake images, which is what "
+                       "the training plot shows in bold; one-sided accuracy like this is common "
+                       "early in DCGAN training but, if it persists, the discriminator is "
+                       "winning on that class.")
+    return out
+
+
+def _recommend(verdict, table, label, gate_names, trend, chosen, kind):
     recs = []
-    restart = False
-    health = table.get("gate_health")
-    if health is not None and (health == "fail").any():
-        last_unhealthy = health.iloc[-1] == "fail"
-        if last_unhealthy or (health == "fail").all():
-            restart = True
-            recs.append("Training became unhealthy (the discriminator wins or loses outright): "
-                        "restart training with another seed or a lower learning rate, as the "
-                        "seed article advises; more epochs will not recover it.")
+    if verdict == "restart":
+        recs.append("Training became unhealthy (the discriminator wins or loses outright): "
+                    "restart training with another seed or a lower learning rate, as the "
+                    "seed article advises; more epochs will not recover it.")
+        return recs
+    if verdict == "train-longer":
+        if trend["still_falling"]:
+            why = f"the {label} is still falling"
+        elif trend["still_falling"] is None:
+            why = "the run is too short to show convergence"
+        else:
+            why = (f"the {label} fell by {pct(trend['relative_drop'])} over the last "
+                   f"{trend['window']} checkpoints, too noisily to call a trend but too much to "
+                   "call it levelled off: it is too early to judge")
+        recs.append(f"Train longer (ganaudit train{kind} … --resume with more epochs), then score "
+                    f"and report again: {why}.")
+    if verdict == "stop":
+        return recs
+    if "gate_quality" in table.columns and (table["gate_quality"] == "fail").all() \
+            and verdict == "no-checkpoint-passes":
+        recs.append(f"No checkpoint reaches the absolute-quality limit and the {label} has "
+                    "stopped improving: change the training settings (learning rate, model size, "
+                    "more or better data) and train again.")
     if "gate_memorization" in table.columns and (table["gate_memorization"] == "fail").any():
         recs.append("The generator copies training images: train on more images or with "
                     "augmentation, or lower the generator's capacity, and score again.")
@@ -558,9 +973,6 @@ def _recommend_none(table, label, gate_names):
                     "that show the finding, then audit again.")
     if (table["gate_scored"] == "fail").all():
         recs.append(f"No checkpoint has a {label} score: run ganaudit score RUN.")
-    elif _still_falling(table["metric_value"]) and not restart:
-        recs.append(f"The {label} was still falling at the last epoch: train longer (--resume "
-                    "with more epochs) and score again.")
     if not recs:
         recs.append("Change the training settings (seed, learning rate, data) and train again.")
     return recs

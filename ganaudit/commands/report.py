@@ -34,6 +34,22 @@ def register(sub) -> None:
                         "image (default 0.05)")
     p.add_argument("--alpha", type=_share, default=0.05, metavar="A",
                    help="significance level for 'readers recognise the fakes' (default 0.05)")
+    p.add_argument("--trend-window", type=int, default=4, metavar="K",
+                   help="convergence: the last K scored checkpoints are tested for a downward "
+                        "trend (default 4)")
+    p.add_argument("--trend-alpha", type=_share, default=0.05, metavar="A",
+                   help="convergence: one-sided significance level of the Kendall trend test "
+                        "(default 0.05)")
+    p.add_argument("--min-improvement", type=_share, default=0.10, metavar="R",
+                   help="convergence: smallest fitted fall over the trend window, as a share of "
+                        "the metric's level, that counts as still improving (default 0.10)")
+    p.add_argument("--max-true-error", type=_share, default=0.05, metavar="R",
+                   help="1D absolute quality: largest true error as a share of the y-range "
+                        "(default 0.05)")
+    p.add_argument("--baseline-factor", type=_share, default=None, metavar="F",
+                   help="2D absolute quality: largest ratio of the ranking metric to its "
+                        "real-vs-real baseline (default: the ratio of real images blurred by "
+                        "half a pixel, measured by ganaudit score)")
     p.add_argument("--out", metavar="DIR", default=None,
                    help="report folder (default RUN/report; replaced as a whole)")
     p.set_defaults(func=run)
@@ -43,17 +59,25 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from reports.build import build_report
+    from reports.stopping import RuleOptions
 
-    index = build_report(args.run, study_dir=args.study, metric=args.metric,
-                         tolerance=args.tolerance, memorization_max=args.memorization_max,
-                         alpha=args.alpha, out_dir=args.out)
+    options = RuleOptions(metric=args.metric, tolerance=args.tolerance,
+                          memorization_max=args.memorization_max, alpha=args.alpha,
+                          trend_window=args.trend_window, trend_alpha=args.trend_alpha,
+                          min_improvement=args.min_improvement,
+                          max_true_error=args.max_true_error,
+                          baseline_factor=args.baseline_factor)
+    index = build_report(args.run, study_dir=args.study, out_dir=args.out, options=options)
     report = json.loads((index.parent / "report.json").read_text(encoding="utf-8"))
-    epoch = report["stopping_epoch"]
-    if epoch is None:
-        print("No checkpoint passed the gates; see the recommendation in the report.")
-    else:
-        print(f"Stopping epoch: {epoch}")
-    for sentence in report["rationale"][:3]:
-        print(f"  {sentence}")
+    print_verdict(report)
     print(index)
     return 0
+
+
+def print_verdict(report: dict, *, indent: str = "", sentences: int = 3) -> None:
+    """The verdict, its reasons and the recommendation, as the console shows them."""
+    print(f"{indent}Verdict: {report['verdict']} — {report['headline']}")
+    for sentence in report["rationale"][:sentences]:
+        print(f"{indent}  {sentence}")
+    for sentence in report.get("recommendations", [])[:2]:
+        print(f"{indent}  → {sentence}")

@@ -57,9 +57,27 @@ def make_run_1d(root: Path, values, *, half_width=0.01, healthy=None, pattern="s
     return run
 
 
+def write_baselines(run: Path, level: float) -> None:
+    """``RUN/baselines.json`` as ``ganaudit score`` writes it: real-vs-real FD∞ = ``level``."""
+    metrics = {"fd_inf": {"value": level, "ci_low": level - 0.2, "ci_high": level + 0.2},
+               "fd": {"value": level + 2, "ci_low": level + 1.5, "ci_high": level + 2.5},
+               "kid_mean": {"value": level / 100, "ci_low": None, "ci_high": None},
+               "precision": {"value": 0.85, "ci_low": None, "ci_high": None},
+               "recall": {"value": 0.9, "ci_low": None, "ci_high": None},
+               "density": {"value": 1.0, "ci_low": None, "ci_high": None},
+               "coverage": {"value": 0.95, "ci_low": None, "ci_high": None},
+               "authenticity": {"value": 0.6, "ci_low": None, "ci_high": None}}
+    anchor = {"fd_inf": 3 * level, "fd": 3 * level + 2, "kid_mean": 3 * level / 100}
+    (run / "baselines.json").write_text(json.dumps({
+        "metrics": metrics, "anchors": {"blur-0.5px": {"description": "blurred", "n": 40,
+                                                       "metrics": anchor}}, "n_real": 160, "n_other": 40, "features": "radiomics", "seed": 0,
+        "source": "training images vs held-out real images", "notes": []}))
+
+
 def make_run_2d(root: Path, fd_inf, *, half_width=0.3, memorization=None, impossible=None,
-                significant=None, healthy=None, audits=True) -> Path:
-    """A 2D run whose FD∞ per epoch is ``fd_inf``; per-epoch gates set by the keyword lists."""
+                significant=None, healthy=None, audits=True, baseline=1.5) -> Path:
+    """A 2D run whose FD∞ per epoch is ``fd_inf``; per-epoch gates set by the keyword lists;
+    real-vs-real FD∞ ``baseline`` (None: no baselines.json)."""
     run = root / "run2d"
     n = len(fd_inf)
     epochs = list(range(1, n + 1))
@@ -74,6 +92,8 @@ def make_run_2d(root: Path, fd_inf, *, half_width=0.3, memorization=None, imposs
         "data": {"source": "phantom", "n": 200}}))
     history = _history(epochs, healthy)
     history.to_csv(run / "history.csv", index=False)
+    if baseline is not None:
+        write_baselines(run, baseline)
     fd = np.asarray(fd_inf, dtype=float)
     mem = np.asarray(memorization, dtype=float)
     scores = pd.DataFrame({

@@ -46,7 +46,11 @@ def test_2d_report_files_and_json(report_2d):
     run, index = report_2d
     assert index == run / "report" / "index.html"
     report = json.loads((run / "report" / "report.json").read_text())
-    assert report["stopping_epoch"] == 4
+    assert report["verdict"] == "stop" and report["headline"] == "Stop at epoch 4"
+    assert report["stopping_epoch"] == 4 and report["closest_epoch"] is None
+    assert report["baselines"]["fd_inf"]["value"] == pytest.approx(1.5)
+    assert report["convergence"]["window"] == 4 and report["convergence"]["still_falling"] is False
+    assert report["rule"]["parameters"]["baseline_factor"] == pytest.approx(3.0)
     assert report["rule"]["name"] == "earliest-within-best-interval"
     assert report["rule"]["parameters"]["memorization_max"] == 0.05
     assert report["rule"]["parameters"]["metric"] == "fd_inf"
@@ -56,7 +60,7 @@ def test_2d_report_files_and_json(report_2d):
     assert sorted(rows) == [1, 2, 3, 4, 5, 6]
     assert rows[4]["chosen"] is True and rows[4]["fd_inf_ci_high"] == pytest.approx(3.4)
     assert rows[2]["gates"] == {"health": "fail", "memorization": "pass", "findings": "fail",
-                                "scored": "pass"}
+                                "quality": "fail", "scored": "pass"}  # FD∞ 6 > 3 × 1.5
     assert rows[6]["gates"]["memorization"] == "fail"
     assert rows[4]["detect_p"] == pytest.approx(0.3) and rows[1]["detect_p"] is None
     csv = pd.read_csv(run / "report" / "scores.csv")

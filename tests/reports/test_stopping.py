@@ -13,7 +13,8 @@ from tests.reports.synthetic import make_run_1d, make_run_2d, make_study
 
 def _decide(run, **options):
     data = load_run(run)
-    return decide(data.scores, kind=data.kind, options=RuleOptions(**options))
+    return decide(data.scores, kind=data.kind, options=RuleOptions(**options),
+                  baselines=data.baselines, anchor=data.anchor)
 
 
 def _text(decision) -> str:
@@ -24,14 +25,14 @@ def _decide_with_study(tmp_path, values, detect, *, half_width=0.3):
     """The decision for a 2D run scoring ``values`` and a study with ``{epoch: detect_p}``."""
     data = load_run(make_run_2d(tmp_path, values, half_width=half_width))
     study, _, _ = load_study(make_study(tmp_path, detect))
-    return decide(data.scores, kind="2d", study=study)
+    return decide(data.scores, kind="2d", study=study, baselines=data.baselines, anchor=data.anchor)
 
 
 def test_2d_picks_earliest_within_best_ci(tmp_path):
     run = make_run_2d(tmp_path, [9, 6, 4, 3.2, 3.0, 3.1], half_width=0.3)
     decision = _decide(run)
     assert decision.best_epoch == 5
-    assert decision.stopping_epoch == 4  # 3.2 ≤ 3.0 + 0.3; epoch 3 (4.0) is outside
+    assert decision.candidate_epoch == 4  # 3.2 ≤ 3.0 + 0.3; epoch 3 (4.0) is outside
     assert decision.bound == pytest.approx(3.3)
     assert "Stop at epoch 4" in decision.rationale[0]
     assert "epoch 5" in decision.rationale[1] and "FD∞" in decision.rationale[1]
@@ -41,7 +42,7 @@ def test_2d_picks_earliest_within_best_ci(tmp_path):
 
 def test_narrower_interval_moves_the_pick_later(tmp_path):
     run = make_run_2d(tmp_path, [9, 6, 4, 3.2, 3.0, 3.1], half_width=0.05)
-    assert _decide(run).stopping_epoch == 5
+    assert _decide(run).candidate_epoch == 5
 
 
 @pytest.mark.parametrize("values, with_ci, tolerance, expected, interval", [
@@ -54,7 +55,7 @@ def test_1d_true_error_rule(tmp_path, values, with_ci, tolerance, expected, inte
     run = make_run_1d(tmp_path, values, with_ci=with_ci)
     decision = _decide(run, tolerance=tolerance)
     assert decision.metric == "true_error"
-    assert decision.stopping_epoch == expected
+    assert decision.candidate_epoch == expected
     assert decision.rule["parameters"]["interval"] == interval
 
 
@@ -62,7 +63,7 @@ def test_memorizing_checkpoints_are_out_and_the_rationale_says_so(tmp_path):
     run = make_run_2d(tmp_path, [9, 6, 4, 3.1, 2.0, 1.5],
                       memorization=[0, 0, 0.01, 0.02, 0.41, 0.8])
     decision = _decide(run)
-    assert decision.stopping_epoch == 4
+    assert decision.candidate_epoch == 4
     text = _text(decision)
     assert "Epoch 6 scored the lowest FD∞ (1.5) but 80 % of its images matched a training image" \
         in text
@@ -77,8 +78,8 @@ def test_memorizing_checkpoints_are_out_and_the_rationale_says_so(tmp_path):
 def test_memorization_limit_is_configurable(tmp_path):
     run = make_run_2d(tmp_path, [9, 6, 4, 3.1, 2.0, 1.5],
                       memorization=[0, 0, 0.01, 0.02, 0.41, 0.08])
-    assert _decide(run).stopping_epoch == 4  # epochs 5 (41 %) and 6 (8 %) are out at 5 %
-    assert _decide(run, memorization_max=0.10).stopping_epoch == 6
+    assert _decide(run).candidate_epoch == 4  # epochs 5 (41 %) and 6 (8 %) are out at 5 %
+    assert _decide(run, memorization_max=0.10).candidate_epoch == 6
 
 
 @pytest.mark.parametrize("gate, kwargs, phrase", [
@@ -91,7 +92,7 @@ def test_gates_exclude_a_better_checkpoint(tmp_path, gate, kwargs, phrase):
     # Epoch 4 scores best; its gate fails, so epoch 5 (within 0.3 of nothing better) wins.
     run = make_run_2d(tmp_path, [9, 6, 4, 2.0, 3.0], **kwargs)
     decision = _decide(run)
-    assert decision.stopping_epoch == 5
+    assert decision.candidate_epoch == 5
     table = decision.table.set_index("epoch")
     assert table.loc[4, f"gate_{gate}"] == "fail"
     assert "Epoch 4 scored the lowest FD∞ (2)" in _text(decision)
@@ -99,12 +100,12 @@ def test_gates_exclude_a_better_checkpoint(tmp_path, gate, kwargs, phrase):
 
 
 def test_missing_audits_are_reported_not_excluded(tmp_path):
-    run = make_run_2d(tmp_path, [5, 3, 2])
+    run = make_run_2d(tmp_path, [5, 3, 2, 2.1, 2.05])  # levelled off after epoch 3
     scores = pd.read_csv(run / "scores.csv")
     scores.loc[2, "memorization_rate"] = float("nan")
     scores.to_csv(run / "scores.csv", index=False)
     decision = _decide(run)
-    assert decision.stopping_epoch == 3
+    assert decision.candidate_epoch == 3
     assert decision.table.set_index("epoch").loc[3, "gate_memorization"] == "not audited"
     assert "memorization audit is missing for epoch 3: those checkpoints were not checked" in _text(decision)
     assert "the stopping epoch 3 among them, so it was picked without that check." in _text(decision)
@@ -119,39 +120,41 @@ def test_missing_audits_are_reported_not_excluded(tmp_path):
 def test_reader_data_changes_the_pick(tmp_path):
     run = make_run_2d(tmp_path, [9, 6, 4, 3.2, 3.0, 3.1], half_width=0.3)
     data = load_run(run)
-    assert decide(data.scores, kind="2d").stopping_epoch == 4
+    assert decide(data.scores, kind="2d", baselines=data.baselines, anchor=data.anchor).candidate_epoch == 4
     study, _, _ = load_study(make_study(tmp_path, {4: 0.001, 5: 0.4, 6: 0.3}))
-    decision = decide(data.scores, kind="2d", study=study)
-    assert decision.stopping_epoch == 5
+    decision = decide(data.scores, kind="2d", study=study, baselines=data.baselines, anchor=data.anchor)
+    assert decision.candidate_epoch == 5
     text = _text(decision)
     assert "Readers recognised the fakes of epoch 4 better than chance (p = 0.001 < 0.05)" in text
     assert "loses to epoch 5" in text
     assert "earliest checkpoint" not in text  # epoch 5 is also the best: no interval sentence
     # A stricter alpha makes epoch 4's detection non-significant: the pick goes back.
-    assert decide(data.scores, kind="2d", study=study,
-                  options=RuleOptions(alpha=0.0005)).stopping_epoch == 4
+    assert decide(data.scores, kind="2d", study=study, baselines=data.baselines, anchor=data.anchor,
+                  options=RuleOptions(alpha=0.0005)).candidate_epoch == 4
 
 
 def test_readers_detect_every_candidate(tmp_path):
-    decision = _decide_with_study(tmp_path, [9, 3.0, 3.1], {2: 0.01, 3: 0.02})
-    assert decision.stopping_epoch == 2
+    decision = _decide_with_study(tmp_path, [9, 3.0, 3.1, 3.05, 3.1],
+                                  {2: 0.01, 3: 0.02, 4: 0.03, 5: 0.01})
+    assert decision.verdict == "stop" and decision.stopping_epoch == 2
     assert "Readers recognised the fakes of every checkpoint within the interval" in _text(decision)
 
 
-@pytest.mark.parametrize("kwargs, values, phrase", [
-    ({"healthy": [False] * 4}, [5, 4, 3, 2], "restart training"),
-    ({"memorization": [0.3] * 4}, [5, 4, 3, 2], "copies training images"),
-    ({"memorization": [0.3] * 4}, [5, 4, 3, 2], "still falling at the last epoch: train longer"),
-    ({"impossible": [1] * 4}, [5, 4, 3, 2], "invents or distorts findings"),
+@pytest.mark.parametrize("kwargs, values, verdict, phrase", [
+    ({"healthy": [False] * 4}, [5, 4, 3, 2], "restart", "restart training"),
+    ({"memorization": [0.3] * 4}, [5, 4, 3, 2], "no-checkpoint-passes", "copies training images"),
+    ({}, [9, 8, 7, 6], "train-longer", "Train longer"),  # all above 3× the baseline, falling
+    ({"impossible": [1] * 4}, [5, 4, 3, 2], "train-longer", "invents or distorts findings"),
 ])
-def test_no_checkpoint_passes(tmp_path, kwargs, values, phrase):
+def test_no_checkpoint_passes(tmp_path, kwargs, values, verdict, phrase):
     run = make_run_2d(tmp_path, values, **kwargs)
     decision = _decide(run)
+    assert decision.verdict == verdict
     assert decision.stopping_epoch is None and decision.best_epoch is None
-    assert decision.rationale[0].startswith("No checkpoint passed the gates")
-    assert "4 of 4 checkpoints" in decision.rationale[1]
+    assert "4 of 4 checkpoints" in _text(decision)
     assert any(phrase in r for r in decision.recommendations), decision.recommendations
     assert not decision.table["chosen"].any()
+    assert decision.closest_epoch is not None and decision.blocked
 
 
 def test_no_checkpoint_passes_1d_unhealthy(tmp_path):
@@ -164,8 +167,10 @@ def test_no_checkpoint_passes_1d_unhealthy(tmp_path):
 def test_last_epoch_best_and_falling_recommends_longer_training(tmp_path):
     run = make_run_1d(tmp_path, [0.5, 0.3, 0.2, 0.1], half_width=0.001)
     decision = _decide(run)
-    assert decision.stopping_epoch == 4
-    assert "training longer" in " ".join(decision.recommendations)
+    assert decision.verdict == "train-longer" and decision.stopping_epoch is None
+    assert decision.candidate_epoch == 4
+    assert decision.convergence["still_falling"] is True
+    assert "Train longer" in " ".join(decision.recommendations)
 
 
 @pytest.mark.parametrize("kind_run, options, match", [
@@ -196,15 +201,15 @@ def test_kid_interval_uses_std(tmp_path):
     decision = _decide(run, metric="kid_mean")
     assert decision.best_epoch == 3
     assert decision.bound == pytest.approx(0.032)
-    assert decision.stopping_epoch == 2
+    assert decision.candidate_epoch == 2
 
 
 def test_readers_move_the_pick_inside_the_interval(tmp_path):
-    run = make_run_2d(tmp_path, [9, 3.2, 3.1, 3.0], half_width=0.3)
+    run = make_run_2d(tmp_path, [9, 3.2, 3.1, 3.0, 3.05, 3.1], half_width=0.3)
     data = load_run(run)
     study, _, _ = load_study(make_study(tmp_path, {2: 0.004}))
-    decision = decide(data.scores, kind="2d", study=study)
-    assert decision.stopping_epoch == 3 and decision.best_epoch == 4
+    decision = decide(data.scores, kind="2d", study=study, baselines=data.baselines, anchor=data.anchor)
+    assert decision.candidate_epoch == 3 and decision.best_epoch == 4
     text = _text(decision)
     assert ("epoch 3 is the earliest checkpoint within its 95 % confidence interval (FD∞ ≤ 3.3) "
             "whose fakes readers could not recognise") in text
@@ -219,16 +224,16 @@ def test_rejected_ties_share_one_sentence(tmp_path):
 
 
 def test_readers_push_the_pick_past_the_best_epoch(tmp_path):
-    decision = _decide_with_study(tmp_path, [5, 3.0, 3.1], {2: 0.001, 3: 0.6})
-    assert (decision.stopping_epoch, decision.best_epoch) == (3, 2)
+    decision = _decide_with_study(tmp_path, [5, 3.0, 3.1, 3.2, 3.15], {2: 0.001, 3: 0.6})
+    assert (decision.candidate_epoch, decision.best_epoch) == (3, 2)
     text = _text(decision)
     assert "so it is preferred to the better-scoring epoch 2, whose fakes readers recognise" in text
     assert "the earlier checkpoint is preferred" not in text
 
 
 def test_study_without_this_runs_checkpoints_is_said_in_the_rationale(tmp_path):
-    decision = _decide_with_study(tmp_path, [5, 3.0, 3.1], {7: 0.001, 8: 0.6})
-    assert decision.stopping_epoch == 2
+    decision = _decide_with_study(tmp_path, [5, 3.0, 3.1, 3.2, 3.15], {7: 0.001, 8: 0.6})
+    assert decision.candidate_epoch == 2
     assert "The reading study has no results for any of this run's checkpoints" in _text(decision)
 
 
@@ -262,6 +267,6 @@ def test_memorization_onset_names_the_first_copying_checkpoint(tmp_path):
     run = make_run_2d(tmp_path, [9, 4, 3.9, 3, 4.5, 3.5, 3.2], half_width=0.05,
                       memorization=[0, 0, 0, 0.3, 0.01, 0.2, 0.3])
     decision = _decide(run)
-    assert decision.stopping_epoch == 3
+    assert decision.candidate_epoch == 3
     assert ("Memorization starts at epoch 4 (epochs 4, 6 and 7 memorize training images; every "
             "checkpoint from epoch 6 on does); the stopping epoch 3 comes before it.") in _text(decision)

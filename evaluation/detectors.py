@@ -152,25 +152,22 @@ def brain_mask(image: np.ndarray, *, fov_mm: float = FOV_MM) -> np.ndarray:
     ys, xs = cy + np.outer(np.sin(angles), t), cx + np.outer(np.cos(angles), t)
     profiles = ndi.map_coordinates(ndi.gaussian_filter(image, 0.5), [ys, xs], order=1, cval=float(lo))
     in_head = ndi.map_coordinates(head.astype(np.float32), [ys, xs], order=0, cval=0.0) > 0.5
-    scalp_steps = int(MAX_SCALP_MM / px / step)
-    edge = np.empty(BRAIN_RAYS)
-    for k in range(BRAIN_RAYS):
-        profile = profiles[k]
-        # The scalp's outer surface: the outermost tissue sample (closing and hole filling
-        # may have added dark specks outside it to the head mask).
-        tissue = np.nonzero(in_head[k] & (profile >= dark))[0]
-        outer = int(tissue.max()) if len(tissue) else 0
-        edge[k] = t[outer] - FALLBACK_RIM_MM / px
-        j = outer
-        while j > 0 and profile[j] >= dark and j > outer - scalp_steps:  # through the scalp
-            j -= 1
-        if j <= 0 or profile[j] >= dark:
-            continue
-        start = j
-        while j > 0 and profile[j] < dark:  # through skull and CSF
-            j -= 1
-        if (start - j) * step * px >= MIN_DARK_MM:
-            edge[k] = min(t[j], t[outer] - MIN_RIM_MM / px)
+    # Per ray, from the outside in (indices along a ray grow outwards):
+    bright = profiles >= dark
+    index = np.arange(len(t))
+    # the scalp's outer surface: the outermost tissue sample (closing and hole filling may have
+    # added dark specks outside it to the head mask);
+    tissue = in_head & bright
+    outer = np.where(tissue.any(axis=1), len(t) - 1 - np.argmax(tissue[:, ::-1], axis=1), 0)
+    # the skull band's outer end: the first dark sample inside it, at most MAX_SCALP_MM in;
+    below_outer = index[None, :] <= outer[:, None]
+    band_start = np.where(~bright & below_outer, index[None, :], -1).max(axis=1)
+    # its inner end: the first tissue sample inside the band (the brain's edge).
+    band_end = np.where(bright & (index[None, :] <= band_start[:, None]), index[None, :], 0).max(axis=1)
+    band = ((band_start >= 1) & (band_start >= outer - int(MAX_SCALP_MM / px / step))
+            & ((band_start - band_end) * step * px >= MIN_DARK_MM))
+    edge = np.where(band, np.minimum(t[band_end], t[outer] - MIN_RIM_MM / px),
+                    t[outer] - FALLBACK_RIM_MM / px)
     padded = np.concatenate([edge[-3:], edge, edge[:3]])
     edge = np.median(np.lib.stride_tricks.sliding_window_view(padded, 7), axis=1)
     yy, xx = np.mgrid[0:size, 0:size]

@@ -82,6 +82,72 @@ def _seconds(timeout: str) -> float:
     return float(dask.utils.parse_timedelta(timeout))
 
 
+class Progress:
+    """A progress bar for slow items (checkpoints): items per minute and an ETA that holds.
+
+    tqdm's own rate and ETA average over every item, and the first item of a run (or of each
+    worker) is slower than the rest: it loads Keras, calibrates the findings detector and
+    warms caches. Here the rate is counted from the first completion on (the steady state),
+    so the ETA is the remaining items at that rate; before any item has finished it says so.
+    """
+
+    def __init__(self, *, total: int | None, desc: str, unit: str, enabled: bool, clock=None):
+        import time
+
+        from tqdm.auto import tqdm
+
+        self.clock = clock or time.monotonic
+        self.total, self.unit = total, unit
+        self.times: list[float] = []
+        self.bar = tqdm(total=total, desc=desc, unit=unit, disable=not enabled,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
+        self.start = self.clock()
+        self.bar.set_postfix_str(self.describe(), refresh=False)
+
+    def rate_per_minute(self) -> float | None:
+        """Items per minute since the first completion (None until two have finished)."""
+        if len(self.times) < 2:
+            return None
+        span = self.times[-1] - self.times[0]
+        return 60.0 * (len(self.times) - 1) / span if span > 0 else None
+
+    def eta_seconds(self) -> float | None:
+        rate = self.rate_per_minute()
+        if self.total is None:
+            return None
+        left = self.total - len(self.times)
+        if left <= 0:
+            return 0.0
+        if rate is None:
+            return None
+        return max(60.0 * left / rate - (self.clock() - self.times[-1]), 0.0)
+
+    def describe(self) -> str:
+        rate, eta = self.rate_per_minute(), self.eta_seconds()
+        if rate is None:
+            return ", first ones warming up" if not self.times else ", measuring the rate"
+        text = f", {rate:.1f} {self.unit}s/min" if rate >= 1 else f", {60 / rate:.0f} s/{self.unit}"
+        if eta is not None:
+            minutes, seconds = divmod(int(round(eta)), 60)
+            hours, minutes = divmod(minutes, 60)
+            text += f", ETA {hours:d}:{minutes:02d}:{seconds:02d}" if hours else f", ETA {minutes:02d}:{seconds:02d}"
+        return text
+
+    def update(self) -> None:
+        self.times.append(self.clock())
+        self.bar.set_postfix_str(self.describe(), refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def map_ordered(
     func: Callable[..., Any],
     items: Iterable[Any],
@@ -93,6 +159,7 @@ def map_ordered(
     max_pending: int | None = None,
     progress: bool = True,
     desc: str = "",
+    unit: str = "item",
 ) -> list[Any]:
     """Compute ``func(item, **shared)`` for every item and return the results in item order.
 
@@ -114,9 +181,11 @@ def map_ordered(
     max_pending : int, optional
         Tasks submitted but not finished; default twice the number of workers.
     progress : bool, default True
-        Show a tqdm progress bar as tasks finish.
+        Show a progress bar as tasks finish (items per minute and an ETA, see :class:`Progress`).
     desc : str
         Label of the progress bar.
+    unit : str, default "item"
+        What an item is called on the bar ("checkpoint").
 
     Returns
     -------
@@ -129,14 +198,17 @@ def map_ordered(
         Bad ``workers``, an unreachable scheduler, or an ``InputError`` raised by a task
         (re-raised unchanged; the remaining tasks are cancelled).
     """
-    from tqdm.auto import tqdm
-
     check_workers(workers)
     shared = dict(shared or {})
     if total is None and hasattr(items, "__len__"):
         total = len(items)
     if scheduler is None and workers == 1:
-        return [func(item, **shared) for item in tqdm(items, total=total, desc=desc, disable=not progress)]
+        results = []
+        with Progress(total=total, desc=desc, unit=unit, enabled=progress) as bar:
+            for item in items:
+                results.append(func(item, **shared))
+                bar.update()
+        return results
 
     from distributed import as_completed
 
@@ -170,10 +242,10 @@ def map_ordered(
         try:
             while len(index) < limit and submit_next():
                 pass
-            with tqdm(total=total, desc=desc, disable=not progress) as bar:
+            with Progress(total=total, desc=desc, unit=unit, enabled=progress) as bar:
                 for future in running:
                     results[index[future.key]] = future.result()
-                    bar.update(1)
+                    bar.update()
                     submit_next()
         except BaseException:
             client.cancel(submitted)

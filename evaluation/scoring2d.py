@@ -662,7 +662,7 @@ def score_run_2d(
     tasks = ((epoch, generate(run_dir, epoch, n, seed=seed)) for epoch in epochs)
     rows = map_ordered(
         _score_task, tasks, total=len(epochs), workers=workers, scheduler=scheduler,
-        progress=progress, desc="scoring checkpoints",
+        progress=progress, desc="scoring checkpoints", unit="checkpoint",
         # Absolute paths: workers of an existing cluster need not share our working folder.
         shared=dict(run_dir=str(run_dir.resolve()),
                     extractor=(f"keras:{Path(features.removeprefix('keras:')).resolve()}"

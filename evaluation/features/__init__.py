@@ -185,14 +185,18 @@ def extract(images, extractor, *, cache: bool = True, batch_size: int = 64, prog
             return found
     parts = []
     slices = list(_batches(images.shape[0], int(batch_size)))
-    for rows in tqdm(slices, desc=f"{extractor.name} features", unit="batch", disable=None if progress else True, leave=False):
-        part = np.asarray(extractor(images[rows]), dtype=np.float64)
-        if part.ndim != 2 or part.shape[0] != rows.stop - rows.start:
-            raise InputError(
-                f"feature extractor {extractor.name!r} returned shape {part.shape} for {rows.stop - rows.start} "
-                "images; it must return one feature row per image, shape (N, D)"
-            )
-        parts.append(part)
+    # Counted in images, so the bar shows images/s and an ETA (batches are of equal cost).
+    with tqdm(total=images.shape[0], desc=f"{extractor.name} features", unit="img",
+              disable=None if progress else True, leave=False) as bar:
+        for rows in slices:
+            part = np.asarray(extractor(images[rows]), dtype=np.float64)
+            bar.update(rows.stop - rows.start)
+            if part.ndim != 2 or part.shape[0] != rows.stop - rows.start:
+                raise InputError(
+                    f"feature extractor {extractor.name!r} returned shape {part.shape} for {rows.stop - rows.start} "
+                    "images; it must return one feature row per image, shape (N, D)"
+                )
+            parts.append(part)
     features = np.concatenate(parts, axis=0)
     if features.shape[1] == 0 or len({p.shape[1] for p in parts}) != 1:
         raise InputError(f"feature extractor {extractor.name!r} returned a varying or zero number of features per batch")

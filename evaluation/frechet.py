@@ -434,6 +434,12 @@ def _wishart_factor(rng, factor: np.ndarray, triangular: bool, n: int) -> np.nda
     from scipy.linalg.blas import dtrmm
 
     r = factor.shape[1]
+    if r > n - 1:
+        # More directions than degrees of freedom (the generated-side world moved onto the
+        # real side's factor, with fewer generated images than that rank, e.g. copies of a
+        # training subset): Bartlett's χ² would have df ≤ 0, so draw the n centred rows.
+        z = rng.standard_normal((r, n))
+        return factor @ (z - z.mean(axis=1, keepdims=True)) / np.sqrt(n - 1)
     b = np.tril(rng.standard_normal((r, r)), -1)
     b[np.diag_indices(r)] = np.sqrt(rng.chisquare(n - 1 - np.arange(r)))
     if triangular:

@@ -280,3 +280,17 @@ def test_gaussian_interval_ignores_exactly_dependent_features_and_row_order():
 def test_interval_method_is_checked():
     with pytest.raises(InputError, match="unknown FD interval method 'wild'; use one of: gaussian, resample"):
         fd_bootstrap_ci(np.eye(4), np.eye(4), method="wild")
+
+
+def test_fd_interval_when_the_generated_set_copies_part_of_the_real_one():
+    """A memorizing checkpoint with fewer images than features: the generated rows are a subset
+    of the real rows, so the generated-side world takes the real side's rank (39 here) with only
+    24 images; the interval must still come out (it raised 'df <= 0')."""
+    from evaluation.frechet import fd_bootstrap_ci, frechet_distance_from_features
+
+    rng = np.random.default_rng(0)
+    real = rng.standard_normal((40, 100))
+    fake = real[rng.choice(40, 24, replace=False)]
+    low, high = fd_bootstrap_ci(real, fake, n_boot=20, seed=0)
+    estimate = frechet_distance_from_features(real, fake)
+    assert 0 <= low <= estimate <= high and np.isfinite(high)

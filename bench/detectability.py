@@ -175,7 +175,7 @@ def run_power(args, settings_kw: dict) -> dict:
 def run_null(args, settings_kw: dict) -> None:
     import pandas as pd
 
-    from evaluation.detectability import DetectabilitySettings, detectability
+    from evaluation.detectability import DetectabilitySettings, auc_test, detectability
 
     print(f"null: {args.seeds} seeds, {args.null_n} + {args.null_n} real images at {args.size}² "
           f"(two phantom populations per seed); load {load()}", flush=True)
@@ -187,18 +187,27 @@ def run_null(args, settings_kw: dict) -> None:
         result = detectability(a, b, settings=DetectabilitySettings(seed=k, saliency_images=0, **settings_kw))
         s = result.summary
         covers = s["auc_ci_low"] <= 0.5 <= s["auc_ci_high"]
+        # The same scores with plain DeLong / Mann-Whitney variances, side by side.
+        plain = auc_test(result.table["score"], result.table["label"], alpha=s["settings"]["alpha"])
         rows.append({"seed": k, "auc": s["auc"], "auc_ci_low": s["auc_ci_low"],
-                     "auc_ci_high": s["auc_ci_high"], "p_value": s["p_value"], "covers": covers})
+                     "auc_ci_high": s["auc_ci_high"], "p_value": s["p_value"], "covers": covers,
+                     "plain_ci_low": plain["ci_low"], "plain_ci_high": plain["ci_high"],
+                     "plain_p_value": plain["p_value"],
+                     "plain_covers": plain["ci_low"] <= 0.5 <= plain["ci_high"]})
         print(f"  seed {k:3d}: AUC {s['auc']:.3f} [{s['auc_ci_low']:.3f}, {s['auc_ci_high']:.3f}] "
               f"p {s['p_value']:.3f}{'' if covers else '  <- CI misses 0.5'}", flush=True)
     table = pd.DataFrame(rows)
     if args.csv is not None:
         table.to_csv(args.csv, index=False)
     covered = int(table["covers"].sum())
+    plain = int(table["plain_covers"].sum())
     print(f"null: CI covers 0.5 in {covered}/{len(table)} seeds ({100 * covered / len(table):.1f} %; "
           f"target ≥ 95 %); mean AUC {table['auc'].mean():.3f} (sd {table['auc'].std():.3f}); "
           f"p < 0.05 in {int((table['p_value'] < 0.05).sum())}/{len(table)}; "
           f"{time.perf_counter() - wall:.0f} s; load {load()}", flush=True)
+    print(f"      plain DeLong/Mann-Whitney variances (factor 1) on the same scores: CI covers 0.5 in "
+          f"{plain}/{len(table)}, p < 0.05 in {int((table['plain_p_value'] < 0.05).sum())}/{len(table)}",
+          flush=True)
 
 
 def main(argv=None) -> int:

@@ -61,11 +61,12 @@ FILES = (SUMMARY_FILE, SCORES_FILE, GALLERY_FILE, SALIENCY_FILE, SALIENCY_ARRAY_
 # Pooled out-of-fold scores are not independent: every fold's model learnt from the other folds'
 # images, so a chance difference between two folds enters the AUC twice (once through each
 # fold's model). For a learner whose scores follow the training sets' chance mean difference
-# (a linear model on a few features) this doubles the AUC's variance under the null, for any
-# number of folds; in our null study of the feature test plain DeLong intervals covered 0.5
-# only 82 % of the time. The feature test therefore doubles both variances. The CNN's factor is
-# a setting (DetectabilitySettings.variance_factor), chosen from its own null study.
-FEATURE_VARIANCE_FACTOR = 2.0
+# (a linear model) this doubles the AUC's variance under the null, for any number of folds.
+# The null studies agree: the AUC's variance over real-vs-real replicates was 2.2× DeLong's for
+# the feature test and 1.5× for the CNN (plain intervals covered 0.5 in 82 % and 90 % of
+# replicates). Both variances are therefore doubled (docs/audits.md).
+CROSS_FIT_VARIANCE_FACTOR = 2.0
+FEATURE_VARIANCE_FACTOR = CROSS_FIT_VARIANCE_FACTOR
 # scores.csv columns that ``ganaudit score RUN`` fills per checkpoint, and their summary keys.
 SCORING_COLUMNS = {"detectability_auc": KEY_AUC, "detectability_auc_ci_low": KEY_AUC_CI_LOW,
                    "detectability_auc_ci_high": KEY_AUC_CI_HIGH}
@@ -104,11 +105,10 @@ class DetectabilitySettings:
         Use at most this many images of each set (a seeded random subset); None: all.
     saliency_images : int, default 16
         Most detectable fakes averaged into the occlusion map (0: no map).
-    variance_factor : float, default 1
+    variance_factor : float, default 2
         Multiplies the AUC's DeLong and null variances: pooled out-of-fold scores are not
-        independent (see ``FEATURE_VARIANCE_FACTOR``). For this CNN the null study
-        (``bench/detectability.py --null``, docs/audits.md) found no inflation worth
-        correcting, so 1.
+        independent (see ``CROSS_FIT_VARIANCE_FACTOR``; ``bench/detectability.py --null``).
+        1 gives plain DeLong and Mann–Whitney, too narrow for cross-fitted scores.
     """
 
     folds: int = 5
@@ -121,7 +121,7 @@ class DetectabilitySettings:
     alpha: float = 0.05
     max_per_set: int | None = None
     saliency_images: int = 16
-    variance_factor: float = 1.0
+    variance_factor: float = CROSS_FIT_VARIANCE_FACTOR
 
     def __post_init__(self) -> None:
         whole = {"folds": 2, "epochs": 1, "min_steps": 0, "batch_size": 1, "width": 1, "saliency_images": 0}
@@ -189,7 +189,7 @@ def auc_delong(scores, labels, *, alpha: float = 0.05, variance_factor: float = 
         The interval is AUC ± z_(1−alpha/2)·SE, clipped to [0, 1].
     variance_factor : float, default 1
         DeLong's variance is multiplied by this (pooled out-of-fold scores need more than 1:
-        see ``FEATURE_VARIANCE_FACTOR``).
+        see ``CROSS_FIT_VARIANCE_FACTOR``).
 
     Returns
     -------

@@ -325,31 +325,43 @@ def variance_components(answers: pd.DataFrame, key: pd.DataFrame, readers: list[
     return out
 
 
-def losing_checkpoints(study_dir, *, alpha: float = 0.05) -> list[dict]:
-    """Checkpoints whose fakes readers detected significantly better than another checkpoint's.
+def load_comparison(study_dir) -> tuple[pd.DataFrame, dict] | None:
+    """``STUDY/analysis/comparison.csv`` and ``comparison.json``, or None when nothing was compared.
 
-    Reads ``STUDY/analysis/comparison.csv`` and ``comparison.json`` (written by ``ganaudit
-    study analyze``). Returns one dict per significant pair: ``loser`` (higher mean AUC: its
-    fakes are easier to tell from real), ``winner``, ``difference`` (loser − winner, > 0),
-    ``p_value``, ``ci_low``, ``ci_high`` (of the difference). With more than two checkpoints
-    a pair counts only when the omnibus F test is significant too (protected comparisons).
-    An empty list when nothing differs significantly or the study has one checkpoint.
+    Strict: a missing ``comparison.json`` (an analysis older than the comparison) or a table
+    without its columns is an error naming the command that rewrites them.
     """
     folder = Path(study_dir) / "analysis"
     table_path, test_path = folder / COMPARISON_FILE, folder / COMPARISON_TEST_FILE
+    how = f"run 'ganaudit study analyze {study_dir}' again"
     if not test_path.is_file():
-        raise InputError(f"{test_path} is missing; run 'ganaudit study analyze {study_dir}' first")
+        raise InputError(f"{test_path} is missing (the analysis predates the checkpoint comparison); {how}")
     try:
         test = json.loads(test_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read {test_path} ({exc}); run 'ganaudit study analyze {study_dir}' again") from exc
+        raise InputError(f"cannot read {test_path} ({exc}); {how}") from exc
     if not table_path.is_file():
-        return []
-    table = pd.read_csv(table_path, dtype={"condition_a": str, "condition_b": str})
-    missing = set(COMPARISON_COLUMNS) - set(table.columns)
-    if missing or "p_value" not in test or "df1" not in test:
-        raise InputError(f"{table_path} or {test_path} lacks {sorted(missing) or ['p_value', 'df1']}; run "
-                         f"'ganaudit study analyze {study_dir}' again")
+        return None
+    try:
+        table = pd.read_csv(table_path, dtype={"condition_a": str, "condition_b": str})
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise InputError(f"cannot read {table_path} ({exc}); {how}") from exc
+    missing = sorted(set(COMPARISON_COLUMNS) - set(table.columns))
+    missing += [k for k in ("p_value", "df1") if not isinstance(test, dict) or k not in test]
+    if missing:
+        raise InputError(f"{table_path} / {test_path} lack {missing}; {how}")
+    return table, test
+
+
+def losing_pairs(table: pd.DataFrame, test: dict, *, alpha: float = 0.05) -> list[dict]:
+    """Pairs where readers detected one checkpoint's fakes significantly better than another's.
+
+    One dict per significant pair of ``comparison.csv``: ``loser`` (higher mean AUC: its fakes
+    are easier to tell from real), ``winner``, ``difference`` (loser − winner, > 0),
+    ``p_value``, ``ci_low``, ``ci_high`` (of that difference). With more than two checkpoints
+    a pair counts only when the omnibus F test (``test``, from ``comparison.json``) is
+    significant too (protected comparisons).
+    """
     if test["df1"] > 1 and not (test["p_value"] is not None and test["p_value"] < alpha):
         return []
     out = []
@@ -363,6 +375,12 @@ def losing_checkpoints(study_dir, *, alpha: float = 0.05) -> list[dict]:
                     "ci_low": float(-row.ci_high if flip else row.ci_low),
                     "ci_high": float(-row.ci_low if flip else row.ci_high)})
     return out
+
+
+def losing_checkpoints(study_dir, *, alpha: float = 0.05) -> list[dict]:
+    """:func:`losing_pairs` of an analysed study folder; an empty list when nothing was compared."""
+    loaded = load_comparison(study_dir)
+    return [] if loaded is None else losing_pairs(*loaded, alpha=alpha)
 
 
 def bootstrap_accuracy_ci(answers: pd.DataFrame, readers: list[str], *, n_boot: int = 2000, seed: int = 0,

@@ -115,7 +115,8 @@ def build_report(run_dir: str | Path, *, study_dir: str | Path | None = None,
                               memorization_max=memorization_max, alpha=alpha)
     data = load_run(run_dir, study_dir=study_dir)
     decision = decide(data.scores, kind=data.kind, options=options, study=data.study,
-                      baselines=data.baselines, anchor=data.anchor)
+                      baselines=data.baselines, anchor=data.anchor,
+                      comparison=data.study_comparison)
     table = decision.table.copy()
     if "kid_mean" in table.columns and "kid_std" in table.columns:
         table["kid_low"] = table["kid_mean"] - table["kid_std"]

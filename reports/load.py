@@ -54,6 +54,9 @@ class RunData:
     study_path: Path | None = None
     study_readers: pd.DataFrame | None = None
     study_plot: Path | None = None
+    #: ``STUDY/analysis/comparison.csv`` (with ``epoch_a``/``epoch_b``) and ``comparison.json``
+    #: (the Obuchowski–Rockette comparison of checkpoints), or None when nothing was compared
+    study_comparison: tuple[pd.DataFrame, dict] | None = None
     #: 2D: real-vs-real baselines from ``RUN/baselines.json`` (metric → value/interval)
     baselines: dict = field(default_factory=dict)
     baselines_info: dict = field(default_factory=dict)
@@ -297,4 +300,15 @@ def load_run(run_dir: str | Path, *, study_dir: str | Path | None = None) -> Run
                                            f"ganaudit study analyze {data.study_path}")
         if (analysis / "reader_accuracy.png").is_file():
             data.study_plot = analysis / "reader_accuracy.png"
+        from reader_study.analysis import COMPARISON_TEST_FILE, load_comparison
+
+        # Analyses older than the checkpoint comparison have no comparison.json: no comparison.
+        if (analysis / COMPARISON_TEST_FILE).is_file():
+            data.study_comparison = load_comparison(data.study_path)
+        if data.study_comparison is not None:
+            pairs = data.study_comparison[0]
+            for side in ("a", "b"):
+                pairs[f"epoch_{side}"] = pd.array(
+                    [int(m.group(1)) if (m := _LABEL.match(str(label))) else pd.NA
+                     for label in pairs[f"condition_{side}"]], dtype="Int64")
     return data

@@ -39,7 +39,11 @@ Which checkpoint (rule name ``earliest-within-best-interval``):
    (1 + tolerance) (default tolerance 0.05 when no interval exists).
 3. With reader data, a checkpoint whose fakes readers recognise better than chance
    (one-sided exact binomial ``detect_p`` < ``alpha``) loses to one within the interval that
-   they cannot recognise (checkpoints not in the study count as "not recognised").
+   they cannot recognise (checkpoints not in the study count as "not recognised"). A
+   checkpoint whose fakes readers detect significantly better than another's (the
+   Obuchowski–Rockette comparison of ``study analyze``, ``comparison.csv``, p < ``alpha``;
+   with three or more checkpoints after a significant omnibus test) loses to that one when
+   both are within the interval.
 """
 
 from __future__ import annotations
@@ -407,7 +411,8 @@ def _epochs(epochs) -> str:
 
 def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = None,
            study: pd.DataFrame | None = None, baselines: dict | None = None,
-           anchor: dict | None = None) -> Decision:
+           anchor: dict | None = None,
+           comparison: tuple[pd.DataFrame, dict] | None = None) -> Decision:
     """Apply the stopping rule to a run's scores and give the verdict.
 
     Parameters
@@ -429,6 +434,10 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
     anchor : dict, optional
         2D: the same metrics for held-out real images blurred by half a pixel (metric →
         value), from ``RUN/baselines.json`` → ``anchors``; sets the default quality limit.
+    comparison : (DataFrame, dict), optional
+        The reading study's comparison of checkpoints (``comparison.csv`` with integer
+        ``epoch_a``/``epoch_b`` columns, and ``comparison.json``), as
+        :func:`reports.load.load_run` reads it.
 
     Returns
     -------
@@ -548,8 +557,11 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
         table["within_interval"] = table["passes_gates"] & (table["metric_value"] <= bound)
         within = table[table["within_interval"]]
         passed_over: list[pd.Series] = []
+        beaten: dict[int, dict] = {}
         if study is not None:
             detected = within["readers_detect"].map(lambda v: _flag(v) is True)
+            beaten = _beaten(comparison, within, options.alpha)
+            detected = detected | within["epoch"].isin(list(beaten))
             undetected = within[~detected]
             pick = undetected if not undetected.empty else within
             first = int(pick.iloc[0]["epoch"])
@@ -575,7 +587,7 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
             rationale.extend(_explain_choice(table, chosen_row, best_row, label, interval_text,
                                              bound, readers_moved=bool(passed_over)))
             rationale.extend(_explain_readers(chosen_row, passed_over, within, options,
-                                              study is not None))
+                                              study is not None, beaten))
             if study is not None and table["detect_p"].isna().all():
                 rationale.append("The reading study has no results for any of this run's "
                                  "checkpoints (its fakes are not labelled epoch-NNNN of this "
@@ -720,7 +732,28 @@ def _explain_choice(table, chosen_row, best_row, label, interval_text, bound, *,
     return out
 
 
-def _explain_readers(chosen_row, passed_over, within, options, have_study):
+def _beaten(comparison, within, alpha) -> dict[int, dict]:
+    """Within-interval epochs whose fakes readers detected significantly better than another
+    within-interval epoch's (loser epoch → the first such loss, with ``winner_epoch``)."""
+    if comparison is None:
+        return {}
+    from reader_study.analysis import losing_pairs
+
+    table, test = comparison
+    epoch_of = {}
+    for side in ("a", "b"):
+        epoch_of.update({label: epoch for label, epoch in zip(table[f"condition_{side}"], table[f"epoch_{side}"])
+                         if pd.notna(epoch)})
+    inside = {int(e) for e in within["epoch"]}
+    out: dict[int, dict] = {}
+    for loss in losing_pairs(table, test, alpha=alpha):
+        loser, winner = epoch_of.get(loss["loser"]), epoch_of.get(loss["winner"])
+        if loser is not None and winner is not None and int(loser) in inside and int(winner) in inside:
+            out.setdefault(int(loser), {**loss, "winner_epoch": int(winner)})
+    return out
+
+
+def _explain_readers(chosen_row, passed_over, within, options, have_study, beaten=None):
     if not have_study:
         return []
     out = []
@@ -734,6 +767,14 @@ def _explain_readers(chosen_row, passed_over, within, options, have_study):
     how = (f"whose fakes readers could not tell from real images (p = {fmt(p_chosen)})"
            if pd.notna(p_chosen) else "which was not part of the reading study")
     for row in passed_over:
+        loss = (beaten or {}).get(int(row["epoch"]))
+        if loss is not None:
+            out.append(f"Readers told epoch {int(row['epoch'])}'s fakes from real images significantly "
+                       f"better than epoch {loss['winner_epoch']}'s (mean AUC higher by "
+                       f"{fmt(loss['difference'])}, 95 % CI {fmt(loss['ci_low'])} to "
+                       f"{fmt(loss['ci_high'])}, p = {fmt(loss['p_value'])} < {options.alpha}, "
+                       f"Obuchowski–Rockette comparison), so it loses to epoch {loss['winner_epoch']}.")
+            continue
         out.append(f"Readers recognised the fakes of epoch {int(row['epoch'])} better than chance "
                    f"(p = {fmt(row['detect_p'])} < {options.alpha}), so it loses to epoch "
                    f"{chosen}, {how}.")

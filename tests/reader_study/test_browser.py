@@ -323,6 +323,31 @@ def test_sign_out_button_signs_out_for_good(browser, served, study):
     page.context.close()
 
 
+def test_an_over_long_note_is_refused_with_a_message_not_cut(browser, served, study):
+    from reader_study.store import MAX_NOTE
+
+    page = _new_page(browser, record=False)
+    _login(page, served, study, "bob")
+    case = _state(page)["case"]
+    before = len(_answers(study, "bob"))
+    page.fill(".ga-note", "n" * (MAX_NOTE + 5))  # a paste: no length attribute cuts it
+    assert page.locator(".ga-note").input_value() == "n" * (MAX_NOTE + 5)
+    page.keyboard.press("Escape")
+    page.keyboard.press("r")
+    page.keyboard.press("3")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f".ga-notice:has-text('over the limit of {MAX_NOTE}')")
+    assert page.locator(".ga-note-count").text_content() == f"{MAX_NOTE + 5} of at most {MAX_NOTE} characters"
+    assert _state(page)["case"] == case and len(_answers(study, "bob")) == before
+    page.fill(".ga-note", "n" * MAX_NOTE)
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+    _wait_for_new_case(page, case)
+    stored = _answers(study, "bob").set_index("case_id").loc[case]
+    assert stored["note"] == "n" * MAX_NOTE and stored["call"] == "real"
+    page.context.close()
+
+
 def test_invite_link_signs_the_reader_in(browser, served, study):
     from reader_study.study import Study
 

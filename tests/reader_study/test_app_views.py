@@ -9,6 +9,7 @@ import http.client
 import io
 import json
 import os
+import socket
 import stat
 import time
 import urllib.parse
@@ -420,11 +421,15 @@ def test_serve_refuses_a_database_it_cannot_write(study, tmp_path):
     db = tmp_path / "answers.db"
     shutil.copy(study.path / "answers.db", db)
     before = pn.config.authorize_callback
-    try:
-        with pytest.raises(StudyError, match="answers database .*cannot be written.*writable"):
-            serve(study.path, port=5, db=f"sqlite:///file:{db}?mode=ro&uri=true")
-    finally:
-        pn.config.authorize_callback = before
+    with socket.socket() as busy:
+        # A busy port: a server that skipped the check fails to listen instead of serving.
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        try:
+            with pytest.raises(StudyError, match="answers database .*cannot be written.*writable"):
+                serve(study.path, port=busy.getsockname()[1], db=f"sqlite:///file:{db}?mode=ro&uri=true")
+        finally:
+            pn.config.authorize_callback = before
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files")
@@ -442,12 +447,15 @@ def test_serve_refuses_a_read_only_database_file(study, tmp_path):
     db.chmod(0o444)
     db.parent.chmod(0o555)
     before = pn.config.authorize_callback
-    try:
-        with pytest.raises(StudyError, match="cannot be written"):
-            serve(study.path, port=5, db=f"sqlite:///{db}")
-    finally:
-        db.parent.chmod(0o755)
-        pn.config.authorize_callback = before
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        try:
+            with pytest.raises(StudyError, match="cannot be written"):
+                serve(study.path, port=busy.getsockname()[1], db=f"sqlite:///{db}")
+        finally:
+            db.parent.chmod(0o755)
+            pn.config.authorize_callback = before
 
 
 # --- the served app over HTTP ----------------------------------------------------------------

@@ -218,6 +218,8 @@ class Reference:
     detector: str | None = None
     train_detected: pd.DataFrame | None = None  # the detector's reading of the training images
     notes: list[str] = field(default_factory=list)
+    #: raw features of the held-out images blurred by ANCHOR_SIGMA (the quality limit's anchor)
+    anchor_raw: np.ndarray | None = None
 
 
 def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | None = None,
@@ -293,6 +295,7 @@ def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | No
         # detector's accuracy).
         train_detected=_detector(detector)(train) if detector is not None else None,
         notes=notes,
+        anchor_raw=anchor_raw,
     )
 
 

@@ -8,14 +8,16 @@ covariances are computed once; then the same (μ, Σ) go through
 Target: ours ≥ 10× faster, |Δ| / FD ≤ 1e-6.
 
 Part 2: the distribution metrics at the per-checkpoint size (5,000 real × 2,000 generated,
-D = 414 radiomic-sized features): FD, FD∞, bootstrap CI (200), KID (100 × 1,000),
-precision/recall, density/coverage; and radiomics extraction throughput at 64².
+D = 414 radiomic-sized features): FD, FD∞, the FD interval (default Gaussian draws and the
+resampling used before), KID (100 × 1,000), precision/recall, density/coverage; and radiomics
+extraction throughput at 64², today's extractor next to the one before issue 15.
 
 Run quietly (nothing else on the machine) for figures worth recording:
 
     .venv/bin/python bench/frechet.py                      # full run, prints a Markdown table
     .venv/bin/python bench/frechet.py --write docs/benchmarks/frechet.md --device "…"
     .venv/bin/python bench/frechet.py --d 512 --n 3000     # quick look
+    .venv/bin/python bench/frechet.py --quick              # smoke check (the test suite runs it)
 """
 
 from __future__ import annotations
@@ -104,8 +106,9 @@ def part_checkpoint(n_real: int, n_fake: int, d: int) -> list[str]:
     for label, fn in [
         ("FD", lambda: frechet_distance_from_features(real, fake)),
         ("FD∞ (15 subsets)", lambda: fd_infinity(real, fake)),
-        ("FD bootstrap CI (200)", lambda: fd_bootstrap_ci(real, fake)),
-        ("KID (100 subsets of 1,000)", lambda: kid(real, fake)),
+        ("FD interval (Gaussian draws, 50; the default)", lambda: fd_bootstrap_ci(real, fake)),
+        ("FD interval (resampled rows, 200; before)", lambda: fd_bootstrap_ci(real, fake, method="resample")),
+        (f"KID (100 subsets of {min(1000, n_fake):,})", lambda: kid(real, fake, subset_size=min(1000, n_fake))),
         ("precision/recall (k = 3)", lambda: precision_recall(real, fake)),
         ("density/coverage (k = 5)", lambda: density_coverage(real, fake)),
     ]:
@@ -116,19 +119,35 @@ def part_checkpoint(n_real: int, n_fake: int, d: int) -> list[str]:
 
 
 def part_radiomics(n: int, size: int) -> list[str]:
-    import scipy.ndimage
+    """Radiomics throughput, today's extractor and the one before the speed-up (kept in the tests
+    as the oracle), on the same phantom slices, alternating so that load hits both alike."""
+    from threadpoolctl import threadpool_limits
 
     from evaluation.features import extract, get_extractor
+    from gan_models.phantom import make_population
+    from tests.evaluation.radiomics_before_speedup import RadiomicsExtractor as Before
 
-    rng = np.random.default_rng(2)
-    images = np.tanh(3 * scipy.ndimage.gaussian_filter(rng.normal(size=(n, size, size)), (0, 2, 2))).astype(np.float32)
-    extractor = get_extractor("radiomics")
-    extractor(images[:8])  # warm up imports
-    seconds, cpu, features = timed(extract, images, extractor, cache=False, progress=False)
-    print(f"radiomics: {n / seconds:.0f} images/s wall, {n / cpu:.0f} images/s CPU at {size}² "
-          f"({features.shape[1]} features)", flush=True)
-    return [f"| radiomics extraction, {n} images at {size}² (one process) | {seconds:.2f} s | {cpu:.2f} s | "
-            f"{n / seconds:.0f} images/s wall, {n / cpu:.0f} images/s per CPU second, D = {features.shape[1]} |"]
+    images = make_population(n, size, seed=7)[0].astype(np.float32)
+    extractors = {"radiomics extraction (today)": get_extractor("radiomics"),
+                  "radiomics extraction (before issue 15)": Before()}
+    best = {}
+    with threadpool_limits(limits=1):
+        for extractor in extractors.values():
+            extractor(images[:8])  # warm up imports
+        for _ in range(2):
+            for label, extractor in extractors.items():
+                seconds, cpu, features = timed(extract, images, extractor, cache=False, progress=False)
+                if label not in best or cpu < best[label][1]:
+                    best[label] = (seconds, cpu)
+    rows = []
+    for label, (seconds, cpu) in best.items():
+        print(f"{label}: {n / seconds:.0f} images/s wall, {n / cpu:.0f} images/s CPU at {size}²", flush=True)
+        rows.append(f"| {label}, {n} phantom slices at {size}², BLAS 1 thread | {seconds:.2f} s | {cpu:.2f} s | "
+                    f"{n / seconds:.0f} images/s wall, {n / cpu:.0f} images/s per CPU second |")
+    (_, new_cpu), (_, old_cpu) = best.values()
+    rows.append(f"| radiomics speed-up (CPU time, same run) | | | {old_cpu / new_cpu:.2f}× |")
+    print(rows[-1], flush=True)
+    return rows
 
 
 def main(argv=None) -> int:
@@ -141,14 +160,19 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="2-core CPU container, shared during development",
                         help="how to describe the machine in the written table")
     parser.add_argument("--write", type=Path, help="write the results as Markdown to this file (atomically)")
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke check; the test suite runs it)")
     args = parser.parse_args(argv)
+    sizes = dict(checkpoint=(5000, 2000, 414), radiomics=(512, 64))
+    if args.quick:
+        args.d, args.n, args.repeat = 128, 600, 1
+        sizes = dict(checkpoint=(400, 150, 64), radiomics=(32, 64))
 
     rows = []
     if not args.skip_fd:
         rows += part_fd(args.d, args.n, args.repeat)
     if not args.skip_checkpoint:
-        rows += part_checkpoint(5000, 2000, 414)
-        rows += part_radiomics(512, 64)
+        rows += part_checkpoint(*sizes["checkpoint"])
+        rows += part_radiomics(*sizes["radiomics"])
     threads = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS") or "default"
     text = "\n".join([
         "# Benchmark: Fréchet distance and per-checkpoint metrics",

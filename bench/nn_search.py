@@ -75,7 +75,7 @@ def main(argv=None) -> int:
                              "exact stage always uses one)")
     parser.add_argument("--repeats", type=int, default=2, help="best of R timings")
     parser.add_argument("--quick", action="store_true",
-                        help="600 × 600, agreement on 200 × 200, one repeat (a smoke check; the test suite runs it)")
+                        help="300 × 300, agreement on 100 × 100, one repeat (a smoke check; the test suite runs it)")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "ganaudit" / "bench")
     args = parser.parse_args(argv)
 
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
 
     load_start = os.getloadavg()[0]
     if args.quick:
-        args.n, args.agree_n, args.repeats = 600, 200, 1
+        args.n, args.agree_n, args.repeats = 300, 100, 1
 
     t0 = time.perf_counter()
     train = population(args.n, args.size, 1, args.cache)

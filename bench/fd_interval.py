@@ -136,7 +136,7 @@ def main(argv=None) -> int:
         # replications stay affordable; then a low-dimensional case where the bias is small.
         scenarios = [("scoring-like, FD ≈ bias", 50, 600, 250, 0.0),
                      ("scoring-like, FD ≈ E[FD̂] / 2", 50, 600, 250, 4.0),
-                     ("scoring-like, FD ≫ bias", 50, 600, 250, 10.0),
+                     ("scoring-like, FD ≈ 3.5 × bias", 50, 600, 250, 10.0),
                      ("low-dimensional", 8, 2000, 2000, 3.0)]
         reps, resample_reps, truth, cost = args.replications, args.resample_replications, args.truth_draws, (414, 5000, 2000)
 

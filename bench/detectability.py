@@ -181,7 +181,7 @@ def run_null(args, settings_kw: dict) -> None:
           f"(two phantom populations per seed); load {load()}", flush=True)
     rows = []
     wall = time.perf_counter()
-    for k in range(args.seeds):
+    for k in range(args.first_seed, args.first_seed + args.seeds):
         a = population(args.null_n, args.size, 1000 + 2 * k, args.cache)
         b = population(args.null_n, args.size, 1001 + 2 * k, args.cache)
         result = detectability(a, b, settings=DetectabilitySettings(seed=k, saliency_images=0, **settings_kw))
@@ -220,6 +220,8 @@ def main(argv=None) -> int:
     p.add_argument("--null-n", type=int, default=None, help="images per set for --null (default --n)")
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--seeds", type=int, default=40)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="--null replicates use seeds FIRST … FIRST+SEEDS-1 (another range: an independent study)")
     p.add_argument("--blob", type=float, default=0.3, help="amplitude of the planted blob")
     p.add_argument("--cache", type=Path, default=Path("/tmp/ganaudit-bench-detectability"))
     p.add_argument("--figures", type=Path, default=None)

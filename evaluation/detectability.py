@@ -641,14 +641,15 @@ def _gallery_png(result: DetectabilityResult, generated: np.ndarray, *, per_row:
     order = np.argsort(-fakes["score"].to_numpy(), kind="stable")
     k = min(per_row, len(order))
     rows = [("most detectable", order[:k]), ("least detectable", order[::-1][:k])]
-    fig, axes = plt.subplots(2, per_row, figsize=(per_row * 1.3, 2 * 1.6), squeeze=False)
+    fig, axes = plt.subplots(2, per_row, figsize=(per_row * 1.3, 2 * 1.8), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for r, (label, picks) in enumerate(rows):
         for c, i in enumerate(picks):
             ax = axes[r, c]
             ax.imshow(generated[i], cmap="gray", vmin=-1, vmax=1)
-            ax.set_title(f"{fakes['score'][i]:+.2f}\n{str(fakes['file'][i])[:14]}", fontsize=6)
+            name = str(fakes["file"][i])
+            ax.set_title(f"{fakes['score'][i]:+.2f}\n{name if len(name) <= 16 else '…' + name[-15:]}", fontsize=6)
         axes[r, 0].text(-0.15, 0.5, label, transform=axes[r, 0].transAxes, rotation=90,
                         va="center", ha="right", fontsize=7)
     s = result.summary

@@ -62,14 +62,19 @@ METRIC_INFO: dict[str, tuple[str, str, str]] = {
                        "nearest generated point (pattern units)"),
     "true_error_rel": ("true error / y-range", "lower", "true error as a share of the "
                        "pattern's y-range"),
+    "detectability_auc": ("detectability AUC", "lower", "machine reader: out-of-fold ROC AUC "
+                          "of a small CNN telling held-out real images from generated ones "
+                          "(classifier two-sample test, Lopez-Paz & Oquab 2017); 0.5 = "
+                          "indistinguishable"),
 }
 INTERVALS = {"fd_inf": ("fd_inf_ci_low", "fd_inf_ci_high"), "fd": ("fd_ci_low", "fd_ci_high"),
              "kid_mean": ("kid_low", "kid_high"),
              "memorization_rate": ("memorization_rate_ci_low", "memorization_rate_ci_high"),
-             "true_error": ("true_error_ci_low", "true_error_ci_high")}
+             "true_error": ("true_error_ci_low", "true_error_ci_high"),
+             "detectability_auc": ("detectability_auc_ci_low", "detectability_auc_ci_high")}
 SHOWN = {"2d": ["fd_inf", "fd", "kid_mean", "precision", "recall", "density", "coverage",
                 "memorization_rate", "ct_score", "authenticity", "mifid", "findings_impossible",
-                "findings_min_p"],
+                "findings_min_p", "detectability_auc"],
          "1d": ["true_error", "precision_error", "coverage_error", "true_error_rel", "fd"]}
 LOG_OK = {"fd_inf", "fd", "kid_mean", "mifid", "true_error", "precision_error", "coverage_error",
           "true_error_rel"}
@@ -79,7 +84,7 @@ TABLE_EXTRA = {"2d": ["fd_inf", "fd_inf_rel", "fd", "kid_mean", "memorization_ra
                "1d": ["true_error", "true_error_rel", "precision_error", "coverage_error", "fd"]}
 GATE_LABELS = {"health": "Training healthy", "memorization": "No memorization",
                "findings": "Findings plausible", "scored": "Scored",
-               "quality": "Absolute quality"}
+               "quality": "Absolute quality", "detectability": "Not detectable (machine reader)"}
 #: verdict → CSS class of the summary box (green, amber, red)
 VERDICT_CLASS = {"stop": "summary", "train-longer": "summary longer",
                  "restart": "summary none", "no-checkpoint-passes": "summary none"}
@@ -114,6 +119,8 @@ def build_report(run_dir: str | Path, *, study_dir: str | Path | None = None,
         options = RuleOptions(metric=metric, tolerance=tolerance,
                               memorization_max=memorization_max, alpha=alpha)
     data = load_run(run_dir, study_dir=study_dir)
+    if data.kind == "2d":
+        data.scores["findings_detail"] = [_failed_findings(data, int(e)) for e in data.scores["epoch"]]
     decision = decide(data.scores, kind=data.kind, options=options, study=data.study,
                       baselines=data.baselines, anchor=data.anchor,
                       comparison=data.study_comparison)
@@ -177,14 +184,14 @@ def _report_json(data: RunData, decision: Decision) -> dict:
         "convergence": decision.convergence,
         "baselines": decision.baselines,
         "baselines_info": {k: v for k, v in data.baselines_info.items() if k != "metrics"},
-        "notes": decision.notes,
+        "notes": decision.notes + [str(n) for n in data.baselines_info.get("notes", [])],
         "rule": decision.rule,
         "rationale": decision.rationale,
         "recommendations": decision.recommendations,
-        "run": {"path": str(data.path.resolve()), "kind": data.kind,
+        "run": {"path": str(data.path.resolve()), "kind": data.run.get("kind", data.kind),
                 "pattern": data.run.get("pattern"), "data": data.run.get("data"),
                 "epochs": data.run.get("epochs"), "loss": data.run.get("loss"),
-                "seed": data.run.get("seed")},
+                "seed": data.run.get("seed"), "source": data.run.get("source")},
         "study": str(data.study_path.resolve()) if data.study_path else None,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "checkpoints": rows,
@@ -197,14 +204,29 @@ def _run_title(data: RunData) -> str:
     if data.kind == "1d":
         pattern = (data.run.get("pattern") or {}).get("name", "?")
         return f"1D GAN ‘{pattern}’ — {data.path.name}"
-    source = (data.run.get("data") or {}).get("source", "?")
     size = data.run.get("image_size", "?")
+    if data.run.get("kind") == "imported":
+        return f"Imported GAN {size}×{size} ({_import_source(data)}) — {data.path.name}"
+    source = (data.run.get("data") or {}).get("source", "?")
     return f"2D GAN {size}×{size} ({Path(str(source)).name}) — {data.path.name}"
+
+
+def _import_source(data: RunData) -> str:
+    """Where an imported run's checkpoints came from, in words."""
+    source = data.run.get("source") or {}
+    what = "ONNX generators" if source.get("type") == "onnx" else "sample folders"
+    return f"{what} in {source.get('path', '?')}"
 
 
 def _subtitle(data: RunData) -> str:
     bits = [f"Run folder <code>{H.esc(data.path.resolve())}</code>",
             f"{len(data.history)} epochs trained, {len(data.scores)} checkpoints scored"]
+    if data.run.get("kind") == "imported":
+        bits[1] = (f"trained elsewhere: imported by ganaudit import from "
+                   f"{H.esc(_import_source(data))}, {len(data.scores)} checkpoints scored")
+    if data.run.get("kind") == "imported":
+        bits[1] = (f"trained elsewhere: imported by ganaudit import from "
+                   f"{H.esc(_import_source(data))}, {len(data.scores)} checkpoints scored")
     for key in ("loss", "seed", "backend"):
         if data.run.get(key) is not None:
             bits.append(f"{key} {H.esc(data.run[key])}")
@@ -269,7 +291,8 @@ def _summary_box(data: RunData, decision: Decision, table: pd.DataFrame) -> str:
     if decision.recommendations:
         recs = ("<div class=\"recommend\"><strong>Recommendation</strong>"
                 + H.bullets(decision.recommendations) + "</div>")
-    notes = H.bullets(decision.notes) if decision.notes else ""
+    extra = [str(n) for n in data.baselines_info.get("notes", [])] if data.kind == "2d" else []
+    notes = H.bullets(decision.notes + extra) if decision.notes or extra else ""
     return (f"<div class=\"{cls}\"><p class=\"verdict\">{H.esc(verdict)}</p>{figs}"
             f"<strong>Why</strong>{H.bullets(decision.rationale)}{notes}</div>{recs}")
 
@@ -383,14 +406,19 @@ def _metric_figures(data: RunData, decision: Decision, table: pd.DataFrame) -> s
         limit = None
         if col == "memorization_rate" and decision.rule["parameters"].get("memorization_max") is not None:
             limit = decision.rule["parameters"]["memorization_max"]
+        if col == "detectability_auc":
+            limit = decision.rule["parameters"].get("detectability_max")
         entry = decision.baselines.get(col) if decision.baselines else None
         baseline = ((entry.get("value"), entry.get("ci_low"), entry.get("ci_high"))
                     if isinstance(entry, dict) else None)
+        if col == "detectability_auc":
+            baseline = (0.5, None, None)  # two sets of real images: chance
         uri = plots.metric_plot(
             table, col, title=f"{label} ({direction} is better)" if direction in ("lower", "higher")
             else f"{label} (best {direction})", ylabel=label, low=low, high=high,
             chosen=decision.stopping_epoch, bound=decision.bound if is_metric else None,
-            limit=limit, limit_label="memorization limit",
+            limit=limit, limit_label=("detectability limit" if col == "detectability_auc"
+                                      else "memorization limit"),
             excluded=excluded if is_metric else None,
             log_when_wide=direction == "lower" and col in LOG_OK, baseline=baseline)
         if uri:
@@ -538,97 +566,67 @@ def _memorization_block(data: RunData, epoch: int, *, title: str) -> str:
     return body
 
 
-def _prevalence(summary: dict) -> pd.DataFrame | None:
-    """Per-finding prevalence real vs generated from findings/summary.json (tolerant)."""
-    raw = summary.get("prevalence") or summary.get("findings")
-    rows = []
-    if isinstance(raw, dict):
-        raw = [dict(v, finding=k) if isinstance(v, dict) else None for k, v in raw.items()]
-    if not isinstance(raw, list):
-        return None
-    for item in raw:
-        if not isinstance(item, dict):
-            continue
-        name = item.get("finding") or item.get("name")
-        real = item.get("real", item.get("real_prevalence"))
-        gen = item.get("generated", item.get("generated_prevalence"))
-        if isinstance(real, dict):
-            item = {**item, "real_ci_low": real.get("ci_low"), "real_ci_high": real.get("ci_high")}
-            real = real.get("prevalence", real.get("rate"))
-        if isinstance(gen, dict):
-            item = {**item, "generated_ci_low": gen.get("ci_low"),
-                    "generated_ci_high": gen.get("ci_high")}
-            gen = gen.get("prevalence", gen.get("rate"))
-        if name is None or real is None or gen is None:
-            continue
-        rows.append({"finding": str(name), "real": float(real), "generated": float(gen),
-                     "real_ci_low": item.get("real_ci_low", np.nan),
-                     "real_ci_high": item.get("real_ci_high", np.nan),
-                     "generated_ci_low": item.get("generated_ci_low", np.nan),
-                     "generated_ci_high": item.get("generated_ci_high", np.nan),
-                     "p": item.get("p", item.get("p_value", np.nan))})
-    categories = summary.get("categories")
-    if isinstance(categories, dict):
-        for column, values in categories.items():
-            if not isinstance(values, dict):
-                continue
-            for value, item in values.items():
-                if isinstance(item, dict) and "real_prevalence" in item:
-                    rows.append({"finding": f"{column} = {value}",
-                                 "real": float(item["real_prevalence"]),
-                                 "generated": float(item.get("generated_prevalence", np.nan)),
-                                 "p": item.get("p_value", np.nan)})
-    return pd.DataFrame(rows) if rows else None
+def _failed_findings(data: RunData, epoch: int) -> str:
+    """The failed findings of a checkpoint, named with rates, intervals and counts ('' if none)."""
+    from evaluation.findings import E_PASSED, KEY_FINDINGS, KEY_IMPOSSIBLE_COMBINATIONS, describe_entry
 
-
-def _impossible(summary: dict) -> list[str]:
-    raw = summary.get("impossible_combinations") or summary.get("impossible_list") or []
-    out = []
-    for item in raw if isinstance(raw, list) else []:
-        if isinstance(item, dict):
-            combo = item.get("combination", item)
-            if isinstance(combo, dict):
-                text = ", ".join(f"{k} = {v}" for k, v in combo.items()
-                                 if k not in ("count", "n_generated", "n", "files", "examples"))
-            else:
-                text = str(combo)
-            count = item.get("count", item.get("n_generated", item.get("n")))
-            out.append(text + (f" ({count} generated images)" if count is not None else ""))
-        else:
-            out.append(str(item))
-    return out
+    audit = data.audits.get(epoch)
+    summary = audit.findings_summary if audit else None
+    if not summary:
+        return ""
+    entries = list((summary.get(KEY_FINDINGS) or {}).values())
+    entries += list(summary.get(KEY_IMPOSSIBLE_COMBINATIONS) or [])
+    failed = [describe_entry(e).rstrip(".") for e in entries
+              if isinstance(e, dict) and e.get(E_PASSED) is False]
+    return " | ".join(dict.fromkeys(failed))
 
 
 def _findings_block(data: RunData, epoch: int) -> str:
+    from evaluation.findings import (E_GENERATED_CI_HIGH, E_GENERATED_CI_LOW, E_GENERATED_COUNT,
+                                     E_GENERATED_N, E_GENERATED_PREVALENCE, E_NAME, E_P_ADJUSTED,
+                                     E_PASSED, E_REAL_CI_HIGH, E_REAL_CI_LOW, E_REAL_COUNT,
+                                     E_REAL_N, E_REAL_PREVALENCE, KEY_FINDINGS,
+                                     KEY_IMPOSSIBLE_COMBINATIONS, describe_findings)
+
     audit = data.audits.get(epoch)
     summary = audit.findings_summary if audit else None
     if not summary:
         return H.para(f"No findings audit for epoch {epoch} (made by ganaudit score RUN for "
                       "phantom data, or ganaudit audit findings for other data).", cls="note")
-    body = ""
-    prevalence = _prevalence(summary)
-    if prevalence is not None:
-        body += H.figure(plots.prevalence_plot(prevalence),
-                         f"Epoch {epoch}: share of images with each finding, real vs generated.")
-        rows = [[r.finding, pct(r.real), pct(r.generated), fmt(r.p)]
-                for r in prevalence.itertuples()]
-        body += H.table(["finding", "real", "generated", "Fisher p"], rows)
-    combos = _impossible(summary)
-    n_impossible = summary.get("impossible")
-    if combos:
-        body += ("<h3>Impossible combinations among generated images</h3>"
-                 + H.bullets(combos))
-    elif n_impossible is not None:
-        body += H.para(f"Generated images with a combination never seen in real images: "
-                       f"{n_impossible}.")
-    if summary.get("significant") is not None:
-        verdict = ("a significant prevalence change (after Bonferroni correction)"
-                   if summary["significant"] else "no significant prevalence change")
-        body += H.para(f"Findings audit: {verdict}; smallest p = {fmt(summary.get('min_p'))}.")
+    try:
+        sentences = describe_findings(summary)
+        entries = list(summary[KEY_FINDINGS].values()) + list(summary[KEY_IMPOSSIBLE_COMBINATIONS])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"the findings summary of epoch {epoch} lacks {exc}; it was written by "
+                         "another version: run ganaudit score RUN again") from exc
+    body = H.bullets(sentences[:3])
+    rows = []
+    plot_rows = []
+    for e in entries:
+        real = (f"{pct(e[E_REAL_PREVALENCE])} ({e[E_REAL_COUNT]}/{e[E_REAL_N]}; "
+                f"{pct(e[E_REAL_CI_LOW])}–{pct(e[E_REAL_CI_HIGH])})")
+        gen = (f"{pct(e[E_GENERATED_PREVALENCE])} ({e[E_GENERATED_COUNT]}/{e[E_GENERATED_N]}; "
+               f"{pct(e[E_GENERATED_CI_LOW])}–{pct(e[E_GENERATED_CI_HIGH])})")
+        rows.append([str(e[E_NAME]), real, gen, fmt(e[E_P_ADJUSTED]),
+                     "passed" if e[E_PASSED] else "FAILED"])
+        plot_rows.append({"finding": str(e[E_NAME]), "real": e[E_REAL_PREVALENCE],
+                          "generated": e[E_GENERATED_PREVALENCE],
+                          "real_ci_low": e[E_REAL_CI_LOW], "real_ci_high": e[E_REAL_CI_HIGH],
+                          "generated_ci_low": e[E_GENERATED_CI_LOW],
+                          "generated_ci_high": e[E_GENERATED_CI_HIGH], "p": e[E_P_ADJUSTED]})
+    shown = [r for r in plot_rows if ", " not in r["finding"]]
+    if shown:
+        body += H.figure(plots.prevalence_plot(pd.DataFrame(shown)),
+                         f"Epoch {epoch}: share of images with each finding, real vs generated, "
+                         "both read by the same detector.")
+    body += H.table(["finding", "real (count; 95 % CI)", "generated (count; 95 % CI)",
+                     "corrected p", "result"], rows, left=(0,))
+    if len(sentences) > 3:
+        body += "<h3>Each test in words</h3>" + H.bullets(sentences[3:])
     if audit.findings_gallery is not None:
         body += _image(audit.findings_gallery,
                        "Examples of generated images the findings audit flagged.")
-    return body or H.para("The findings summary has no prevalence table.", cls="note")
+    return body
 
 
 def _reader_section(data: RunData, decision: Decision, table: pd.DataFrame) -> str:
@@ -642,6 +640,11 @@ def _reader_section(data: RunData, decision: Decision, table: pd.DataFrame) -> s
     if uri:
         body += H.figure(uri, "Share of each checkpoint's fakes that readers called real, with "
                          "95 % interval; 50 % means readers could not tell.")
+    uri = plots.detectability_plot(table, study, chosen=decision.stopping_epoch)
+    if uri:
+        body += H.figure(uri, "Human readers' AUC (mean over readers) beside the machine "
+                         "reader's (classifier two-sample test, 95 % interval) per checkpoint; "
+                         "0.5 means the fakes cannot be told apart.")
     rows = []
     for r in study.itertuples():
         rows.append([str(r.label), str(r.n_read), str(r.called_real), pct(r.fool_rate),
@@ -707,14 +710,20 @@ def _footer(data: RunData) -> str:
 
 def _index_page(data: RunData, decision: Decision, table: pd.DataFrame) -> str:
     parts = [_summary_box(data, decision, table), _rule_section(decision)]
-    parts.append(H.section("Training", H.figure(
-        plots.training_curves(data.history, chosen=decision.stopping_epoch),
-        "Losses and discriminator accuracy per epoch. The bold black line is what the health "
-        "gate uses: the accuracy averaged over real and fake images; red bands mark the epochs "
-        "where it left 10–90 % (unhealthy). Thin lines: accuracy on each class alone. The "
-        "dashed green line is the stopping epoch." + (" " + " ".join(decision.notes)
-                                                       if decision.notes else "")),
-        anchor="training"))
+    notes = " " + " ".join(decision.notes) if decision.notes else ""
+    if data.history.empty:
+        # An imported run without --history: nothing to draw.
+        parts.append(H.section("Training", H.para(
+            "No training history: the run was imported without --history, so there are no "
+            "losses or discriminator accuracies to show and the health gate judged no "
+            "checkpoint." + notes, cls="note"), anchor="training"))
+    else:
+        parts.append(H.section("Training", H.figure(
+            plots.training_curves(data.history, chosen=decision.stopping_epoch),
+            "Losses and discriminator accuracy per epoch. The bold black line is what the "
+            "health gate uses: the accuracy averaged over real and fake images; red bands mark "
+            "the epochs where it left 10–90 % (unhealthy). Thin lines: accuracy on each class "
+            "alone. The dashed green line is the stopping epoch." + notes), anchor="training"))
     if data.kind == "1d":
         parts.append(_pattern_section(data, decision, table))
     parts.append(H.section("Scores per checkpoint", _metric_figures(data, decision, table)

@@ -239,6 +239,41 @@ def reader_plot(table: pd.DataFrame, *, chosen: int | None = None) -> str | None
 
 
 @styled
+def detectability_plot(table: pd.DataFrame, study: pd.DataFrame | None = None, *,
+                       chosen: int | None = None) -> str | None:
+    """Machine reader beside the human ones: per checkpoint, the detectability AUC (classifier
+    two-sample test, with its interval) and the readers' mean AUC from a reading study.
+
+    Returns None when no checkpoint has a detectability AUC.
+    """
+    cols = ["detectability_auc", "detectability_auc_ci_low", "detectability_auc_ci_high"]
+    if not set(cols) <= set(table.columns):
+        return None
+    rows = table.assign(**{c: pd.to_numeric(table[c], errors="coerce") for c in cols}).dropna(subset=cols)
+    if rows.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(5, 3))
+    x = rows["epoch"].to_numpy(dtype=float)
+    y, lo, hi = (rows[c].to_numpy(dtype=float) for c in cols)
+    ax.errorbar(x, y, yerr=[np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)], fmt="o-",
+                color=LINE, capsize=3, ms=3.5, label="machine reader (CNN)")
+    if study is not None and {"epoch", "auc"} <= set(study.columns):
+        readers = study.dropna(subset=["epoch"])
+        readers = readers[pd.to_numeric(readers["auc"], errors="coerce").notna()]
+        if not readers.empty:
+            ax.plot(readers["epoch"].to_numpy(dtype=float), readers["auc"].to_numpy(dtype=float),
+                    ls="none", marker="D", ms=6, color=SECOND, label="human readers (mean AUC)")
+            lo = np.concatenate([lo, readers["auc"].to_numpy(dtype=float)])
+    ax.axhline(0.5, color="grey", ls=":", lw=1, label="chance (0.5)")
+    _mark_chosen(ax, chosen)
+    ax.set(title="Can the fakes be told apart? (AUC, 0.5 = no)", xlabel="epoch", ylabel="AUC",
+           ylim=(min(0.4, float(np.nanmin(lo)) - 0.02), 1.02))
+    _epoch_axis(ax)
+    ax.legend(loc="best", fontsize=7)
+    return figure_uri(fig)
+
+
+@styled
 def prevalence_plot(prevalence: pd.DataFrame) -> str | None:
     """Grouped bars: each finding's prevalence in real vs generated images (with intervals)."""
     if prevalence is None or prevalence.empty:

@@ -125,6 +125,13 @@ class RuleOptions:
         real-vs-real baseline (the metric between two disjoint sets of real images). None:
         the ratio at which held-out real images blurred by half a pixel sit (the anchor in
         ``RUN/baselines.json``), i.e. "no further from real than a clinically negligible blur".
+    detectability_max : float or None
+        2D machine-reader gate, off by default (None): a checkpoint is out when the lower end
+        of its ``detectability_auc`` interval (classifier two-sample test, ``ganaudit score``)
+        exceeds this AUC, i.e. a small CNN tells its images from real ones clearly better than
+        this. Off by default because our own DCGANs are detected at AUC 1.000 at every epoch
+        (docs/stopping-rule.md): on, it would reject every checkpoint a reader study might
+        still accept.
     """
 
     metric: str | None = None
@@ -136,6 +143,7 @@ class RuleOptions:
     min_improvement: float = DEFAULT_MIN_IMPROVEMENT
     max_true_error: float = DEFAULT_MAX_TRUE_ERROR
     baseline_factor: float | None = None
+    detectability_max: float | None = None
 
     def check(self, kind: str) -> "RuleOptions":
         metric = self.metric or DEFAULT_METRIC[kind]
@@ -170,12 +178,18 @@ class RuleOptions:
                                                      and self.baseline_factor >= 1):
             raise InputError(f"baseline-factor must be a number >= 1 (e.g. 3: at most three "
                              f"times the real-vs-real level), got {self.baseline_factor}")
+        if self.detectability_max is not None and not (math.isfinite(self.detectability_max)
+                                                       and 0.5 <= self.detectability_max < 1):
+            raise InputError(f"detectability-max must be an AUC between 0.5 and 1 (e.g. 0.6: out "
+                             f"when a classifier tells the fakes apart clearly better than 0.6), "
+                             f"got {self.detectability_max}")
         return RuleOptions(metric=metric, tolerance=self.tolerance,
                            memorization_max=self.memorization_max, alpha=self.alpha,
                            trend_window=int(self.trend_window), trend_alpha=self.trend_alpha,
                            min_improvement=self.min_improvement,
                            max_true_error=self.max_true_error,
-                           baseline_factor=self.baseline_factor)
+                           baseline_factor=self.baseline_factor,
+                           detectability_max=self.detectability_max)
 
 
 @dataclass
@@ -273,8 +287,13 @@ def _gates(row: pd.Series, kind: str, options: RuleOptions) -> tuple[dict, list[
                   "average between 10 % and 90 %)"
                   if math.isfinite(real) and math.isfinite(fake) else "")
         reasons.append(f"training was unhealthy at that epoch{detail}")
+    elif healthy:
+        gates["health"] = "pass"
     else:
-        gates["health"] = "pass" if healthy else "not audited"
+        # An imported run without --history has no losses or accuracies at all.
+        history = [_num(row, c) for c in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")]
+        gates["health"] = ("no training history" if not any(map(math.isfinite, history))
+                           else "not audited")
     if kind == "2d":
         rate = _num(row, "memorization_rate")
         if not math.isfinite(rate):
@@ -291,19 +310,39 @@ def _gates(row: pd.Series, kind: str, options: RuleOptions) -> tuple[dict, list[
             gates["findings"] = "not audited"
         else:
             failed = False
+            detail = row.get("findings_detail")
+            detail = detail if isinstance(detail, str) and detail else None
             if math.isfinite(impossible) and impossible > 0:
                 n = int(impossible)
                 reasons.append(f"the findings audit found {n} generated image{'s' if n != 1 else ''}"
-                               " with a finding combination never seen in the real images: it "
-                               "invents findings")
+                               " with a finding combination that real images show at most at "
+                               "the negligible rate: it invents findings")
                 failed = True
             if significant:
                 min_p = _num(row, "findings_min_p")
-                reasons.append("a finding's prevalence differed significantly from the real "
-                               f"images (smallest p = {fmt(min_p)}): it distorts findings")
+                reasons.append("a finding's prevalence differed from the real images' beyond the "
+                               f"clinically negligible margin (smallest corrected p = "
+                               f"{fmt(min_p)}): it distorts findings")
                 failed = True
+            if failed and detail:
+                reasons.append(f"findings that failed: {detail}")
             gates["findings"] = "fail" if failed else "pass"
+        if options.detectability_max is not None:
+            gates["detectability"], why = _detectability_gate(row, options.detectability_max)
+            if why:
+                reasons.append(why)
     return gates, reasons
+
+
+def _detectability_gate(row: pd.Series, limit: float) -> tuple[str, str | None]:
+    """Machine reader: out when the detectability AUC's interval lies wholly above ``limit``."""
+    auc, low = _num(row, "detectability_auc"), _num(row, "detectability_auc_ci_low")
+    if not (math.isfinite(auc) and math.isfinite(low)):
+        return "not audited", None
+    if low > limit:
+        return "fail", (f"a classifier told its images from real ones: detectability AUC "
+                        f"{fmt(auc)}, interval from {fmt(low)}, above the limit {fmt(limit)}")
+    return "pass", None
 
 
 def _quality_gate(row: pd.Series, kind: str, options: RuleOptions, baselines: dict,
@@ -624,6 +663,7 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
         "baseline_factor": factor,
         "baseline_factor_source": factor_source,
         "baseline_level": level if kind == "2d" else None,
+        "detectability_max": options.detectability_max if kind == "2d" else None,
         "gates": gate_names,
     }
     text = [t.format(memorization_max=pct(options.memorization_max), metric=label,
@@ -636,6 +676,11 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
         text = [t for t in text if not t.startswith("2D")]
     else:
         text = [t for t in text if not t.startswith("1D")]
+        if options.detectability_max is not None:
+            text.insert(text.index(next(t for t in text if t.startswith("2D"))) + 1,
+                        f"2D runs, machine reader (--detectability-max): a checkpoint is also out "
+                        f"when a small CNN tells its images from held-out real ones with an AUC "
+                        f"whose interval lies wholly above {fmt(options.detectability_max)}.")
     rule = {"name": RULE_NAME, "parameters": parameters, "description": text}
     notes.extend(_baseline_notes(kind, baselines, anchor, metric, label))
     return Decision(stopping_epoch=stopping, best_epoch=best, metric=metric, metric_label=label,
@@ -677,8 +722,10 @@ def _closest(table: pd.DataFrame, gate_names: list[str]) -> tuple[int | None, di
     blocked: dict[str, str] = {}
     failing = [g for g in gate_names if row[f"gate_{g}"] == "fail"]
     for gate in failing:
-        match = next((r for r in reasons if _reason_gate(r) == gate), None)
-        blocked[gate] = match or "failed"
+        match = [r for r in reasons if _reason_gate(r) == gate]
+        if gate == "findings":
+            match += [r for r in reasons if _reason_gate(r) == "findings detail"]
+        blocked[gate] = "; ".join(match) if match else "failed"
     return int(row["epoch"]), blocked
 
 
@@ -687,16 +734,21 @@ def _reason_gate(reason: str) -> str:
         return "health"
     if "matched a training image" in reason:
         return "memorization"
+    if reason.startswith("findings that failed"):
+        return "findings detail"
     if "findings" in reason or "finding" in reason:
         return "findings"
     if reason.startswith("it has no"):
         return "scored"
+    if reason.startswith("a classifier told"):
+        return "detectability"
     return "quality"
 
 
 def _fixable_by_training(blocked: dict) -> bool:
-    """More epochs can cure poor quality or not-yet-learned findings, not copying."""
-    return bool(blocked) and set(blocked) <= {"quality", "findings"}
+    """More epochs can cure poor quality, not-yet-learned findings or detectable fakes, not
+    copying."""
+    return bool(blocked) and set(blocked) <= {"quality", "findings", "detectability"}
 
 
 def _value_with_ci(row: pd.Series, label: str) -> str:
@@ -847,7 +899,8 @@ def _gate_counts(table, gate_names):
     n = len(table)
     words = {"health": "were unhealthy", "memorization": "memorized training images",
              "findings": "failed the findings audit", "scored": "had no score",
-             "quality": "failed the absolute-quality limit"}
+             "quality": "failed the absolute-quality limit",
+             "detectability": "were told apart from real images by the machine reader"}
     for name in gate_names:
         failed = table[table[f"gate_{name}"] == "fail"]["epoch"]
         if len(failed):
@@ -862,6 +915,16 @@ def _notes(table, gate_names, kind, *, chosen=None):
              "findings": ("checked for invented findings",
                           "ganaudit score RUN runs it on phantom data; for other data there is no "
                           "built-in finding detector: use ganaudit audit findings --detector SPEC")}
+    if "gate_health" in table.columns and (table["gate_health"] == "no training history").all():
+        out.append("There is no training history (the run was imported without --history), so "
+                   "the health gate judged no checkpoint: training health (discriminator winning "
+                   "or collapsing) is unknown. Give the training log with ganaudit import "
+                   "--history CSV to check it.")
+    if "gate_health" in table.columns and (table["gate_health"] == "no training history").all():
+        out.append("There is no training history (the run was imported without --history), so "
+                   "the health gate judged no checkpoint: training health (discriminator winning "
+                   "or collapsing) is unknown. Give the training log with ganaudit import "
+                   "--history CSV to check it.")
     for name, (what, how) in hints.items():
         col = f"gate_{name}"
         if col in table.columns:
@@ -951,6 +1014,9 @@ def _explain_quality(table, kind, chosen, label, level, options, factor=None, so
 def _baseline_notes(kind, baselines, anchor, metric, label) -> list[str]:
     if kind != "2d" or not anchor:
         return []
+    if metric == "fd_inf" and (baselines.get("fd_inf") or {}).get("value") is not None \
+            and float(baselines["fd_inf"]["value"]) <= 0:
+        return []
     level = baseline_level(baselines, metric)
     value = anchor.get(metric)
     if level is None or value is None:
@@ -1012,6 +1078,10 @@ def _recommend(verdict, table, label, gate_names, trend, chosen, kind):
     if "gate_findings" in table.columns and (table["gate_findings"] == "fail").any():
         recs.append("The generator invents or distorts findings: train longer or on more images "
                     "that show the finding, then audit again.")
+    if "gate_detectability" in table.columns and (table["gate_detectability"] == "fail").any():
+        recs.append("A classifier tells the generated images from real ones: "
+                    "RUN/audit/epoch-NNNN/detectability/saliency.png shows where it looks and "
+                    "gallery.png the fakes that give themselves away; fix that and train again.")
     if (table["gate_scored"] == "fail").all():
         recs.append(f"No checkpoint has a {label} score: run ganaudit score RUN.")
     if not recs:

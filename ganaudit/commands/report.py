@@ -50,6 +50,10 @@ def register(sub) -> None:
                    help="2D absolute quality: largest ratio of the ranking metric to its "
                         "real-vs-real baseline (default: the ratio of real images blurred by "
                         "half a pixel, measured by ganaudit score)")
+    p.add_argument("--detectability-max", type=_share, default=None, metavar="AUC",
+                   help="2D machine-reader gate, off by default: a checkpoint is out when the "
+                        "interval of its detectability AUC (ganaudit score) lies wholly above "
+                        "this (e.g. 0.6)")
     p.add_argument("--out", metavar="DIR", default=None,
                    help="report folder (default RUN/report; replaced as a whole)")
     p.set_defaults(func=run)
@@ -66,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
                           trend_window=args.trend_window, trend_alpha=args.trend_alpha,
                           min_improvement=args.min_improvement,
                           max_true_error=args.max_true_error,
-                          baseline_factor=args.baseline_factor)
+                          baseline_factor=args.baseline_factor,
+                          detectability_max=args.detectability_max)
     index = build_report(args.run, study_dir=args.study, out_dir=args.out, options=options)
     report = json.loads((index.parent / "report.json").read_text(encoding="utf-8"))
     print_verdict(report)

@@ -235,16 +235,23 @@ def load_run(run_dir: str | Path, *, study_dir: str | Path | None = None) -> Run
         raise InputError(f"cannot read {run_json} ({exc}); make the run again with "
                          f"{train_cmd}") from exc
     kind = run.get("kind") if isinstance(run, dict) else None
-    if kind not in ("1d", "2d"):
-        raise InputError(f"{run_json} has kind {kind!r}, expected '1d' or '2d'; it was not "
-                         f"written by {train_cmd}")
+    if kind not in ("1d", "2d", "imported"):
+        raise InputError(f"{run_json} has kind {kind!r}, expected '1d', '2d' or 'imported'; it "
+                         f"was not written by {train_cmd} or ganaudit import")
+    # A run trained elsewhere (ganaudit import) is judged as a 2D run; run["kind"] and
+    # run["source"] still say where it came from. Its history.csv is optional (--history).
+    imported = kind == "imported"
+    kind = "2d" if imported else kind
 
     history_path = path / "history.csv"
-    if not history_path.is_file():
+    if imported and not history_path.is_file():
+        history = pd.DataFrame({c: pd.Series(dtype=float) for c in HISTORY_COLUMNS})
+    elif not history_path.is_file():
         raise InputError(f"{path} has no history.csv; train the run with {train_cmd} (or "
                          "finish it with --resume)")
-    history = _read_csv(history_path, "training history", train_cmd)
-    _require_columns(history, HISTORY_COLUMNS, history_path, train_cmd)
+    else:
+        history = _read_csv(history_path, "training history", train_cmd)
+        _require_columns(history, HISTORY_COLUMNS, history_path, train_cmd)
     history["healthy"] = _as_bool(history["healthy"])
     history = history.sort_values("epoch").reset_index(drop=True)
 
@@ -267,7 +274,7 @@ def load_run(run_dir: str | Path, *, study_dir: str | Path | None = None) -> Run
     scores["epoch"] = epochs.astype(int)
     scores = scores.sort_values("epoch").reset_index(drop=True)
     unknown = sorted(set(scores["epoch"]) - set(history["epoch"]))
-    if unknown:
+    if unknown and not (imported and history.empty):
         raise InputError(f"{scores_path} scores epoch {unknown[0]}, which {history_path.name} does not "
                          "have: the scores belong to another run or to an earlier training of this "
                          f"one; make them again with ganaudit score {path}")

@@ -48,22 +48,31 @@ def generator_weights(templates: np.ndarray, noise: float, latent_dim: int, *, s
             "size": size}
 
 
-def numpy_generator(weights: dict, z: np.ndarray) -> np.ndarray:
+def numpy_generator(weights: dict, z: np.ndarray, *, select: str = "softmax") -> np.ndarray:
     """The oracle: what the ONNX graph computes, in NumPy (float64)."""
-    logits = z.astype(np.float64) @ weights["A"]
-    w = np.exp(logits - logits.max(axis=1, keepdims=True))
-    w /= w.sum(axis=1, keepdims=True)
+    from scipy.special import ndtr
+
+    if select == "uniform":
+        n_t = weights["T"].shape[0]
+        index = np.minimum(np.floor(ndtr(z[:, 0].astype(np.float64)) * n_t), n_t - 1).astype(int)
+        w = np.eye(n_t)[index]
+    else:
+        logits = z.astype(np.float64) @ weights["A"]
+        w = np.exp(logits - logits.max(axis=1, keepdims=True))
+        w /= w.sum(axis=1, keepdims=True)
     flat = w @ weights["T"] + z.astype(np.float64) @ weights["P"]
     return flat.reshape(len(z), weights["size"], weights["size"])
 
 
 def write_onnx(path, weights: dict, *, layout: str = "NCHW", batch="N", latent_shape: str = "2d",
-               output_shape=None, inputs: int = 1) -> Path:
+               output_shape=None, inputs: int = 1, select: str = "softmax") -> Path:
     """Save the template generator as an ONNX file.
 
     ``layout``: NCHW, NHWC, NHW or RGB (three equal channels, NCHW); ``batch``: a symbolic
     name or a fixed size; ``latent_shape``: "2d" (batch, d) or "4d" (batch, d, 1, 1);
-    ``output_shape``: reshape the output to this instead (to make a bad generator).
+    ``output_shape``: reshape the output to this instead (to make a bad generator);
+    ``select``: "softmax" (weights softmax(z A): some templates win more often than others)
+    or "uniform" (template number floor(Φ(z₀) · n): every template equally likely).
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -81,9 +90,21 @@ def write_onnx(path, weights: dict, *, layout: str = "NCHW", batch="N", latent_s
     if latent_shape == "4d":
         nodes.append(helper.make_node("Flatten", ["z"], ["z2"], axis=1))
         z_name = "z2"
-    nodes += [helper.make_node("MatMul", [z_name, "A"], ["logits"]),
-              helper.make_node("Softmax", ["logits"], ["w"], axis=1),
-              helper.make_node("MatMul", ["w", "T"], ["mix"]),
+    n_t = weights["T"].shape[0]
+    if select == "uniform":
+        nodes += [helper.make_node("Slice", [z_name, "zero", "one", "one"], ["z0"]),
+                  helper.make_node("Div", ["z0", "sqrt2"], ["z0s"]),
+                  helper.make_node("Erf", ["z0s"], ["erf"]),
+                  helper.make_node("Add", ["erf", "f_one"], ["erf1"]),
+                  helper.make_node("Mul", ["erf1", "half_n"], ["scaled"]),
+                  helper.make_node("Floor", ["scaled"], ["floor"]),
+                  helper.make_node("Min", ["floor", "last"], ["index"]),
+                  helper.make_node("Equal", ["index", "numbers"], ["hit"]),
+                  helper.make_node("Cast", ["hit"], ["w"], to=TensorProto.FLOAT)]
+    else:
+        nodes += [helper.make_node("MatMul", [z_name, "A"], ["logits"]),
+                  helper.make_node("Softmax", ["logits"], ["w"], axis=1)]
+    nodes += [helper.make_node("MatMul", ["w", "T"], ["mix"]),
               helper.make_node("MatMul", [z_name, "P"], ["pattern"]),
               helper.make_node("Add", ["mix", "pattern"], ["flat"]),
               helper.make_node("Reshape", ["flat", "shape"], ["gray" if layout == "RGB" else "img"])]
@@ -91,6 +112,12 @@ def write_onnx(path, weights: dict, *, layout: str = "NCHW", batch="N", latent_s
         nodes.append(helper.make_node("Concat", ["gray", "gray", "gray"], ["img"], axis=1))
     initializers = [numpy_helper.from_array(weights[k], k) for k in ("A", "T", "P")]
     initializers.append(numpy_helper.from_array(np.array(target, np.int64), "shape"))
+    if select == "uniform":
+        constants = {"zero": np.array([0], np.int64), "one": np.array([1], np.int64),
+                     "sqrt2": np.array(np.sqrt(2), np.float32), "f_one": np.array(1, np.float32),
+                     "half_n": np.array(n_t / 2, np.float32), "last": np.array(n_t - 1, np.float32),
+                     "numbers": np.arange(n_t, dtype=np.float32)[None]}
+        initializers += [numpy_helper.from_array(v, k) for k, v in constants.items()]
     output = helper.make_tensor_value_info("img", TensorProto.FLOAT,
                                            [f"d{i}" for i in range(len(target))])
     graph = helper.make_graph(nodes, "template_generator", graph_inputs, [output], initializers)
@@ -161,18 +188,20 @@ def test_min_images_matches_the_scorer():
 
 # ----------------------------------------------------------------------------- ONNX
 
-@pytest.mark.parametrize("layout, batch, latent_shape", [
-    ("NCHW", "N", "2d"), ("NHWC", "N", "2d"), ("NHW", "N", "2d"), ("RGB", "N", "2d"),
-    ("NCHW", 2, "2d"), ("NCHW", "N", "4d"),
+@pytest.mark.parametrize("layout, batch, latent_shape, select", [
+    ("NCHW", "N", "2d", "softmax"), ("NHWC", "N", "2d", "softmax"), ("NHW", "N", "2d", "softmax"),
+    ("RGB", "N", "2d", "softmax"), ("NCHW", 2, "2d", "softmax"), ("NCHW", "N", "4d", "softmax"),
+    ("NCHW", "N", "2d", "uniform"),
 ])
-def test_onnx_generator_matches_numpy(tmp_path, layout, batch, latent_shape):
+def test_onnx_generator_matches_numpy(tmp_path, layout, batch, latent_shape, select):
     weights = generator_weights(template_images(5, seed=3), 0.2, latent_dim=6)
-    path = write_onnx(tmp_path / "g.onnx", weights, layout=layout, batch=batch, latent_shape=latent_shape)
+    path = write_onnx(tmp_path / "g.onnx", weights, layout=layout, batch=batch,
+                      latent_shape=latent_shape, select=select)
     model = imported.OnnxGenerator(path)
     assert (model.latent_dim, model.image_size) == (6, SIZE)
     z = np.random.default_rng(4).standard_normal((7, 6)).astype(np.float32)
     got = model(z)
-    expected = np.stack([percentile_window(img) for img in numpy_generator(weights, z)])
+    expected = np.stack([percentile_window(img) for img in numpy_generator(weights, z, select=select)])
     assert got.shape == (7, SIZE, SIZE) and got.dtype == np.float32
     np.testing.assert_allclose(got, expected, atol=2e-4)
 

@@ -224,12 +224,6 @@ def _subtitle(data: RunData) -> str:
     if data.run.get("kind") == "imported":
         bits[1] = (f"trained elsewhere: imported by ganaudit import from "
                    f"{H.esc(_import_source(data))}, {len(data.scores)} checkpoints scored")
-    if data.run.get("kind") == "imported":
-        bits[1] = (f"trained elsewhere: imported by ganaudit import from "
-                   f"{H.esc(_import_source(data))}, {len(data.scores)} checkpoints scored")
-    if data.run.get("kind") == "imported":
-        bits[1] = (f"trained elsewhere: imported by ganaudit import from "
-                   f"{H.esc(_import_source(data))}, {len(data.scores)} checkpoints scored")
     for key in ("loss", "seed", "backend"):
         if data.run.get(key) is not None:
             bits.append(f"{key} {H.esc(data.run[key])}")

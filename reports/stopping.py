@@ -920,16 +920,6 @@ def _notes(table, gate_names, kind, *, chosen=None):
                    "the health gate judged no checkpoint: training health (discriminator winning "
                    "or collapsing) is unknown. Give the training log with ganaudit import "
                    "--history CSV to check it.")
-    if "gate_health" in table.columns and (table["gate_health"] == "no training history").all():
-        out.append("There is no training history (the run was imported without --history), so "
-                   "the health gate judged no checkpoint: training health (discriminator winning "
-                   "or collapsing) is unknown. Give the training log with ganaudit import "
-                   "--history CSV to check it.")
-    if "gate_health" in table.columns and (table["gate_health"] == "no training history").all():
-        out.append("There is no training history (the run was imported without --history), so "
-                   "the health gate judged no checkpoint: training health (discriminator winning "
-                   "or collapsing) is unknown. Give the training log with ganaudit import "
-                   "--history CSV to check it.")
     for name, (what, how) in hints.items():
         col = f"gate_{name}"
         if col in table.columns:

@@ -212,8 +212,9 @@ class OnnxGenerator:
             try:
                 out = self._session.run(None, {spec.name: feed})[0]
             except Exception as exc:
-                raise InputError(f"{self.path.name} failed on a batch of latents ({_one_line(exc)}); export "
-                                 "a generator that maps (batch, d) latents to images") from exc
+                raise InputError(f"{self.path.name} failed on a batch of latents "
+                                 f"({_one_line(exc)}); export a generator that maps (batch, d) "
+                                 "latents to images") from exc
             parts.append(self._images(np.asarray(out), len(chunk))[:n])
         return np.concatenate(parts)
 
@@ -233,7 +234,8 @@ class OnnxGenerator:
             # Colour to luminance with ITU-R 601 weights (Pillow's "L" conversion).
             out = out[..., 0] if out.shape[3] == 1 else out @ np.array([0.299, 0.587, 0.114])
         if out.shape[1] != out.shape[2] or out.shape[1] < MIN_SIDE:
-            raise InputError(bad.replace("images;", f"square images of at least {MIN_SIDE}×{MIN_SIDE} pixels;"))
+            raise InputError(bad.replace(
+                "images;", f"square images of at least {MIN_SIDE}×{MIN_SIDE} pixels;"))
         return out.astype(np.float64)
 
     def __call__(self, z: np.ndarray, *, size: int | None = None) -> np.ndarray:
@@ -527,7 +529,8 @@ def stored_count(run: dict) -> int | None:
 def _check_epoch(run_dir: Path, epoch: int) -> None:
     known = [e for e, _ in list_checkpoints(run_dir)]
     if epoch not in known:
-        raise InputError(f"{run_dir} has no checkpoint for epoch {epoch}; it has epochs {known or 'none'}")
+        raise InputError(f"{run_dir} has no checkpoint for epoch {epoch}; it has epochs "
+                         f"{known or 'none'}")
 
 
 def stored_images(run: dict, epoch: int, n: int) -> np.ndarray:

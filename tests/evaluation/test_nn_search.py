@@ -148,3 +148,42 @@ def test_constant_images_have_zero_ncc(search, phantom_slices):
     blank = np.full((4, 32, 32), -1.0, np.float32)
     result = search(blank, phantom_slices[:100])
     np.testing.assert_array_equal(result.ncc, 0.0)
+
+
+# ----------------------------------------------------------------------------- caches and stage times (issue 15)
+
+def test_prepared_references_and_results_are_reused_but_never_stale():
+    from evaluation.nn_search import clear_caches
+
+    clear_caches()
+    refs, queries = smooth_images(40, seed=21), smooth_images(12, seed=22)
+    first: dict = {}
+    a = invariant_nn(queries, refs, k=4, timings=first)
+    assert first["cached references"] is False and first["cached result"] is False
+    assert set(first) >= {"prepare references", "shortlist", "exact"}
+    # Other queries against the same references: the references' preparation is reused …
+    other: dict = {}
+    b = invariant_nn(queries[::-1].copy(), refs, k=4, timings=other)
+    assert other["cached references"] is True and other["cached result"] is False
+    np.testing.assert_array_equal(b.index, a.index[::-1])
+    # … the same queries again give the remembered result, as a copy the caller may change.
+    again: dict = {}
+    c = invariant_nn(queries, refs, k=4, timings=again)
+    assert again["cached result"] is True
+    np.testing.assert_array_equal(c.index, a.index)
+    np.testing.assert_array_equal(c.ncc, a.ncc)
+    c.index[:] = -1
+    assert (invariant_nn(queries, refs, k=4).index == a.index).all()
+    # Changed images (one pixel) or other options are computed afresh.
+    changed = queries.copy()
+    changed[0, 16, 16] += 0.5
+    fresh: dict = {}
+    d = invariant_nn(changed, refs, k=4, timings=fresh)
+    assert fresh["cached result"] is False and d.ncc[0] != a.ncc[0]
+    clear_caches()
+    cold = invariant_nn(changed, refs, k=4)
+    np.testing.assert_array_equal(d.index, cold.index)
+    np.testing.assert_array_equal(d.ncc, cold.ncc)
+    e = invariant_nn(queries, refs, k=4, exclude=np.zeros(12, dtype=int))
+    assert (e.index != 0).all()
+    clear_caches()

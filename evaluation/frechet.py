@@ -13,6 +13,8 @@ are clipped to 0. Everything is float64.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.linalg
 import scipy.stats
@@ -302,6 +304,13 @@ def fd_infinity(real_feats, fake_feats, *, n_points: int = 15, seed: int = 0, co
     sizes = np.unique(np.linspace(n_min, n_max, n_points).round().astype(int))
     if sizes.size < 3:
         raise InputError(f"only {sizes.size} distinct subset sizes between {n_min} and {n_max}; generate more images")
+    if n_min < fake.shape[1]:
+        # Below the dimension a subset's covariance is rank-deficient and FD_N stops following
+        # FD∞ + k/N, so the intercept can even come out negative.
+        warnings.warn(
+            f"FD∞: the smallest subsets ({n_min} images) are smaller than the feature dimension "
+            f"({fake.shape[1]}), where the 1/N fit breaks down and FD∞ can be biased or negative; "
+            f"generate at least {10 * fake.shape[1]} images to avoid it", UserWarning, stacklevel=2)
     real = _canonical_order(real)
     fake = _canonical_order(fake)
     engine = _FrechetToReference(real, fake)

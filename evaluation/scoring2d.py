@@ -369,6 +369,11 @@ def real_baselines(reference: Reference, *, n: int, seed: int = 0,
             "description": ANCHOR_DESCRIPTION, "n": int(len(blurred)),
             "metrics": {name: _plain(anchor[name]) for name in BASELINE_METRICS
                         if name in anchor}}
+    if m // 10 < train.shape[1]:
+        notes.append(f"FD∞ fits subsets of {m // 10}–{m} images, and the smallest are smaller than "
+                     f"the feature dimension ({train.shape[1]}): there the 1/N fit breaks down, so "
+                     "FD∞ may be biased (even negative); score with --n "
+                     f"{10 * train.shape[1]} or more to avoid it")
     if table["fd_inf"]["value"] is not None and table["fd_inf"]["value"] <= 0:
         notes.append("the real-vs-real FD∞ is not positive (FD∞'s 1/N fit breaks down when the "
                      "subsets are smaller than the feature dimension): ratios to it are "

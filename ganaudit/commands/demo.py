@@ -24,6 +24,10 @@ def register(sub):
     p.add_argument("--epochs-2d", type=int, default=12, help="epochs of the 2D GAN")
     p.add_argument("--n-phantom", type=int, default=2000, help="phantom slices for the 2D GAN")
     p.add_argument("--n-generated", type=int, default=400, help="images generated per 2D checkpoint")
+    p.add_argument("--every-2d", type=int, default=1, metavar="K",
+                   help="score every K-th 2D checkpoint and the last (default 1: all)")
+    p.add_argument("--no-detectability", action="store_true",
+                   help="skip the classifier two-sample test when scoring the 2D run")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -51,18 +55,23 @@ def run_1d(out: Path, *, epochs: int | None, quiet: bool) -> list[dict]:
         index = build_report(run_dir)
         report = json.loads((index.parent / "report.json").read_text())
         chosen = report.get("stopping_epoch")
-        row = next((r for r in report.get("checkpoints", []) if r.get("epoch") == chosen), {})
+        shown = chosen if chosen is not None else (report.get("candidate_epoch")
+                                                   or report.get("closest_epoch"))
+        row = next((r for r in report.get("checkpoints", []) if r.get("epoch") == shown), {})
+        detail = (f"true error {100 * row['true_error_rel']:.2f} % of the y-range"
+                  f"{'' if chosen is not None else f' at epoch {shown}'}"
+                  if row.get("true_error_rel") is not None else "")
         results.append({"name": f"1D {name}", "report": index, "stopping_epoch": chosen,
-                        "headline": (f"true error {100 * row['true_error_rel']:.2f} % of the y-range"
-                                     if row.get("true_error_rel") is not None
-                                     else report["rationale"][0] if report.get("rationale") else ""),
-                        "train_seconds": seconds})
-        _log(f"  {name:9s} trained in {seconds:5.1f} s, stopping epoch {chosen}: {results[-1]['headline']}")
+                        "verdict": report["verdict"], "headline": report["headline"],
+                        "detail": detail, "train_seconds": seconds})
+        _log(f"  {name:9s} trained in {seconds:5.1f} s — verdict {report['verdict']}: "
+             f"{report['headline']}; {detail}")
     _log(f"  five patterns trained in {train_seconds:.1f} s")
     return results
 
 
-def run_2d(out: Path, *, epochs: int, n_phantom: int, n_generated: int, quiet: bool) -> list[dict]:
+def run_2d(out: Path, *, epochs: int, n_phantom: int, n_generated: int, quiet: bool,
+           every: int = 1, detectability: bool = True) -> list[dict]:
     import json
 
     import numpy as np
@@ -77,18 +86,26 @@ def run_2d(out: Path, *, epochs: int, n_phantom: int, n_generated: int, quiet: b
 
     run_dir = out / "2d" / "phantom-64"
     started = time.perf_counter()
+    _log(f"  making {n_phantom} phantom slices and training the 64² DCGAN for {epochs} epochs "
+         "…")
     train_2d("phantom", run_dir, size=64, epochs=epochs, seed=0, quiet=quiet, n_phantom=n_phantom)
     _log(f"  trained the 64² DCGAN for {epochs} epochs in {time.perf_counter() - started:.0f} s")
     started = time.perf_counter()
-    score_run_2d(run_dir, n=n_generated, progress=not quiet)
-    _log(f"  scored and audited every checkpoint in {time.perf_counter() - started:.0f} s")
+    score_run_2d(run_dir, n=n_generated, progress=not quiet, every=every,
+                 detectability=detectability)
+    _log(f"  scored and audited every {'' if every == 1 else f'{every}th '}checkpoint in "
+         f"{time.perf_counter() - started:.0f} s")
     index = build_report(run_dir)
     report = json.loads((index.parent / "report.json").read_text())
     chosen = report.get("stopping_epoch")
+    _log(f"  verdict {report['verdict']}: {report['headline']}")
+    for sentence in report["rationale"][:2]:
+        _log(f"    {sentence}")
 
     # A small reading study: held-out real slices against the chosen and the last checkpoint.
     epochs_done = [e for e, _ in list_checkpoints(run_dir)]
-    picks = sorted({chosen if chosen else epochs_done[len(epochs_done) // 2], epochs_done[-1]})
+    first = chosen or report.get("candidate_epoch") or report.get("closest_epoch")
+    picks = sorted({first if first else epochs_done[len(epochs_done) // 2], epochs_done[-1]})
     study_in = out / "2d" / "study-inputs"
     heldout = np.load(run_dir / "data" / "heldout.npy")
     write_png16(heldout[:40], study_in / "real")
@@ -104,26 +121,42 @@ def run_2d(out: Path, *, epochs: int, n_phantom: int, n_generated: int, quiet: b
     _log(f"  serve it with: ganaudit study serve {study_dir}")
     del created
     return [{"name": "2D phantom MR, 64²", "report": index, "stopping_epoch": chosen,
-             "headline": report["rationale"][0] if report.get("rationale") else "",
+             "verdict": report["verdict"], "headline": report["headline"],
+             "detail": report["rationale"][0] if report.get("rationale") else "",
              "study": study_dir}]
+
+
+VERDICT_COLOURS = {"stop": "#0b7a3e", "train-longer": "#b26a00", "restart": "#c0392b",
+                   "no-checkpoint-passes": "#c0392b"}
 
 
 def write_index(out: Path, results: list[dict]) -> Path:
     from gan_models.atomic import write_text
 
-    rows = "\n".join(
-        f"<tr><td><a href=\"{html.escape(str(Path(r['report']).relative_to(out)))}\">{html.escape(r['name'])}</a></td>"
-        f"<td>{r['stopping_epoch'] if r['stopping_epoch'] is not None else '—'}</td>"
-        f"<td>{html.escape(str(r['headline']))}</td></tr>" for r in results)
+    def link(path, text):
+        return f"<a href=\"{html.escape(str(Path(path).relative_to(out)))}\">{html.escape(text)}</a>"
+
+    rows = []
+    for r in results:
+        study = ""
+        if r.get("study"):
+            study = (f"<br><small>reading study: {link(r['study'], str(Path(r['study']).relative_to(out)))} "
+                     f"(serve it with <code>ganaudit study serve "
+                     f"{html.escape(str(r['study']))}</code>)</small>")
+        colour = VERDICT_COLOURS.get(r["verdict"], "#222")
+        rows.append(f"<tr><td>{link(r['report'], r['name'])}{study}</td>"
+                    f"<td style=\"color:{colour};font-weight:600\">{html.escape(r['headline'])}</td>"
+                    f"<td>{html.escape(str(r.get('detail', '')))}</td></tr>")
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>ganaudit demo</title><style>
-body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}}
-table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.4rem;text-align:left}}
+body{{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;color:#222}}
+table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}}
 </style></head><body><h1>ganaudit demo</h1>
-<p>Every run trained, scored and reported by <code>ganaudit demo</code>. Each report says which
-epoch to use and why.</p>
-<table><thead><tr><th>Run</th><th>Stopping epoch</th><th>Summary</th></tr></thead>
-<tbody>{rows}</tbody></table></body></html>
+<p>Every run trained, scored and reported by <code>ganaudit demo</code>. Each report gives a
+verdict — stop (and at which epoch), train longer, restart, or no checkpoint passes — and says
+why.</p>
+<table><thead><tr><th>Run (report)</th><th>Verdict</th><th>Summary</th></tr></thead>
+<tbody>{"".join(rows)}</tbody></table></body></html>
 """
     path = out / "index.html"
     write_text(path, page)
@@ -142,8 +175,12 @@ def run(args) -> int:
     if not args.skip_2d:
         _log("2D MR GAN on the phantom population:")
         results += run_2d(out, epochs=args.epochs_2d, n_phantom=args.n_phantom,
-                          n_generated=args.n_generated, quiet=args.quiet)
+                          n_generated=args.n_generated, quiet=args.quiet,
+                          every=args.every_2d, detectability=not args.no_detectability)
     index = write_index(out, results)
+    _log("verdicts:")
+    for r in results:
+        _log(f"  {r['name']:22s} {r['verdict']:22s} {r['headline']}")
     _log(f"demo finished in {time.perf_counter() - started:.0f} s")
     _log(f"reports: {index.resolve()}")
     return 0

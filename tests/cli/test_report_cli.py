@@ -18,21 +18,25 @@ def test_report_cli_2d_with_study(tmp_path, capsys):
     code = main(["report", str(run), "--study", str(study)])
     out = capsys.readouterr().out
     assert code == 0
-    assert "Stopping epoch: 5" in out
+    assert "Verdict: stop — Stop at epoch 5" in out
     assert str(run / "report" / "index.html") in out
     report = json.loads((run / "report" / "report.json").read_text())
     assert report["stopping_epoch"] == 5 and report["study"].endswith("study")
 
 
 def test_report_cli_options(tmp_path, capsys):
-    run = make_run_1d(tmp_path, [0.5, 0.1, 0.052, 0.05])
+    run = make_run_1d(tmp_path, [0.5, 0.1, 0.052, 0.05, 0.051, 0.05, 0.0505])
     out_dir = tmp_path / "rep"
-    code = main(["report", str(run), "--tolerance", "1.5", "--alpha", "0.01", "--out", str(out_dir)])
+    code = main(["report", str(run), "--tolerance", "1.5", "--alpha", "0.01", "--out", str(out_dir),
+                 "--trend-window", "5", "--min-improvement", "0.2", "--max-true-error", "0.1"])
     assert code == 0
     report = json.loads((out_dir / "report.json").read_text())
-    assert report["stopping_epoch"] == 2
-    assert report["rule"]["parameters"]["tolerance"] == 1.5
-    assert "Stopping epoch: 2" in capsys.readouterr().out
+    assert report["verdict"] == "stop" and report["stopping_epoch"] == 2
+    params = report["rule"]["parameters"]
+    assert params["tolerance"] == 1.5 and params["trend_window"] == 5
+    assert params["min_improvement"] == 0.2 and params["max_true_error"] == 0.1
+    assert report["convergence"]["window"] == 5
+    assert "Verdict: stop — Stop at epoch 2" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args, match", [
@@ -76,7 +80,8 @@ def test_report_cli_hand_edited_scores(tmp_path, capsys, edit, match):
 def test_report_cli_no_passing_checkpoint(tmp_path, capsys):
     run = make_run_1d(tmp_path, [0.3, 0.2], healthy=[False, False])
     assert main(["report", str(run)]) == 0
-    assert "No checkpoint passed the gates" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Verdict: restart — Restart training" in out and "→ " in out
 
 
 def test_report_help_in_a_fresh_process():

@@ -130,29 +130,46 @@ def make_run_2d(root: Path, fd_inf, *, half_width=0.3, memorization=None, imposs
             "n_flagged": int(mem[i] * 200), "ct_score": 0.1, "authenticity": 0.9,
             "mifid": 3.0}))
         gen_ventricles = 0.45 if significant[i] else 0.21
+        findings = {
+            "lesion": _finding("lesion", "finding", 0.3, 0.32, 0.7),
+            "enlarged_ventricles": _finding("enlarged_ventricles", "finding", 0.2, gen_ventricles,
+                                            0.001 if significant[i] else 0.8,
+                                            passed=not significant[i]),
+            "lesion_side=left": _finding("lesion_side=left", "location", 0.3, 0.3, 1.0),
+            "lesion_side=right": _finding("lesion_side=right", "location", 0.0,
+                                          impossible[i] / 200, 0.5, passed=not impossible[i]),
+        }
+        combos = [dict(_finding("lesion_side=right", "combination", 0.0, impossible[i] / 200,
+                                0.01 if impossible[i] else 1.0, passed=not impossible[i]),
+                       alternative="greater")]
+        failed = [k for k, v in findings.items() if not v["passed"]]
         (fdir / "summary.json").write_text(json.dumps({  # the findings audit's format
             "detector": "builtin:phantom", "n_real": 200, "n_generated": 200,
-            "findings": {
-                "lesion": {"real_prevalence": 0.3, "real_ci_low": 0.24, "real_ci_high": 0.37,
-                           "generated_prevalence": 0.32, "generated_ci_low": 0.26,
-                           "generated_ci_high": 0.39, "p_value": 0.7},
-                "enlarged_ventricles": {"real_prevalence": 0.2, "real_ci_low": 0.15,
-                                        "real_ci_high": 0.26,
-                                        "generated_prevalence": gen_ventricles,
-                                        "generated_ci_low": gen_ventricles - 0.06,
-                                        "generated_ci_high": gen_ventricles + 0.06,
-                                        "p_value": 0.001 if significant[i] else 0.8}},
-            "categories": {"lesion_side": {
-                "left": {"real_prevalence": 0.3, "generated_prevalence": 0.3, "p_value": 1.0},
-                "right": {"real_prevalence": 0.0, "generated_prevalence": impossible[i] / 200,
-                          "p_value": 0.5}}},
-            "impossible_checked": True,
-            "impossible_combinations": ([{"combination": "lesion_side=right",
-                                          "n_generated": int(impossible[i])}]
-                                        if impossible[i] else []),
-            "impossible": int(impossible[i]),
-            "min_p": 0.001 if significant[i] else 0.7, "significant": bool(significant[i])}))
+            "real_source": "detector", "alpha": 0.05, "margin": 0.02, "correction": "holm",
+            "ci_level": 0.95, "difference_ci_level": 0.99, "n_tests": 5,
+            "findings": findings, "impossible_combinations": combos,
+            "impossible_checked": True, "min_real": 200,
+            "impossible": int(impossible[i]), "impossible_rate": impossible[i] / 200,
+            "min_p": 0.001 if significant[i] else 0.7, "significant": bool(significant[i]),
+            "failed": failed, "passed": not failed, "detector_accuracy": None, "labels": None,
+            "cooccurrence": {}}))
     return run
+
+
+def _finding(name, kind, real, generated, p, *, passed=True, n=200):
+    """One test entry of the findings audit's summary.json (plausible numbers)."""
+    k_real, k_gen = int(round(real * n)), int(round(generated * n))
+    return {"name": name, "kind": kind, "atoms": [name], "alternative": "two-sided",
+            "real_count": k_real, "real_n": n, "real_prevalence": real,
+            "real_ci_low": max(0.0, real - 0.06), "real_ci_high": min(1.0, real + 0.06),
+            "generated_count": k_gen, "generated_n": n, "generated_prevalence": generated,
+            "generated_ci_low": max(0.0, generated - 0.06),
+            "generated_ci_high": min(1.0, generated + 0.06),
+            "difference": generated - real, "difference_ci_low": generated - real - 0.08,
+            "difference_ci_high": generated - real + 0.08, "odds_ratio": 1.0, "p_value": p,
+            "p_adjusted": min(1.0, 5 * p), "significant": not passed, "beyond_margin": not passed,
+            "passed": passed,
+            "reason": "passed: within the margin" if passed else "failed: beyond the margin"}
 
 
 def make_study(root: Path, detect: dict[int, float], *, fool: float = 0.45) -> Path:

@@ -124,9 +124,12 @@ def test_report_reads_a_real_study_analysis(memorizing_run, tmp_path):
     data = load_run(memorizing_run, study_dir=study_dir)
     table = data.study.set_index("epoch")
     assert table.loc[2, "detect_p"] < 0.05 < table.loc[3, "detect_p"]
-    # With a wide tolerance, epochs 2-4 are all "within"; readers spot epoch 2, so 3 wins.
+    # With a wide tolerance and quality limit, epochs 2-4 are all "within"; readers spot
+    # epoch 2, so 3 wins.
     from reports.stopping import RuleOptions
-    assert decide(data.scores, kind="2d", options=RuleOptions(tolerance=5.0)).stopping_epoch == 2
-    decision = decide(data.scores, kind="2d", options=RuleOptions(tolerance=5.0), study=data.study)
-    assert decision.stopping_epoch == 3
+    assert decide(data.scores, kind="2d", options=RuleOptions(tolerance=5.0, baseline_factor=10.0),
+                  baselines=data.baselines, anchor=data.anchor).candidate_epoch == 2
+    decision = decide(data.scores, kind="2d", options=RuleOptions(tolerance=5.0, baseline_factor=10.0), study=data.study,
+                      baselines=data.baselines, anchor=data.anchor)
+    assert decision.candidate_epoch == 3
     assert "Readers recognised the fakes of epoch 2 better than chance" in " ".join(decision.rationale)

@@ -86,7 +86,7 @@ def test_memorization_limit_is_configurable(tmp_path):
     ("health", {"healthy": [True, True, True, False, True]}, "training was unhealthy"),
     ("findings", {"impossible": [0, 0, 0, 3, 0]}, "3 generated images with a finding combination"),
     ("findings", {"significant": [False, False, False, True, False]},
-     "prevalence differed significantly"),
+     "beyond the clinically negligible margin"),
 ])
 def test_gates_exclude_a_better_checkpoint(tmp_path, gate, kwargs, phrase):
     # Epoch 4 scores best; its gate fails, so epoch 5 (within 0.3 of nothing better) wins.

@@ -63,7 +63,7 @@ FILES = (SUMMARY_FILE, SCORES_FILE, GALLERY_FILE, SALIENCY_FILE, SALIENCY_ARRAY_
 # fold's model). For a learner whose scores follow the training sets' chance mean difference
 # (a linear model) this doubles the AUC's variance under the null, for any number of folds.
 # The null studies agree: the AUC's variance over real-vs-real replicates was 2.2× DeLong's for
-# the feature test and 1.5× for the CNN (plain intervals covered 0.5 in 82 % and 90 % of
+# the feature test and 1.7× for the CNN (plain intervals covered 0.5 in 82 % and 85 % of
 # replicates). Both variances are therefore doubled (docs/audits.md).
 CROSS_FIT_VARIANCE_FACTOR = 2.0
 FEATURE_VARIANCE_FACTOR = CROSS_FIT_VARIANCE_FACTOR

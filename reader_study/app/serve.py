@@ -226,7 +226,7 @@ def serve(study_dir: str | Path, *, port: int = 5006, db: str | None = None,
     title = f"Reader study {study.settings.get('study_id', '')}".strip()
     print(f"Serving study {study.settings.get('study_id', '')} at http://{address}:{port}/ "
           f"(readers) and http://{address}:{port}/admin (admin); answers in "
-          f"{_redact(db) if db else 'STUDY/answers.db'}. Stop with Ctrl+C.", flush=True)
+          f"{_redact(db) if db else study.path / 'answers.db'}. Stop with Ctrl+C.", flush=True)
     try:
         _serve_apps(pn, build_apps(study, store, sessions), study=study, sessions=sessions, secret=secret,
                     port=port, address=address, show=show, title=title,

@@ -215,6 +215,24 @@ def test_serve_passes_options_to_the_app(folders, monkeypatch):
     assert calls == {"study_dir": "STUDY", "port": 5123, "db": "postgresql://u@h/db", "address": "0.0.0.0"}
 
 
+def test_serve_names_the_answers_file_it_uses(folders, capsys, monkeypatch):
+    """The start-up line names the real answers file, not a literal 'STUDY/answers.db'."""
+    import panel as pn
+
+    from reader_study.app import serve as serve_module
+
+    assert _create(folders) == 0
+    capsys.readouterr()
+    served = []
+    monkeypatch.setattr(pn.config, "authorize_callback", pn.config.authorize_callback)
+    monkeypatch.setattr(serve_module, "_serve_apps", lambda *args, **kwargs: served.append(kwargs["port"]))
+    assert main(["study", "serve", str(folders / "study"), "--port", "5998"]) == 0
+    out = capsys.readouterr().out
+    assert served == [5998]
+    assert f"answers in {folders / 'study' / 'answers.db'}." in out, out
+    assert "STUDY/" not in out
+
+
 def test_help_lists_steps(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["study", "--help"])

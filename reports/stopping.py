@@ -648,7 +648,8 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
     if verdict != "stop":
         rationale.extend(_explain_not_stop(verdict, table, trend, label, chosen, best, closest,
                                            blocked, options, gate_names))
-    rationale.extend(_explain_trend(trend, label, verdict))
+    rationale.extend(_explain_trend(trend, label, verdict,
+                                    copying=verdict == "stop" and _falls_by_copying(table, best)))
     rationale.extend(_explain_quality(table, kind, chosen if verdict == "stop" else None,
                                       label, level, options, factor, factor_source))
     rationale.extend(_notes(table, gate_names, kind, chosen=chosen if verdict == "stop" else None))
@@ -976,7 +977,13 @@ def _explain_not_stop(verdict, table, trend, label, chosen, best, closest, block
     return out
 
 
-def _explain_trend(trend, label, verdict):
+def _falls_by_copying(table, best) -> bool:
+    later = table[table["epoch"] > best] if best is not None else table.iloc[:0]
+    return bool("gate_memorization" in later.columns
+                and (later["gate_memorization"] == "fail").any())
+
+
+def _explain_trend(trend, label, verdict, *, copying=False):
     if trend["still_falling"] is None:
         if verdict == "stop":
             return []
@@ -989,6 +996,10 @@ def _explain_trend(trend, label, verdict):
               else f"rose by {pct(-drop)} along its fitted trend")
     test = (f"Kendall τ = {trend['tau']:.2f}, one-sided p = {fmt(trend['p_value'])}, "
             f"α = {trend['alpha']:g}")
+    if trend["still_falling"] and copying:
+        return [f"Over the last {trend['window']} checkpoints ({span}) the {label} {change} "
+                f"({test}), but that fall comes from checkpoints that copy training images, "
+                "not from a better generator: training longer would only copy more."]
     if trend["still_falling"]:
         return [f"Over the last {trend['window']} checkpoints ({span}) the {label} {change} "
                 f"({test}): it is still falling measurably."]

@@ -51,6 +51,8 @@ def test_2d_report_files_and_json(report_2d):
     assert report["baselines"]["fd_inf"]["value"] == pytest.approx(1.5)
     # still falling, but checkpoints after the best copy training images: stop anyway
     assert report["convergence"]["window"] == 4 and report["convergence"]["still_falling"] is True
+    assert any("that fall comes from checkpoints that copy training images" in r
+               for r in report["rationale"])
     assert report["rule"]["parameters"]["baseline_factor"] == pytest.approx(3.0)
     assert report["rule"]["name"] == "earliest-within-best-interval"
     assert report["rule"]["parameters"]["memorization_max"] == 0.05

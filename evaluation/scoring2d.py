@@ -26,6 +26,7 @@ worker when ``workers > 1``). Results do not depend on the number of workers.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,15 @@ def _features(images: np.ndarray, extractor, *, cache: bool, what: str, progress
         raise InputError(f"{what}: {exc}") from exc
 
 
+_SAID: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _SAID:
+        _SAID.add(message)
+        warnings.warn(message, UserWarning, stacklevel=3)
+
+
 def _zscore(reference: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
     from evaluation.features import zscore_with_reference
 
@@ -175,7 +185,11 @@ def distribution_metrics(
     subset = _kid_subset(kid_subset_size, len(real), len(fake))
     fd = float(frechet_distance_from_features(real, fake))
     fd_low, fd_high = fd_bootstrap_ci(real, fake, n_boot=n_boot, seed=seed)
-    inf = fd_infinity(real, fake, seed=seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inf = fd_infinity(real, fake, seed=seed)
+    for warning in caught:  # once per run, not once per checkpoint
+        _warn_once(str(warning.message))
     kid_mean, kid_std = kid(real, fake, subset_size=subset, seed=seed)
     pr = precision_recall(real, fake, k=PRECISION_K)
     dc = density_coverage(real, fake, k=DENSITY_K)

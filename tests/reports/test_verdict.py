@@ -213,3 +213,18 @@ def test_two_epoch_2d_phantom_run_is_not_stop(tmp_path):
     report = json.loads((build_report(run).parent / "report.json").read_text())
     assert report["verdict"] != "stop" and report["stopping_epoch"] is None
     assert report["baselines"]["fd"]["value"] == pytest.approx(level)
+
+
+def test_fd_infinity_warns_when_subsets_are_smaller_than_the_dimension():
+    from evaluation.frechet import fd_infinity
+
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(400, 30)), rng.normal(size=(200, 30))
+    with pytest.warns(UserWarning, match=r"smallest subsets \(20 images\) are smaller than the "
+                                         r"feature dimension \(30\)"):
+        fd_infinity(real, fake, seed=0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fd_infinity(real, rng.normal(size=(400, 30)), seed=0)  # subsets of 40 >= 30: silent

@@ -255,6 +255,7 @@ def train(run_dir, run: dict, data: np.ndarray, *, resume: bool, write_samples, 
     (run_dir / "checkpoints").mkdir(exist_ok=True)
     latents = fixed_latents(run, int(run.get("n_samples", run.get("n_grid", 64))))
     unhealthy = []
+    done_before = len(rows)
 
     def on_epoch_end(epoch: int, row: dict) -> None:
         ckpt.save_generator(gan.generator, run_dir, epoch)
@@ -280,7 +281,10 @@ def train(run_dir, run: dict, data: np.ndarray, *, resume: bool, write_samples, 
             f"training was unhealthy at epochs {unhealthy}: the discriminator's accuracy stayed above "
             "90 % or below 10 %. Restart with another --seed or a lower discriminator learning rate, "
             "or keep only the healthy epochs (the report leaves the others out).", stacklevel=2)
-    return {"epochs": len(rows), "unhealthy": unhealthy, "history": rows}
+    # epochs: all the run's epochs; trained_now: those trained by this call (0 when a resumed
+    # run had nothing left to train), starting at first_epoch.
+    return {"epochs": len(rows), "trained_now": len(rows) - done_before, "first_epoch": start,
+            "unhealthy": unhealthy, "history": rows}
 
 
 def base_run_json(kind: str, settings: dict, seed: int, n_examples: int) -> dict:

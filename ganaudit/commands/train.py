@@ -49,10 +49,21 @@ def _overrides(args) -> dict:
     return out
 
 
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'' if n == 1 else 's'}"
+
+
 def _report(summary) -> int:
-    print(f"trained {summary['epochs']} epoch{'' if summary['epochs'] == 1 else 's'} into {summary['run_dir']}")
-    if summary["unhealthy"]:
-        print(f"warning: unhealthy epochs {summary['unhealthy']} (see history.csv)")
+    # Unhealthy epochs are reported once, by the training's own warning (ganaudit CMD: warning: …).
+    epochs, now = summary["epochs"], summary.get("trained_now", summary["epochs"])
+    if now == 0:
+        print(f"nothing left to train: {summary['run_dir']} already has all {_epochs(epochs)}; "
+              f"add --epochs N (more than {epochs}) to train further")
+    elif now < epochs:
+        print(f"trained {_epochs(epochs)} into {summary['run_dir']} (resumed: epochs "
+              f"{summary['first_epoch']}-{epochs} trained now)")
+    else:
+        print(f"trained {_epochs(epochs)} into {summary['run_dir']}")
     return 0
 
 

@@ -198,6 +198,27 @@ def test_sample_refuses_a_non_empty_out_and_a_missing_epoch(tiny_run_1d, tmp_pat
     assert not (tmp_path / "new").exists()
 
 
+def test_resume_of_a_finished_run_trains_nothing_and_says_so(tiny_run_1d, copy_run, capsys):
+    run = copy_run(tiny_run_1d)
+    before = {p.name: p.stat().st_mtime_ns for p in (run / "checkpoints").iterdir()}
+    assert main(["train1d", "--pattern", "sine", "--out", str(run), "--resume", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"nothing left to train: {run} already has all 2 epochs"), out
+    assert "--epochs N (more than 2)" in out and "trained" not in out.replace("to train", "")
+    assert {p.name: p.stat().st_mtime_ns for p in (run / "checkpoints").iterdir()} == before
+    assert pd.read_csv(run / "history.csv")["epoch"].tolist() == [1, 2]
+
+
+def test_unhealthy_epochs_are_reported_once(capsys):
+    # runs.train warns (one 'ganaudit train2d: warning: …' line); the summary adds no second one.
+    from ganaudit.commands.train import _report
+
+    _report({"epochs": 3, "trained_now": 3, "first_epoch": 1, "unhealthy": [2], "run_dir": "R"})
+    assert capsys.readouterr() == ("trained 3 epochs into R\n", "")
+    _report({"epochs": 5, "trained_now": 2, "first_epoch": 4, "unhealthy": [], "run_dir": "R"})
+    assert capsys.readouterr().out == "trained 5 epochs into R (resumed: epochs 4-5 trained now)\n"
+
+
 @pytest.mark.training
 def test_train1d_command_with_options(tmp_path, capsys):
     out = tmp_path / "run"

@@ -565,7 +565,8 @@ def _memorization_block(data: RunData, epoch: int, *, title: str) -> str:
 
 def _failed_findings(data: RunData, epoch: int) -> str:
     """The failed findings of a checkpoint, named with rates, intervals and counts ('' if none)."""
-    from evaluation.findings import E_PASSED, KEY_FINDINGS, KEY_IMPOSSIBLE_COMBINATIONS, describe_entry
+    from evaluation.findings import (E_DIFFERENCE, E_PASSED, KEY_FINDINGS,
+                                     KEY_IMPOSSIBLE_COMBINATIONS, describe_entry)
 
     audit = data.audits.get(epoch)
     summary = audit.findings_summary if audit else None
@@ -573,9 +574,16 @@ def _failed_findings(data: RunData, epoch: int) -> str:
         return ""
     entries = list((summary.get(KEY_FINDINGS) or {}).values())
     entries += list(summary.get(KEY_IMPOSSIBLE_COMBINATIONS) or [])
-    failed = [describe_entry(e).rstrip(".") for e in entries
-              if isinstance(e, dict) and e.get(E_PASSED) is False]
-    return " | ".join(dict.fromkeys(failed))
+    failed = []
+    for e in entries:
+        if not isinstance(e, dict) or e.get(E_PASSED) is not False:
+            continue
+        # "Lesion side: patient's right (image left) [lesion_side=right]: real … vs generated …"
+        head = describe_entry(e).split("; ")[0]
+        way = "shown less often than in real images" if e.get(E_DIFFERENCE, 0) < 0 else \
+            "shown more often than in real images"
+        failed.append(f"{head} — {way}")
+    return " and ".join(dict.fromkeys(failed))
 
 
 def _findings_block(data: RunData, epoch: int) -> str:

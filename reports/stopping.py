@@ -554,6 +554,7 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
     table["passes_gates"] = [all(v != "fail" for v in g.values()) for g in gate_rows]
     table["gates_failed"] = [sum(v == "fail" for v in g.values()) for g in gate_rows]
     table["reasons"] = ["; ".join(r) for r in reasons_all]
+    reasons_by_epoch = dict(zip(table["epoch"].astype(int), reasons_all))
     if study is not None:
         table["readers_detect"] = [
             (bool(p < options.alpha) if math.isfinite(p) else None)
@@ -583,7 +584,7 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
     if eligible.empty:
         table["within_interval"] = False
         interval_kind = "none"
-        closest, blocked = _closest(table, gate_names)
+        closest, blocked = _closest(table, gate_names, reasons_by_epoch)
         if unhealthy_end:
             verdict = "restart"
         elif _fixable_by_training(blocked) and not trend["levelled"]:
@@ -723,7 +724,8 @@ def _unhealthy_end(table: pd.DataFrame) -> bool:
     return bool(health.iloc[-1] == "fail" or (health == "fail").all())
 
 
-def _closest(table: pd.DataFrame, gate_names: list[str]) -> tuple[int | None, dict]:
+def _closest(table: pd.DataFrame, gate_names: list[str],
+             reasons_by_epoch: dict[int, list[str]]) -> tuple[int | None, dict]:
     """The checkpoint that failed the fewest gates (ties: the lower metric, then the earlier),
     and per failed gate what blocked it."""
     if table.empty:
@@ -731,7 +733,7 @@ def _closest(table: pd.DataFrame, gate_names: list[str]) -> tuple[int | None, di
     order = table.assign(_v=table["metric_value"].fillna(np.inf)).sort_values(
         ["gates_failed", "_v", "epoch"])
     row = order.iloc[0]
-    reasons = [r for r in str(row["reasons"]).split("; ") if r]
+    reasons = reasons_by_epoch.get(int(row["epoch"]), [])
     blocked: dict[str, str] = {}
     failing = [g for g in gate_names if row[f"gate_{g}"] == "fail"]
     for gate in failing:

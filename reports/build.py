@@ -203,7 +203,8 @@ def _report_json(data: RunData, decision: Decision) -> dict:
 def _run_title(data: RunData) -> str:
     if data.kind == "1d":
         pattern = (data.run.get("pattern") or {}).get("name", "?")
-        return f"1D GAN ‘{pattern}’ — {data.path.name}"
+        # A run folder named after its pattern (the demo's 1d/sine) is not named twice.
+        return f"1D GAN ‘{pattern}’" + ("" if data.path.name == pattern else f" — {data.path.name}")
     size = data.run.get("image_size", "?")
     if data.run.get("kind") == "imported":
         return f"Imported GAN {size}×{size} ({_import_source(data)}) — {data.path.name}"
@@ -715,7 +716,8 @@ def _footer(data: RunData) -> str:
 
 def _index_page(data: RunData, decision: Decision, table: pd.DataFrame) -> str:
     parts = [_summary_box(data, decision, table), _rule_section(decision)]
-    notes = " " + " ".join(decision.notes) if decision.notes else ""
+    notes = "".join(" " + n for n in decision.notes
+                    if n.startswith("The discriminator's accuracy"))
     if data.history.empty:
         # An imported run without --history: nothing to draw.
         parts.append(H.section("Training", H.para(

@@ -21,11 +21,11 @@ def register(sub):
     p.add_argument("--out", default="ganaudit-demo", help="output folder (default: ./ganaudit-demo)")
     p.add_argument("--skip-2d", action="store_true", help="only the 1D part")
     p.add_argument("--epochs-1d", type=int, default=None, help="epochs per pattern (default 30)")
-    p.add_argument("--epochs-2d", type=int, default=12, help="epochs of the 2D GAN")
+    p.add_argument("--epochs-2d", type=int, default=30, help="epochs of the 2D GAN (default 30)")
     p.add_argument("--n-phantom", type=int, default=2000, help="phantom slices for the 2D GAN")
     p.add_argument("--n-generated", type=int, default=400, help="images generated per 2D checkpoint")
-    p.add_argument("--every-2d", type=int, default=1, metavar="K",
-                   help="score every K-th 2D checkpoint and the last (default 1: all)")
+    p.add_argument("--every-2d", type=int, default=3, metavar="K",
+                   help="score every K-th 2D checkpoint and the last (default 3)")
     p.add_argument("--no-detectability", action="store_true",
                    help="skip the classifier two-sample test when scoring the 2D run")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

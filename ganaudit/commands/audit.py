@@ -158,10 +158,22 @@ def run_memorization(args: argparse.Namespace) -> int:
     s = result.summary
     print(f"flagged {s['n_flagged']}/{s['n_generated']} generated images as copies "
           f"({100 * s['rate']:.1f} %, 95 % CI {100 * s['rate_ci_low']:.1f}–{100 * s['rate_ci_high']:.1f} %) "
-          f"at NCC > {s['threshold']:.4f} ({s['threshold_source']}); C_T {s['ct_score']:.2f}, "
+          f"at NCC > {s['threshold']:.4f} ({s['threshold_source']}); C_T {_ct_text(s)}, "
           f"authenticity {s['authenticity']:.2f}")
     print(f"wrote {args.out}")
     return 0
+
+
+def _ct_text(summary: dict) -> str:
+    """C_T with two decimals, or why there is none (no k-means cell of the training set holds
+    enough generated images: Meehan et al.'s minimum share is 20 / number generated)."""
+    import math
+
+    if not math.isnan(summary["ct_score"]):
+        return f"{summary['ct_score']:.2f}"
+    return (f"not computed (none of the {summary['ct_cells']} k-means cells of the training set "
+            f"holds both a held-out image and more than 20 of the {summary['n_generated']} generated "
+            "images; give more generated images)")
 
 
 def _real_labels(path, folder: str, names: list[str]):

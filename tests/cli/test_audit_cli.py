@@ -45,7 +45,18 @@ def test_memorization_end_to_end(folders, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_flagged"] == 12
     assert (out / "gallery.png").exists()
-    assert "flagged 12/12" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "flagged 12/12" in printed
+    # 12 generated images fill no C_T cell (each needs more than 20): said, not printed as "nan".
+    assert summary["ct_score"] is None or np.isnan(summary["ct_score"])
+    assert "C_T not computed (none of the" in printed and "more than 20 of the 12 generated" in printed
+    assert "nan" not in printed
+
+
+def test_memorization_prints_c_t_when_there_is_one():
+    from ganaudit.commands.audit import _ct_text
+
+    assert _ct_text({"ct_score": -3.14159, "ct_cells": 4, "n_generated": 200}) == "-3.14"
 
 
 def test_memorization_user_threshold(folders):

@@ -134,5 +134,32 @@ def _score_folders(args: argparse.Namespace) -> int:
             write_csv(args.out, frame)
         print(f"scores → {args.out}")
     else:
-        print(frame.to_csv(index=False), end="")
+        print(folder_summary(row))
     return 0
+
+
+def _num(value, digits: int = 4) -> str:
+    """``value`` to ``digits`` significant figures; '—' when missing or NaN."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    return "—" if value != value else f"{value:.{digits}g}"
+
+
+def folder_summary(row: dict) -> str:
+    """The one-row folder scores, rounded, a few lines for the console (the CSV written with
+    --out keeps every column at full precision)."""
+    def with_ci(name: str) -> str:
+        return f"{_num(row.get(name))} [95 % CI {_num(row.get(name + '_ci_low'))}, {_num(row.get(name + '_ci_high'))}]"
+
+    return "\n".join([
+        f"scored {row.get('n_generated')} generated images against {row.get('n_real')} real "
+        f"({row.get('features')} features)",
+        f"  FD {with_ci('fd')}, FD∞ {with_ci('fd_inf')}  (lower is better)",
+        f"  KID {_num(row.get('kid_mean'), 3)} ± {_num(row.get('kid_std'), 2)} (s.d. over subsets; lower is better)",
+        "  " + ", ".join(f"{name} {_num(row.get(name), 3)}"
+                         for name in ("precision", "recall", "density", "coverage"))
+        + "  (higher is better)",
+        "every column at full precision: add --out scores.csv",
+    ])

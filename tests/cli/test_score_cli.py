@@ -102,6 +102,28 @@ def test_score_folders_to_csv(tmp_path):
     assert len(frame) == 1 and frame["n_real"].item() == 40 and frame["n_generated"].item() == 30
 
 
+def test_score_folders_prints_a_short_rounded_summary(tmp_path, capsys):
+    # Without --out: a few rounded lines, not the full-precision CSV; the numbers are the CSV's.
+    write_png16(blob_images(30, seed=1), tmp_path / "real")
+    write_png16(blob_images(30, seed=2), tmp_path / "fake")
+    base = ["score", "--real", str(tmp_path / "real"), "--fake", str(tmp_path / "fake"), "--features", "pixels"]
+    assert main([*base, "--out", str(tmp_path / "scores.csv")]) == 0
+    capsys.readouterr()
+    row = pd.read_csv(tmp_path / "scores.csv").iloc[0]
+    assert main(base) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "scored 30 generated images against 30 real (pixels features)"
+    assert len(lines) == 5 and "n_real" not in out and "," in lines[3]
+    assert f"FD {row['fd']:.4g} [95 % CI {row['fd_ci_low']:.4g}, {row['fd_ci_high']:.4g}]" in out
+    assert f"precision {row['precision']:.3g}, recall {row['recall']:.3g}" in out
+    # 30 and 30 images: every KID subset is the whole set, so there is no spread (was ~1e-14).
+    assert row["kid_std"] == 0.0
+    assert f"KID {row['kid_mean']:.3g} ± 0 (s.d." in out
+    for number in re.findall(r"\d+\.\d+", out):
+        assert len(number.replace(".", "").lstrip("0")) <= 4, number
+
+
 @pytest.mark.parametrize("argv, message", [
     (["score"], r"nothing to score: give a RUN folder, or --real DIR --fake DIR"),
     (["score", "--real", "x"], r"needs both --real DIR and --fake DIR"),

@@ -32,6 +32,7 @@ def test_whole_set_equals_tfgan_single_block(tfgan_kid, n, d, shift):
     mean, std = kid(a, b, subset_size=n, n_subsets=3)
     assert mean == pytest.approx(tfgan_kid(a, b, n)[0], rel=1e-6)
     assert std == pytest.approx(0.0, abs=1e-12 * max(abs(mean), 1e-3))
+    assert std == 0.0  # not round-off such as 1e-14 (issue 13)
 
 
 def test_per_subset_formula_equals_tfgan_blocks(tfgan_kid):

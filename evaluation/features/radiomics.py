@@ -405,10 +405,12 @@ def ngtdm_features(q: np.ndarray, levels: int, *, counts: np.ndarray | None = No
     ``q`` when already computed (it is the first-order one).
     """
     n, h, w = q.shape
-    gray = q.astype(np.float64)
-    gray += 1.0
-    average = _box3(gray)
-    average -= gray
+    # Sums of gray levels are small integers: summed exactly in int32 (a quarter of the memory
+    # traffic of float64), then converted.
+    gray_int = q.astype(np.int32)
+    gray_int += 1
+    gray = gray_int.astype(np.float64)
+    average = (_box3(gray_int) - gray_int).astype(np.float64)
     average /= _neighbour_count(h, w)
     average -= gray
     np.abs(average, out=average)

@@ -52,7 +52,8 @@ def score_run_1d(run_dir, *, n: int = 2000, seed: int = 0, every: int = 1,
     checkpoints = every_kth(checkpoints, every)
     history = read_history(run_dir).set_index("epoch")
     rows = []
-    for epoch, _ in tqdm(checkpoints, desc="score", unit="ckpt", disable=not progress, leave=False):
+    for epoch, _ in tqdm(checkpoints, desc="scoring checkpoints", unit="checkpoint", disable=not progress,
+                         leave=False):
         points = generate(run_dir, epoch, n, seed=seed)
         row = {"epoch": epoch, **score_points(points, pattern, seed=seed)}
         for column in HISTORY_COLUMNS:

@@ -13,7 +13,9 @@ stderr minus absl/glog lines below the level ``TF_CPP_MIN_LOG_LEVEL`` asks for (
 I, W, E, F are levels 0-3; fatal lines always pass) and the "before absl::InitializeLog()"
 banner. Everything else (Python warnings, tracebacks, anybody's other output) is kept, so
 nothing but the start-up chatter disappears. A user who sets ``TF_CPP_MIN_LOG_LEVEL=0`` sees
-everything, as TensorFlow intends.
+everything, as TensorFlow intends. TensorFlow's Python logger ("WARNING:tensorflow:… triggered
+tf.function retracing") follows the same level: from 2 on only its errors, at 3 nothing below
+critical.
 
 We do not set ``TF_ENABLE_ONEDNN_OPTS=0`` to silence the oneDNN line: that changes
 TensorFlow's kernels (speed and round-off), not just its console.
@@ -22,6 +24,7 @@ TensorFlow's kernels (speed and round-off), not just its console.
 from __future__ import annotations
 
 import importlib.abc
+import logging
 import os
 import re
 import sys
@@ -117,9 +120,15 @@ class _QuietLoader(importlib.abc.Loader):
         module.__loader__ = self.loader
         if getattr(module, "__spec__", None) is not None:
             module.__spec__.loader = self.loader
-        with native_stderr_filtered(min_log_level()):
+        level = min_log_level()
+        with native_stderr_filtered(level):
             self.loader.exec_module(module)
         sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _QuietTensorFlowImport)]
+        # TensorFlow's Python logger follows the same level (its "WARNING:tensorflow:… triggered
+        # tf.function retracing" lines are about TensorFlow's internals), unless the user set it.
+        logger = logging.getLogger("tensorflow")
+        if level >= 2 and logger.level == logging.NOTSET:
+            logger.setLevel(logging.ERROR if level == 2 else logging.CRITICAL)
 
 
 def install() -> None:

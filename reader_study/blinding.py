@@ -291,16 +291,6 @@ def _cv_auc(x: np.ndarray, y: np.ndarray, seed: int) -> float:
     return float(roc_auc_score(y, scores))
 
 
-def _auc_p_value(auc: float, n_pos: int, n_neg: int) -> float:
-    """One-sided p of AUC > 0.5 (Mann-Whitney normal approximation, no ties correction)."""
-    from scipy.stats import norm
-
-    u = auc * n_pos * n_neg
-    mean = n_pos * n_neg / 2.0
-    sd = np.sqrt(n_pos * n_neg * (n_pos + n_neg + 1) / 12.0)
-    return float(norm.sf((u - mean) / sd)) if sd > 0 else 1.0
-
-
 def cue_check(features: np.ndarray, is_fake: np.ndarray, *, name: str = "all fakes",
               seed: int = 0) -> dict:
     """Cross-validated AUC of real vs fake from the cues, each alone and all together.
@@ -317,8 +307,17 @@ def cue_check(features: np.ndarray, is_fake: np.ndarray, *, name: str = "all fak
         return out
     x = np.asarray(features, dtype=np.float64)
     cues = {cue: _cv_auc(x[:, [j]], y, seed) for j, cue in enumerate(CUES)}
-    auc = _cv_auc(x, y, seed)
-    p = _auc_p_value(auc, n_fake, n_real)
+    if np.all(np.ptp(x, axis=0) == 0):
+        auc, p = 0.5, 1.0  # constant cues say nothing
+    else:
+        # The machine reader's feature test (evaluation.detectability): cross-fitted logistic
+        # regression, AUC with a variance that allows for the folds' correlated scores (a plain
+        # Mann-Whitney p on cross-fitted scores gives too many false alarms).
+        from evaluation.detectability import feature_detectability
+
+        test = feature_detectability(x[y == 0], x[y == 1], folds=int(min(5, n_fake, n_real)),
+                                     seed=seed)
+        auc, p = float(test.summary["auc"]), float(test.summary["p_value"])
     strongest = max(cues, key=lambda c: cues[c])
     warn = auc >= CUE_WARN_AUC and p < CUE_WARN_P
     message = ""

@@ -198,6 +198,7 @@ def test_sample_refuses_a_non_empty_out_and_a_missing_epoch(tiny_run_1d, tmp_pat
     assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.training
 def test_resume_of_a_finished_run_trains_nothing_and_says_so(tiny_run_1d, copy_run, capsys):
     run = copy_run(tiny_run_1d)
     before = {p.name: p.stat().st_mtime_ns for p in (run / "checkpoints").iterdir()}

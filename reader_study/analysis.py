@@ -519,6 +519,15 @@ def analyze_study(study_dir, *, db: str | None = None, n_boot: int = 2000, seed:
         "notes": ["fake = positive; lower accuracy/AUC = the GAN's images were harder to tell from real ones",
                   "pooled binom_p treats every read as independent: report it as a summary only"],
     }
+    # The creation-time blinding check: if low-level statistics alone told real from fake,
+    # the readers' results may rest on that cue rather than on anatomy.
+    from reader_study.blinding import load_blinding
+
+    blinding = load_blinding(study_dir)
+    if blinding is not None:
+        summary["blinding"] = {"warnings": list(blinding.get("warnings", [])),
+                               "comparisons": blinding.get("comparisons", [])}
+        summary["notes"] += [f"blinding check at creation: {w}" for w in blinding.get("warnings", [])]
     out_dir = study_dir / "analysis"
     result = AnalysisResult(out_dir=out_dir, summary=summary, readers=readers_t, pairs=pairs,
                             checkpoints=checkpoints, regions=regions, mrmc=mrmc, comparison=comparison,

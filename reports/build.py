@@ -660,6 +660,9 @@ def _reader_section(data: RunData, decision: Decision, table: pd.DataFrame) -> s
     body += H.table(["checkpoint", "fakes read", "called real", "fool rate ↑", "95 % interval",
                      "detect p", "readers tell fakes apart"], rows)
     body += _pooled_readers(data)
+    for warning in ((data.study_summary or {}).get("blinding") or {}).get("warnings", []):
+        body += H.para(f"Blinding check at study creation: {warning}. The readers' results may "
+                       "rest on this cue rather than on anatomy.", cls="note")
     return H.section("Readers: can radiologists tell the fakes?", body, anchor="readers")
 
 

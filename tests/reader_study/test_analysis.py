@@ -76,6 +76,10 @@ def test_files_written(answered):
     summary = json.loads((path / "analysis" / "summary.json").read_text(),
                          parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
     assert summary["n_readers"] == 4 and summary["n_answers"] == 80 and summary["complete"] is True
+    # the creation-time blinding check travels into the analysis
+    blinding = json.loads((path / "key" / "blinding.json").read_text())
+    assert summary["blinding"]["warnings"] == blinding["warnings"]
+    assert len(summary["blinding"]["comparisons"]) == len(blinding["comparisons"]) >= 1
     assert (path / "analysis" / "reader_accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gan_models.data.loader import image_kind
 from gan_models.errors import InputError
 
 CUE_WARN_AUC = 0.7
@@ -127,23 +128,6 @@ def _depth(path: Path, kind: str) -> str:
     return str(nib.load(path).get_data_dtype())
 
 
-def _kind(path: Path) -> str | None:
-    from gan_models.data.dicom import is_dicom_file
-    from gan_models.data.folders import RASTER_SUFFIXES
-    from gan_models.data.nifti import is_nifti
-
-    suffix = path.suffix.lower()
-    if suffix in RASTER_SUFFIXES:
-        return "raster"
-    if suffix == ".npy":
-        return "npy"
-    if is_nifti(path):
-        return "nifti"
-    if suffix in (".dcm", ".dicom", ".ima") or is_dicom_file(path):
-        return "dicom"
-    return None
-
-
 def _raw_images(path: Path, kind: str):
     from gan_models.data.folders import read_npy, read_raster
 
@@ -171,7 +155,7 @@ def folder_profile(folder) -> FolderProfile:
         and not any(part.startswith(".") for part in p.relative_to(root).parts))
     profile = FolderProfile(folder=str(folder))
     for path in files:
-        kind = _kind(path)
+        kind = image_kind(path)
         if kind is None:
             continue
         try:

@@ -19,8 +19,8 @@ SUPPORTED = "DICOM, NIfTI (.nii/.nii.gz), PNG/JPEG/TIFF or .npy"
 DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 
 
-def _kind(path: Path) -> str | None:
-    """Which reader handles ``path`` (None: not an image file)."""
+def image_kind(path: Path) -> str | None:
+    """Which reader handles ``path``: "raster", "npy", "nifti", "dicom" (None: not an image)."""
     from gan_models.data.dicom import is_dicom_file
     from gan_models.data.nifti import is_nifti
 
@@ -50,7 +50,7 @@ def _find_files(source: Path) -> tuple[list[Path], Path | None]:
     if not source.exists():
         raise InputError(f"{source} does not exist; give an image file or a folder of {SUPPORTED} files")
     if source.is_file():
-        if _kind(source) is None:
+        if image_kind(source) is None:
             raise InputError(f"{source.name} is not a supported image file; expected {SUPPORTED}")
         return [source], None
     # Hidden files/folders (and our own temporary ones) and DICOMDIR indexes are not images.
@@ -59,7 +59,7 @@ def _find_files(source: Path) -> tuple[list[Path], Path | None]:
                    key=lambda p: p.relative_to(source).as_posix())
     if not files:
         raise InputError(f"folder {source} is empty; put {SUPPORTED} files in it")
-    candidates = [p for p in files if _kind(p) is not None]
+    candidates = [p for p in files if image_kind(p) is not None]
     if not candidates:
         shown = ", ".join(p.relative_to(source).as_posix() for p in files[:5])
         more = f" and {len(files) - 5} more" if len(files) > 5 else ""
@@ -69,7 +69,7 @@ def _find_files(source: Path) -> tuple[list[Path], Path | None]:
 
 
 def _read(path: Path, name: str, *, axis: int, min_foreground: float) -> list[RawImage]:
-    kind = _kind(path)
+    kind = image_kind(path)
     group = f"file:{name}"
     if kind == "raster":
         return read_raster(path, name, group)

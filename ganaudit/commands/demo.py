@@ -122,12 +122,23 @@ def run_2d(out: Path, *, epochs: int, n_phantom: int, n_generated: int, quiet: b
     del created
     return [{"name": "2D phantom MR, 64²", "report": index, "stopping_epoch": chosen,
              "verdict": report["verdict"], "headline": report["headline"],
-             "detail": report["rationale"][0] if report.get("rationale") else "",
+             "detail": _detail(report),
              "study": study_dir}]
 
 
 VERDICT_COLOURS = {"stop": "#0b7a3e", "train-longer": "#b26a00", "restart": "#c0392b",
                    "no-checkpoint-passes": "#c0392b"}
+
+
+def _detail(report: dict) -> str:
+    """One line for the index: the reason for a stop, or what blocked the run and what to do."""
+    if report["verdict"] == "stop":
+        return report["rationale"][0] if report.get("rationale") else ""
+    blocked = report.get("blocked") or {}
+    head = (f"Epoch {report['closest_epoch']} came closest; blocked by: {', '.join(blocked)}. "
+            if report.get("closest_epoch") is not None and blocked else "")
+    recs = report.get("recommendations") or []
+    return head + (recs[-1] if recs else "")
 
 
 def write_index(out: Path, results: list[dict]) -> Path:

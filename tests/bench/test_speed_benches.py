@@ -27,7 +27,8 @@ def run_bench(script: str, *args: str, tmp_path: Path, timeout: int = 900) -> st
 
 def test_fd_interval_quick(tmp_path):
     out = run_bench("fd_interval.py", tmp_path=tmp_path)
-    assert out.count("| gaussian |") == 2 and out.count("| resample |") == 2
+    # Two scenarios and the cost at the scoring size, for each method.
+    assert out.count("| gaussian |") == 3 and out.count("| resample |") == 3
     assert "covers E[FD̂]" in out and "BLAS (1 thread)" in out
 
 

@@ -624,12 +624,9 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
         chosen = int(chosen_row["epoch"])
         # More epochs only help while later checkpoints do not copy: once a checkpoint after
         # the best memorizes, the falling metric is the copying, not progress.
-        later = table[table["epoch"] > best]
-        later_memorizes = bool("gate_memorization" in later.columns
-                               and (later["gate_memorization"] == "fail").any())
         if unhealthy_end:
             verdict = "restart"
-        elif later_memorizes:
+        elif _falls_by_copying(table, best):
             verdict = "stop"
         elif trend["still_falling"] is None or (trend["still_falling"] and best in recent):
             verdict = "train-longer"

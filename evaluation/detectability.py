@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evaluation.memorization import _check_names
 from gan_models.errors import InputError
 
 # Result keys, shared by the writer (summary.json), scoring (scores.csv) and readers.
@@ -293,15 +294,6 @@ def _table(names_real, names_generated, labels, scores, fold) -> pd.DataFrame:
     }, columns=SCORE_COLUMNS)
 
 
-def _names(names, n: int, prefix: str, what: str) -> list[str]:
-    if names is None:
-        return [f"{prefix}-{i:05d}" for i in range(n)]
-    names = [str(x) for x in names]
-    if len(names) != n:
-        raise InputError(f"{what}: {len(names)} names for {n} images")
-    return names
-
-
 # ----------------------------------------------------------------------------- feature tables
 
 def _check_table(x, what: str) -> np.ndarray:
@@ -360,8 +352,8 @@ def feature_detectability(real, generated, *, folds: int = 5, seed: int = 0, alp
         scores[test] = model.decision_function(x[test])
     summary = _summary(scores, labels, {"classifier": "logistic-regression", "c": c, "folds": folds,
                                         "seed": seed, "alpha": alpha}, alpha, FEATURE_VARIANCE_FACTOR)
-    table = _table(_names(real_names, len(real), "real", "real_names"),
-                   _names(generated_names, len(generated), "generated", "generated_names"),
+    table = _table(_check_names(real_names, len(real), "real_names", "real"),
+                   _check_names(generated_names, len(generated), "generated_names", "generated"),
                    labels, scores, fold)
     return DetectabilityResult(summary=summary, table=table)
 
@@ -546,8 +538,8 @@ def detectability(real, generated, *, settings: DetectabilitySettings | None = N
     if real.shape[1:] != generated.shape[1:]:
         raise InputError(f"image sizes differ: real {real.shape[1]}² vs generated {generated.shape[1]}²; "
                          "resize both sets to one size (command line: --size S)")
-    real_names = _names(real_names, len(real), "real", "real_names")
-    generated_names = _names(generated_names, len(generated), "generated", "generated_names")
+    real_names = _check_names(real_names, len(real), "real_names", "real")
+    generated_names = _check_names(generated_names, len(generated), "generated_names", "generated")
     keep_real = _subset(len(real), settings.max_per_set, settings.seed, 0)
     keep_gen = _subset(len(generated), settings.max_per_set, settings.seed, 1)
     real, generated = real[keep_real], generated[keep_gen]

@@ -1,4 +1,4 @@
-"""Benchmark and validation of the classifier two-sample test (``evaluation.detectability``).
+"""Benchmark and validation of the classifier two-sample test (``ganaudit.evaluation.detectability``).
 
 Modes (default: ``--speed --power``):
 
@@ -38,7 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def population(n: int, size: int, seed: int, cache: Path | None) -> np.ndarray:
-    from gan_models.phantom import make_population
+    from ganaudit.gan_models.phantom import make_population
 
     path = None if cache is None else cache / f"phantom-{n}-{size}-{seed}.npy"
     if path is not None and path.exists():
@@ -113,7 +113,7 @@ def load() -> str:
 
 
 def run_speed(args, settings_kw: dict) -> None:
-    from evaluation.detectability import SCORING_MAX_PER_SET, DetectabilitySettings, detectability
+    from ganaudit.evaluation.detectability import SCORING_MAX_PER_SET, DetectabilitySettings, detectability
 
     real = population(args.n, args.size, 11, args.cache)
     fake = population(args.n, args.size, 12, args.cache)
@@ -132,7 +132,7 @@ def run_speed(args, settings_kw: dict) -> None:
 
 
 def run_power(args, settings_kw: dict) -> dict:
-    from evaluation.detectability import DetectabilitySettings, detectability
+    from ganaudit.evaluation.detectability import DetectabilitySettings, detectability
 
     real = population(args.n, args.size, 11, args.cache)
     honest = population(args.n, args.size, 12, args.cache)
@@ -164,7 +164,7 @@ def run_power(args, settings_kw: dict) -> dict:
         print(line + f"  [{time.perf_counter() - wall:.0f} s]", flush=True)
         out[name] = result
         if args.figures is not None and sal is not None:
-            from evaluation.detectability import _saliency_png
+            from ganaudit.evaluation.detectability import _saliency_png
 
             args.figures.mkdir(parents=True, exist_ok=True)
             stem = name.split()[0]
@@ -175,7 +175,7 @@ def run_power(args, settings_kw: dict) -> dict:
 def run_null(args, settings_kw: dict) -> None:
     import pandas as pd
 
-    from evaluation.detectability import DetectabilitySettings, auc_test, detectability
+    from ganaudit.evaluation.detectability import DetectabilitySettings, auc_test, detectability
 
     print(f"null: {args.seeds} seeds, {args.null_n} + {args.null_n} real images at {args.size}² "
           f"(two phantom populations per seed); load {load()}", flush=True)

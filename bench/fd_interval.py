@@ -2,7 +2,7 @@
 
 For each scenario two Gaussian populations with a known Fréchet distance are fixed; then, many
 times, a real set (N1 rows) and a generated set (N2 rows) are drawn, FD is estimated and its
-95 % interval computed (``evaluation.frechet.fd_bootstrap_ci``). Printed per method:
+95 % interval computed (``ganaudit.evaluation.frechet.fd_bootstrap_ci``). Printed per method:
 
 - coverage of **FD at these N** — E[FD̂], the value the interval is for (FD is biased upwards at
   finite N). Its "true" value is the mean of FD̂ over ``--truth-draws`` independent draws, shown
@@ -53,7 +53,7 @@ def populations(d: int, shift: float, seed: int):
 def scenario(name, d, n1, n2, shift, *, replications, resample_replications, truth_draws, seed):
     from threadpoolctl import threadpool_limits
 
-    from evaluation.frechet import fd_bootstrap_ci, frechet_distance, frechet_distance_from_features
+    from ganaudit.evaluation.frechet import fd_bootstrap_ci, frechet_distance, frechet_distance_from_features
 
     mu1, sigma1, mu2, sigma2 = populations(d, shift, seed)
     l1, l2 = np.linalg.cholesky(sigma1), np.linalg.cholesky(sigma2)
@@ -94,7 +94,7 @@ def scenario(name, d, n1, n2, shift, *, replications, resample_replications, tru
 def cost_at_scoring_size(d: int, n1: int, n2: int, seed: int) -> list[str]:
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    from evaluation.frechet import fd_bootstrap_ci, frechet_distance_from_features
+    from ganaudit.evaluation.frechet import fd_bootstrap_ci, frechet_distance_from_features
 
     mu1, sigma1, mu2, sigma2 = populations(d, 2.0, seed)
     rng = np.random.default_rng(seed)

@@ -34,7 +34,7 @@ import scipy.linalg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evaluation.frechet import (  # noqa: E402
+from ganaudit.evaluation.frechet import (  # noqa: E402
     fd_bootstrap_ci,
     fd_infinity,
     features_to_statistics,
@@ -96,8 +96,8 @@ def part_fd(d: int, n: int, repeat: int) -> list[str]:
 
 
 def part_checkpoint(n_real: int, n_fake: int, d: int) -> list[str]:
-    from evaluation.kid import kid
-    from evaluation.prdc import density_coverage, precision_recall
+    from ganaudit.evaluation.kid import kid
+    from ganaudit.evaluation.prdc import density_coverage, precision_recall
 
     rng = np.random.default_rng(1)
     real = correlated_features(rng, n_real, d, shift=0.0, scale=1.0)
@@ -123,8 +123,8 @@ def part_radiomics(n: int, size: int) -> list[str]:
     as the oracle), on the same phantom slices, alternating so that load hits both alike."""
     from threadpoolctl import threadpool_limits
 
-    from evaluation.features import extract, get_extractor
-    from gan_models.phantom import make_population
+    from ganaudit.evaluation.features import extract, get_extractor
+    from ganaudit.gan_models.phantom import make_population
     from tests.evaluation.radiomics_before_speedup import RadiomicsExtractor as Before
 
     images = make_population(n, size, seed=7)[0].astype(np.float32)
@@ -189,7 +189,7 @@ def main(argv=None) -> int:
     print()
     print(text)
     if args.write:
-        from gan_models.atomic import write_text
+        from ganaudit.gan_models.atomic import write_text
 
         write_text(args.write, text)
     return 0

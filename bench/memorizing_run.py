@@ -33,11 +33,11 @@ def main(argv=None):
 
     import pandas as pd
 
-    from evaluation.scoring2d import score_run_2d
-    from gan_models.data import write_png16
-    from gan_models.gan2d import train_2d
-    from gan_models.phantom import make_population
-    from reports.build import build_report
+    from ganaudit.evaluation.scoring2d import score_run_2d
+    from ganaudit.gan_models.data import write_png16
+    from ganaudit.gan_models.gan2d import train_2d
+    from ganaudit.gan_models.phantom import make_population
+    from ganaudit.reports.build import build_report
 
     out = Path(args.out)
     if out.exists():

@@ -33,8 +33,8 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reader_study.mrmc import or_analysis, or_compare  # noqa: E402
-from reader_study.power import (VarianceComponents, components_from_scores, power_comparison,  # noqa: E402
+from ganaudit.reader_study.mrmc import or_analysis, or_compare  # noqa: E402
+from ganaudit.reader_study.power import (VarianceComponents, components_from_scores, power_comparison,  # noqa: E402
                                 power_detection, simulate_split_study)
 
 NULL_DESIGNS = [  # (readers, real cases, fakes per checkpoint, checkpoints)

@@ -3,7 +3,7 @@
 Prints, measured in the same run (BLAS threads: ``--threads`` for the yardstick and the brute
 force, ``--search-threads`` for the search; both 1 by default):
 - the time of one plain float32 product (N × 4,096) · (4,096 × N) — the yardstick;
-- the time of ``evaluation.nn_search.invariant_nn`` for N generated × N training images;
+- the time of ``ganaudit.evaluation.nn_search.invariant_nn`` for N generated × N training images;
 - their ratio (target ≤ 2), the time of each stage of the search and the BLAS library in use
   (threadpoolctl: library, version, the CPU kernel it picked);
 - agreement of the fast path with the brute force (all 98 variants, all pairs) on a
@@ -11,7 +11,7 @@ force, ``--search-threads`` for the search; both 1 by default):
 - peak memory: Python-tracked allocations during the search (tracemalloc) and the process's
   peak resident size.
 
-Data: phantom T1 slices (``gan_models.phantom``); "generated" = new phantom subjects with 10 %
+Data: phantom T1 slices (``ganaudit.gan_models.phantom``); "generated" = new phantom subjects with 10 %
 replaced by training images shifted by up to 3 px and/or flipped. The images are cached in
 ``--cache`` so reruns skip their (slow) generation.
 
@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def population(n: int, size: int, seed: int, cache: Path) -> np.ndarray:
-    from gan_models.phantom import make_population
+    from ganaudit.gan_models.phantom import make_population
 
     path = cache / f"phantom-{n}-{size}-{seed}.npy"
     if path.exists():
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
 
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    from evaluation.nn_search import clear_caches, invariant_nn, invariant_nn_brute
+    from ganaudit.evaluation.nn_search import clear_caches, invariant_nn, invariant_nn_brute
 
     load_start = os.getloadavg()[0]
     if args.quick:

@@ -1,6 +1,6 @@
 """Scoring a run serially, with ``--workers 2`` and on an existing local Dask cluster of 2 workers.
 
-A 2D run folder with K checkpoints is scored three times by ``evaluation.scoring2d.score_run_2d``:
+A 2D run folder with K checkpoints is scored three times by ``ganaudit.evaluation.scoring2d.score_run_2d``:
 
 1. serially (``workers=1``);
 2. ``workers=2``: a LocalCluster of two single-threaded worker processes started for the call
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     import pandas as pd
     from distributed import LocalCluster
 
-    from evaluation import scoring2d
+    from ganaudit.evaluation import scoring2d
     from score_checkpoint import population
 
     workdir = Path(args.workdir)

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gan_models import phantom  # noqa: E402
+from ganaudit.gan_models import phantom  # noqa: E402
 
 
 def pairwise_ncc(images: np.ndarray) -> np.ndarray:
@@ -79,7 +79,7 @@ def main() -> int:
     table = "| measure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
     print(table)
     if args.write:
-        from gan_models.atomic import write_text
+        from ganaudit.gan_models.atomic import write_text
 
         write_text(args.write, "# Phantom population speed\n\n"
                    "Measured with `.venv/bin/python bench/phantom_speed.py`"

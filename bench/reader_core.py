@@ -36,11 +36,11 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="reader-core-"))
     _phantom_folders(base, args.cases, args.size)
 
-    from reader_study.analysis import analyze_study
-    from reader_study.create import create_study
-    from reader_study.session import ReaderSession
-    from reader_study.store import AnswerStore
-    from reader_study.study import Study
+    from ganaudit.reader_study.analysis import analyze_study
+    from ganaudit.reader_study.create import create_study
+    from ganaudit.reader_study.session import ReaderSession
+    from ganaudit.reader_study.store import AnswerStore
+    from ganaudit.reader_study.study import Study
 
     readers = [f"r{i:02d}" for i in range(args.readers)]
     t = time.perf_counter()

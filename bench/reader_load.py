@@ -80,8 +80,8 @@ def make_images(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
 
 
 def make_study(base: Path, *, readers: int, answers: int, size: int):
-    from gan_models.data import write_png16
-    from reader_study.create import create_study
+    from ganaudit.gan_models.data import write_png16
+    from ganaudit.reader_study.create import create_study
 
     rng = np.random.default_rng(0)
     half = answers // 2
@@ -403,8 +403,8 @@ async def drive_protocol(url: str, readers: dict[str, str], answers: int, think_
 
 def stored_answers(study_dir: Path, db: str | None):
     """All answer rows of the store (one per stored answer, duplicates included)."""
-    from reader_study.store import AnswerStore
-    from reader_study.study import Study
+    from ganaudit.reader_study.store import AnswerStore
+    from ganaudit.reader_study.study import Study
 
     study = Study.open(study_dir)
     store = AnswerStore.for_study(study, db)
@@ -415,7 +415,7 @@ def stored_answers(study_dir: Path, db: str | None):
 
 
 def write_doc(path: Path, text: str) -> None:
-    from gan_models.atomic import write_text
+    from ganaudit.gan_models.atomic import write_text
 
     write_text(path, text)
 

@@ -1,7 +1,7 @@
 """How the cost of scoring one checkpoint grows with the number of generated and real images.
 
 Two sweeps at 64², radiomic features, every metric and both audits timed stage by stage as
-``evaluation.scoring2d`` runs them (BLAS on one thread, as scoring does):
+``ganaudit.evaluation.scoring2d`` runs them (BLAS on one thread, as scoring does):
 
 - generated images N_gen ∈ {500, 1000, 2000, 5000} against 5,000 real images;
 - real (training) images N_real ∈ {1000, 2000, 5000, 10000, 20000} against 2,000 generated.
@@ -47,13 +47,13 @@ def timed(fn):
 def checkpoint_stages(real_img, real_raw, held_img, held_raw, gen_img, extractor, detector, labels
                       ) -> dict[str, tuple[float, float]]:
     """Wall and CPU seconds of each per-checkpoint stage (real features given)."""
-    from evaluation import nn_search
-    from evaluation.features import extract, zscore_with_reference
-    from evaluation.findings import findings_audit
-    from evaluation.frechet import fd_bootstrap_ci, fd_infinity, frechet_distance_from_features
-    from evaluation.kid import kid
-    from evaluation.memorization import memorization_audit
-    from evaluation.prdc import _NEIGHBOUR_CACHE, density_coverage, precision_recall
+    from ganaudit.evaluation import nn_search
+    from ganaudit.evaluation.features import extract, zscore_with_reference
+    from ganaudit.evaluation.findings import findings_audit
+    from ganaudit.evaluation.frechet import fd_bootstrap_ci, fd_infinity, frechet_distance_from_features
+    from ganaudit.evaluation.kid import kid
+    from ganaudit.evaluation.memorization import memorization_audit
+    from ganaudit.evaluation.prdc import _NEIGHBOUR_CACHE, density_coverage, precision_recall
 
     stages = {}
     gen_raw, w, c = timed(lambda: extract(gen_img, extractor, cache=False, progress=False))
@@ -131,8 +131,8 @@ def main(argv=None) -> int:
 
     from threadpoolctl import threadpool_limits
 
-    from evaluation.detectors import get_detector
-    from evaluation.features import extract, get_extractor
+    from ganaudit.evaluation.detectors import get_detector
+    from ganaudit.evaluation.features import extract, get_extractor
     from score_checkpoint import population
 
     if args.quick:

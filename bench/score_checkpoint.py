@@ -1,11 +1,11 @@
 """Time scoring one checkpoint: 2,000 generated vs 5,000 real phantom slices at 64².
 
-Every metric and both audits, stage by stage, as ``evaluation.scoring2d`` runs them:
+Every metric and both audits, stage by stage, as ``ganaudit.evaluation.scoring2d`` runs them:
 
     .venv/bin/python bench/score_checkpoint.py                 # defaults of the issue
     .venv/bin/python bench/score_checkpoint.py --n-real 1000 --n-generated 500   # quick look
 
-The real set (training) and the held-out set come from ``gan_models.phantom.make_population``;
+The real set (training) and the held-out set come from ``ganaudit.gan_models.phantom.make_population``;
 the "generated" set is either a third phantom population (``--generated phantom``, default: new
 subjects, so the audits do real work) or the output of a small untrained Keras generator
 (``--generated untrained``, adds the generation time). Populations are cached in ``--workdir``
@@ -38,7 +38,7 @@ def population(workdir: Path, n: int, size: int, seed: int, **options):
     """Phantom images and labels, cached as .npy/.csv in ``workdir``."""
     import pandas as pd
 
-    from gan_models.phantom import make_population
+    from ganaudit.gan_models.phantom import make_population
 
     tag = "-".join([f"phantom-{n}-{size}-{seed}"] + [f"{k}={v}" for k, v in sorted(options.items())])
     images_path, labels_path = workdir / f"{tag}.npy", workdir / f"{tag}.csv"
@@ -137,15 +137,15 @@ def main() -> None:
 
 
 def bench(args, workdir: Path, scratch: Path) -> None:
-    from evaluation import nn_search, scoring2d
-    from evaluation.detectors import get_detector
-    from evaluation.findings import findings_audit, write_findings
-    from evaluation.frechet import fd_bootstrap_ci, fd_infinity, frechet_distance_from_features
-    from evaluation.kid import kid
-    from evaluation.memorization import memorization_audit, write_memorization
-    from evaluation.nn_search import invariant_nn
-    from evaluation.prdc import density_coverage, precision_recall
-    from gan_models.sampling import generate
+    from ganaudit.evaluation import nn_search, scoring2d
+    from ganaudit.evaluation.detectors import get_detector
+    from ganaudit.evaluation.findings import findings_audit, write_findings
+    from ganaudit.evaluation.frechet import fd_bootstrap_ci, fd_infinity, frechet_distance_from_features
+    from ganaudit.evaluation.kid import kid
+    from ganaudit.evaluation.memorization import memorization_audit, write_memorization
+    from ganaudit.evaluation.nn_search import invariant_nn
+    from ganaudit.evaluation.prdc import density_coverage, precision_recall
+    from ganaudit.gan_models.sampling import generate
 
     pool, pool_labels = population(workdir, args.n_real + args.n_heldout, args.size, seed=1)
     train, train_labels = pool[:args.n_real], pool_labels.iloc[:args.n_real].reset_index(drop=True)

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gan_models import models  # noqa: E402
-from gan_models.trainer import GAN  # noqa: E402
+from ganaudit.gan_models import models  # noqa: E402
+from ganaudit.gan_models.trainer import GAN  # noqa: E402
 
 
 def seed_style(size, batch, steps, warmup, latent, base):

@@ -9,16 +9,16 @@ from __future__ import annotations
 import importlib
 
 _PUBLIC = {
-    "frechet_distance": "evaluation.frechet",
-    "frechet_distance_from_features": "evaluation.frechet",
-    "fd_infinity": "evaluation.frechet",
-    "fd_bootstrap_ci": "evaluation.frechet",
-    "kid": "evaluation.kid",
-    "precision_recall": "evaluation.prdc",
-    "density_coverage": "evaluation.prdc",
-    "true_error_1d": "evaluation.true_error",
-    "memorization_audit": "evaluation.memorization",
-    "findings_audit": "evaluation.findings",
+    "frechet_distance": "ganaudit.evaluation.frechet",
+    "frechet_distance_from_features": "ganaudit.evaluation.frechet",
+    "fd_infinity": "ganaudit.evaluation.frechet",
+    "fd_bootstrap_ci": "ganaudit.evaluation.frechet",
+    "kid": "ganaudit.evaluation.kid",
+    "precision_recall": "ganaudit.evaluation.prdc",
+    "density_coverage": "ganaudit.evaluation.prdc",
+    "true_error_1d": "ganaudit.evaluation.true_error",
+    "memorization_audit": "ganaudit.evaluation.memorization",
+    "findings_audit": "ganaudit.evaluation.findings",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -44,8 +44,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evaluation.memorization import _check_names
-from gan_models.errors import InputError
+from ganaudit.evaluation.memorization import _check_names
+from ganaudit.gan_models.errors import InputError
 
 # Result keys, shared by the writer (summary.json), scoring (scores.csv) and readers.
 KEY_AUC = "auc"
@@ -530,7 +530,7 @@ def detectability(real, generated, *, settings: DetectabilitySettings | None = N
     did not see it (Lopez-Paz & Oquab 2017), so the AUC is an honest out-of-sample figure; the
     DeLong interval treats the pooled out-of-fold scores as one set of scores.
     """
-    from evaluation.nn_search import check_images
+    from ganaudit.evaluation.nn_search import check_images
 
     settings = settings or DetectabilitySettings()
     real = check_images(real, "real images")
@@ -706,8 +706,8 @@ def write_detectability(result: DetectabilityResult, out_dir, real, generated) -
     ``real`` and ``generated`` are the images given to :func:`detectability` (the result
     remembers which of them it used when ``max_per_set`` dropped some).
     """
-    from evaluation.nn_search import check_images
-    from gan_models.atomic import atomic_path, write_bytes, write_csv, write_json
+    from ganaudit.evaluation.nn_search import check_images
+    from ganaudit.gan_models.atomic import atomic_path, write_bytes, write_csv, write_json
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

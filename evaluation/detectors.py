@@ -8,7 +8,7 @@ image, one 0/1 column per finding and optional location columns (text columns su
 Specs accepted by ``get_detector``:
 
 - ``builtin:phantom`` (default): rule features + logistic regression, fitted on a labelled
-  phantom population (``gan_models.phantom``, fixed seed) at the images' size.
+  phantom population (``ganaudit.gan_models.phantom``, fixed seed) at the images' size.
 - ``keras:PATH.keras``: a Keras classifier with one sigmoid output per finding; names from
   ``findings=`` or a sidecar JSON next to the model (``PATH.json`` or ``PATH.keras.json``
   holding ``{"findings": [...]}``); an output ≥ 0.5 counts as present.
@@ -28,9 +28,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from gan_models.errors import InputError
-from gan_models.phantom import FOV_MM
-from gan_models.specs import load_object
+from ganaudit.gan_models.errors import InputError
+from ganaudit.gan_models.phantom import FOV_MM
+from ganaudit.gan_models.specs import load_object
 
 SPEC_FORMS = "builtin:phantom, keras:PATH.keras, or module:function"
 CALIBRATION_SEED = 20_240_601
@@ -224,11 +224,11 @@ def _fit_phantom(size: int, n: int, seed: int):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from gan_models.phantom import make_population
+    from ganaudit.gan_models.phantom import make_population
 
     images, labels = make_population(n, size, seed=seed)
     # Fit on the phantom's own intensity scale and on the 0.5–99.5 percentile rescale that
-    # image folders get when loaded (gan_models.data), so both inputs are read alike.
+    # image folders get when loaded (ganaudit.gan_models.data), so both inputs are read alike.
     lo, hi = np.percentile(images, [0.5, 99.5], axis=(1, 2), keepdims=True)
     rescaled = np.clip((images - lo) / np.maximum(hi - lo, 1e-6), 0, 1) * 2 - 1
     lesion, vent, _ = _features(np.concatenate([images, rescaled.astype(np.float32)]))

@@ -1,6 +1,6 @@
 """Hallucinated / suppressed findings audit: does the GAN change what a radiologist would see?
 
-One instrument everywhere: the same detector (``evaluation.detectors``) reads the real and the
+One instrument everywhere: the same detector (``ganaudit.evaluation.detectors``) reads the real and the
 generated images, and generated images are compared with the *detector's* reading of the real
 ones, never with the real images' labels. A detector's false positives then occur on both
 sides and do not count against the generator. Where labels exist they are used only to say
@@ -49,10 +49,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluation.detectors import Detector
-from evaluation.memorization import wilson_interval
-from evaluation.nn_search import check_images
-from gan_models.errors import InputError
+from ganaudit.evaluation.detectors import Detector
+from ganaudit.evaluation.memorization import wilson_interval
+from ganaudit.evaluation.nn_search import check_images
+from ganaudit.gan_models.errors import InputError
 
 DEFAULT_MIN_REAL = 200
 DEFAULT_ALPHA = 0.05
@@ -669,7 +669,7 @@ def _gallery_png(result: FindingsResult, generated: np.ndarray, *, n_images: int
 def write_findings(result: FindingsResult, out_dir, generated) -> Path:
     """Write ``findings.csv``, ``summary.json`` and ``gallery.png`` into ``out_dir`` (each
     atomically)."""
-    from gan_models.atomic import write_bytes, write_csv, write_json
+    from ganaudit.gan_models.atomic import write_bytes, write_csv, write_json
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.linalg
 import scipy.stats
 
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 __all__ = [
     "check_features",

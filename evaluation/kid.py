@@ -11,8 +11,8 @@ import hashlib
 
 import numpy as np
 
-from evaluation.frechet import _canonical_order, _check_pair
-from gan_models.errors import InputError
+from ganaudit.evaluation.frechet import _canonical_order, _check_pair
+from ganaudit.gan_models.errors import InputError
 
 __all__ = ["kid", "mmd2_unbiased"]
 

@@ -2,7 +2,7 @@
 
 For every generated image the audit finds its nearest training image by normalized
 cross-correlation (NCC), maximised over shifts of ±3 px and a horizontal flip
-(``evaluation.nn_search``), and — when features are given — its nearest training image in
+(``ganaudit.evaluation.nn_search``), and — when features are given — its nearest training image in
 feature space. A generated image is *flagged* when its NCC exceeds a threshold calibrated on
 held-out real images (by default the 99th percentile of their NCC to the training set), so an
 honest generator is flagged at about the held-out rate (1 %).
@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluation.nn_search import NNResult, check_images, invariant_nn, invariant_nn_brute
-from gan_models.errors import InputError
+from ganaudit.evaluation.nn_search import NNResult, check_images, invariant_nn, invariant_nn_brute
+from ganaudit.gan_models.errors import InputError
 
 
 @dataclass
@@ -137,7 +137,7 @@ def mann_whitney_z(x: np.ndarray, y: np.ndarray) -> float:
 def _shift_descriptor(images: np.ndarray) -> np.ndarray:
     """Centred, flip-symmetrized, 16 × 16 block-averaged images: a cell key robust to the
     shifts and flips the NCC search forgives (so a flipped copy lands in its source's cell)."""
-    from evaluation.nn_search import _centre
+    from ganaudit.evaluation.nn_search import _centre
 
     c = _centre(images)
     c = 0.5 * (c + c[:, :, ::-1])
@@ -484,7 +484,7 @@ def write_memorization(result: MemorizationResult, out_dir, train, generated) ->
 
     Each file is written atomically (temporary name, then rename).
     """
-    from gan_models.atomic import write_bytes, write_csv, write_json
+    from ganaudit.gan_models.atomic import write_bytes, write_csv, write_json
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

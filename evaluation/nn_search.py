@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 _EPS = 1e-8
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 # How long to wait for an external scheduler before giving up.
 CONNECT_TIMEOUT = "10s"

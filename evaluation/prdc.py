@@ -15,8 +15,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from evaluation.frechet import _check_pair
-from gan_models.errors import InputError
+from ganaudit.evaluation.frechet import _check_pair
+from ganaudit.gan_models.errors import InputError
 
 __all__ = ["precision_recall", "density_coverage"]
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gan_models.atomic import write_csv
-from gan_models.checkpoints import every_kth, list_checkpoints
-from gan_models.errors import InputError
-from gan_models.patterns import resolve_pattern
-from gan_models.runs import load_run, read_history
-from gan_models.sampling import generate
+from ganaudit.gan_models.atomic import write_csv
+from ganaudit.gan_models.checkpoints import every_kth, list_checkpoints
+from ganaudit.gan_models.errors import InputError
+from ganaudit.gan_models.patterns import resolve_pattern
+from ganaudit.gan_models.runs import load_run, read_history
+from ganaudit.gan_models.sampling import generate
 
 SCORE_COLUMNS_1D = ["epoch", "precision_error", "coverage_error", "true_error", "true_error_ci_low",
                     "true_error_ci_high", "precision_error_rel", "coverage_error_rel", "true_error_rel", "fd"]
@@ -25,8 +25,8 @@ HISTORY_COLUMNS = ["d_loss", "g_loss", "d_acc_real", "d_acc_fake", "healthy"]
 
 def score_points(points: np.ndarray, pattern, *, seed: int = 0) -> dict:
     """One scores row (without epoch and history) for generated ``points``."""
-    from evaluation.frechet import frechet_distance_from_features
-    from evaluation.true_error import true_error_1d, true_error_ci
+    from ganaudit.evaluation.frechet import frechet_distance_from_features
+    from ganaudit.evaluation.true_error import true_error_1d, true_error_ci
 
     pattern = resolve_pattern(pattern)
     row = true_error_1d(points, pattern)

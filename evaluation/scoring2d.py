@@ -34,14 +34,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.frechet import FD_CI_RESAMPLES
-from gan_models.atomic import atomic_path, write_csv, write_json
-from gan_models.checkpoints import every_kth
-from gan_models.errors import InputError
-from gan_models.phantom import FINDINGS as PHANTOM_FINDINGS
-from gan_models.runs import load_run, load_run_data, read_history
-from gan_models.imported import stored_count as imported_stored_count
-from gan_models.sampling import generate, run_checkpoints
+from ganaudit.evaluation.frechet import FD_CI_RESAMPLES
+from ganaudit.gan_models.atomic import atomic_path, write_csv, write_json
+from ganaudit.gan_models.checkpoints import every_kth
+from ganaudit.gan_models.errors import InputError
+from ganaudit.gan_models.phantom import FINDINGS as PHANTOM_FINDINGS
+from ganaudit.gan_models.runs import load_run, load_run_data, read_history
+from ganaudit.gan_models.imported import stored_count as imported_stored_count
+from ganaudit.gan_models.sampling import generate, run_checkpoints
 
 SCORE_COLUMNS_2D = [
     "epoch", "n_generated",
@@ -113,7 +113,7 @@ _EXTRACTORS: dict[tuple[str, str | None], Any] = {}
 
 def _extractor(name: str, weights: str | None):
     """The feature extractor for ``name`` (built once per process: workers reuse it)."""
-    from evaluation.features import get_extractor
+    from ganaudit.evaluation.features import get_extractor
 
     key = (name, None if weights is None else str(weights))
     if key not in _EXTRACTORS:
@@ -124,7 +124,7 @@ def _extractor(name: str, weights: str | None):
 
 def _features(images: np.ndarray, extractor, *, cache: bool, what: str, progress: bool = False) -> np.ndarray:
     """Features of one image set; errors (NaN features, bad images) say which set."""
-    from evaluation.features import extract
+    from ganaudit.evaluation.features import extract
 
     try:
         return np.asarray(extract(images, extractor, cache=cache, progress=progress), dtype=np.float64)
@@ -142,7 +142,7 @@ def _warn_once(message: str) -> None:
 
 
 def _zscore(reference: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
-    from evaluation.features import zscore_with_reference
+    from ganaudit.evaluation.features import zscore_with_reference
 
     return zscore_with_reference(reference, *others)
 
@@ -169,7 +169,7 @@ def distribution_metrics(
         Default ``min(1000, N, M)``.
     n_boot : int, optional
         Draws of the FD confidence interval (default 50; see
-        :func:`evaluation.frechet.fd_bootstrap_ci`).
+        :func:`ganaudit.evaluation.frechet.fd_bootstrap_ci`).
 
     Returns
     -------
@@ -178,9 +178,9 @@ def distribution_metrics(
         precision, recall, density, coverage``. Lower is better for the distances, higher for
         the other four.
     """
-    from evaluation.frechet import fd_bootstrap_ci, fd_infinity, frechet_distance_from_features
-    from evaluation.kid import kid
-    from evaluation.prdc import density_coverage, precision_recall
+    from ganaudit.evaluation.frechet import fd_bootstrap_ci, fd_infinity, frechet_distance_from_features
+    from ganaudit.evaluation.kid import kid
+    from ganaudit.evaluation.prdc import density_coverage, precision_recall
 
     subset = _kid_subset(kid_subset_size, len(real), len(fake))
     fd = float(frechet_distance_from_features(real, fake))
@@ -245,7 +245,7 @@ def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | No
     run_dir : path
         A 2D run folder (``run.json``, ``data/train.npy``, ``data/heldout.npy``).
     features : str
-        Feature extractor name or spec (see ``evaluation.features.get_extractor``).
+        Feature extractor name or spec (see ``ganaudit.evaluation.features.get_extractor``).
     weights : path, optional
         Weights file for extractors that need one (``inception``).
     progress : bool, default False
@@ -279,7 +279,7 @@ def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | No
     stored_labels = pd.read_csv(labels_path) if labels_path.is_file() else None
     if stored_labels is not None and (source == "phantom"
                                       or set(PHANTOM_FINDINGS) <= set(stored_labels.columns)):
-        from evaluation.findings import DEFAULT_MIN_REAL
+        from ganaudit.evaluation.findings import DEFAULT_MIN_REAL
 
         labels = stored_labels
         detector = "builtin:phantom"
@@ -342,7 +342,7 @@ def real_baselines(reference: Reference, *, n: int, seed: int = 0,
         ``{"metrics": {name: {"value", "ci_low", "ci_high"}}, "n_real", "n_other", "source",
         "notes"}``; written to ``RUN/baselines.json`` by :func:`score_run_2d`.
     """
-    from evaluation.memorization import _euclidean_nn, authenticity_share
+    from ganaudit.evaluation.memorization import _euclidean_nn, authenticity_share
 
     train = reference.train_features
     heldout = reference.heldout_features
@@ -413,7 +413,7 @@ _DETECTORS: dict[str, Any] = {}
 
 
 def _detector(spec: str):
-    from evaluation.detectors import get_detector
+    from ganaudit.evaluation.detectors import get_detector
 
     if spec not in _DETECTORS:
         _DETECTORS[spec] = get_detector(spec)
@@ -458,7 +458,7 @@ def score_checkpoint(
         Default ``min(1000, n, number of training images)``.
     n_boot : int, optional
         Draws of the FD confidence interval (default 50; see
-        :func:`evaluation.frechet.fd_bootstrap_ci`).
+        :func:`ganaudit.evaluation.frechet.fd_bootstrap_ci`).
     memorization_threshold : float, optional
         NCC above which a generated image counts as a copy; default: calibrated on the
         held-out images by the memorization audit.
@@ -469,7 +469,7 @@ def score_checkpoint(
         sums, so this is fixed (not "all cores") to make results independent of where they
         run; use ``workers`` in :func:`score_run_2d` to use more cores. None: BLAS default.
     detectability : bool, default True
-        Run the classifier two-sample test (:mod:`evaluation.detectability`) of the held-out
+        Run the classifier two-sample test (:mod:`ganaudit.evaluation.detectability`) of the held-out
         real images against the generated ones: ``detectability_auc`` and its CI (0.5 is
         best), ``RUN/audit/epoch-NNNN/detectability/``. False leaves the columns NaN.
 
@@ -521,7 +521,7 @@ def score_generated(
 def _score_generated(run_dir: Path, epoch: int, generated: np.ndarray, *, extractor, weights, seed,
                      reference, kid_subset_size, n_boot, memorization_threshold, write_audits,
                      detectability):
-    from evaluation.memorization import memorization_audit, write_memorization
+    from ganaudit.evaluation.memorization import memorization_audit, write_memorization
 
     if reference is None:
         reference = prepare_reference(run_dir, features=extractor, weights=weights)
@@ -562,9 +562,9 @@ def _score_generated(run_dir: Path, epoch: int, generated: np.ndarray, *, extrac
 
     found = None
     if reference.detector is not None:
-        from evaluation.findings import findings_audit
+        from ganaudit.evaluation.findings import findings_audit
 
-        from evaluation.findings import KEY_FAILED, KEY_IMPOSSIBLE, KEY_MIN_P
+        from ganaudit.evaluation.findings import KEY_FAILED, KEY_IMPOSSIBLE, KEY_MIN_P
 
         found = findings_audit(train, generated, _detector(reference.detector),
                                real_detected=reference.train_detected,
@@ -579,7 +579,7 @@ def _score_generated(run_dir: Path, epoch: int, generated: np.ndarray, *, extrac
 
     machine = None
     if detectability:
-        from evaluation.detectability import checkpoint_detectability
+        from ganaudit.evaluation.detectability import checkpoint_detectability
 
         machine = checkpoint_detectability(heldout, generated, seed=seed, epoch=epoch)
         if machine is not None:
@@ -590,11 +590,11 @@ def _score_generated(run_dir: Path, epoch: int, generated: np.ndarray, *, extrac
             tmp.mkdir()
             write_memorization(memo, tmp / "memorization", train, generated)
             if machine is not None:
-                from evaluation.detectability import write_detectability
+                from ganaudit.evaluation.detectability import write_detectability
 
                 write_detectability(machine, tmp / "detectability", heldout, generated)
             if found is not None:
-                from evaluation.findings import write_findings
+                from ganaudit.evaluation.findings import write_findings
 
                 write_findings(found, tmp / "findings", generated)
     return {name: _plain(row[name]) for name in SCORE_COLUMNS_2D}
@@ -641,21 +641,21 @@ def score_run_2d(
 
     Parameters are those of :func:`score_checkpoint` (``detectability=False`` skips the
     classifier two-sample test), plus ``workers``, ``scheduler`` (see
-    :func:`evaluation.parallel.map_ordered`) and ``progress`` (a progress bar).
+    :func:`ganaudit.evaluation.parallel.map_ordered`) and ``progress`` (a progress bar).
 
     Returns
     -------
     pandas.DataFrame
         One row per checkpoint, columns ``SCORE_COLUMNS_2D``, sorted by epoch.
     """
-    from evaluation.parallel import check_workers, map_ordered
+    from ganaudit.evaluation.parallel import check_workers, map_ordered
 
     run_dir = Path(run_dir)
     run = load_run(run_dir)
     if run.get("kind") not in ("2d", "imported"):
         raise InputError(
             f"{run_dir} is a {run.get('kind')!r} run; score_run_2d needs a 2D or imported run "
-            "(1D runs are scored by evaluation.scoring1d.score_run_1d)"
+            "(1D runs are scored by ganaudit.evaluation.scoring1d.score_run_1d)"
         )
     check_workers(workers)
     checkpoints = run_checkpoints(run_dir)
@@ -745,7 +745,7 @@ def score_folders(
 
 
 def _score_folders(real_dir, fake_dir, *, features, weights, seed, kid_subset_size, n_boot) -> dict[str, Any]:
-    from gan_models.data import load_images
+    from ganaudit.gan_models.data import load_images
 
     real = load_images(real_dir)
     fake = load_images(fake_dir)

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from gan_models.errors import InputError
-from gan_models.patterns import resolve_pattern
+from ganaudit.gan_models.errors import InputError
+from ganaudit.gan_models.patterns import resolve_pattern
 
 _TREES: dict[str, tuple[cKDTree, np.ndarray]] = {}
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_models.atomic import atomic_path
-from gan_models.errors import InputError
+from ganaudit.gan_models.atomic import atomic_path
+from ganaudit.gan_models.errors import InputError
 
 GENERATOR_RE = re.compile(r"^generator-epoch-(\d{4,})\.keras$")
 STATE_RE = re.compile(r"^state-epoch-(\d{4,})\.npz$")

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_models import runs
-from gan_models.atomic import atomic_path
-from gan_models.errors import InputError
-from gan_models.sampling import predict
-from gan_models.patterns import Pattern, resolve_pattern
+from ganaudit.gan_models import runs
+from ganaudit.gan_models.atomic import atomic_path
+from ganaudit.gan_models.errors import InputError
+from ganaudit.gan_models.sampling import predict
+from ganaudit.gan_models.patterns import Pattern, resolve_pattern
 
 
 def _write_points(generator, latents, run_dir, epoch):

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gan_models import runs
-from gan_models.atomic import atomic_path, write_csv
-from gan_models.data import split_train_heldout
-from gan_models.errors import InputError
-from gan_models.grids import image_grid
-from gan_models.sampling import predict
-from gan_models.models import SIZES_2D
+from ganaudit.gan_models import runs
+from ganaudit.gan_models.atomic import atomic_path, write_csv
+from ganaudit.gan_models.data import split_train_heldout
+from ganaudit.gan_models.errors import InputError
+from ganaudit.gan_models.grids import image_grid
+from ganaudit.gan_models.sampling import predict
+from ganaudit.gan_models.models import SIZES_2D
 
 
 def _write_grid(generator, latents, run_dir, epoch):
@@ -25,19 +25,19 @@ def _write_grid(generator, latents, run_dir, epoch):
 def _load_data(source: str, size: int, *, n_phantom: int, seed: int, size_given: bool = True):
     """Images (N, S, S) in [-1, 1], names, labels (or None), provenance, split groups."""
     if source == "phantom":
-        from gan_models.phantom import make_population
+        from ganaudit.gan_models.phantom import make_population
 
         images, labels = make_population(n_phantom, size, seed=seed, progress=False)
         names = list(labels["file"])
         return images, names, labels, {"source": "phantom", "n": n_phantom, "seed": seed}, names
-    from gan_models.data import find_labels, load_images
+    from ganaudit.gan_models.data import find_labels, load_images
 
     if size_given:
         image_set = load_images(source, size=size)
     else:
         # Without --size, images of mixed sizes are refused (resizing them all to one size
         # should be the user's choice); one common size is then resized to the default.
-        from gan_models.data.policy import resize_square
+        from ganaudit.gan_models.data.policy import resize_square
 
         image_set = load_images(source, size=None)
         image_set.images = np.stack([resize_square(img, size) for img in image_set.images])

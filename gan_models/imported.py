@@ -35,15 +35,15 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_models.atomic import atomic_path, write_csv
-from gan_models.data.policy import IntensityPolicy, resize_square
-from gan_models.errors import InputError
+from ganaudit.gan_models.atomic import atomic_path, write_csv
+from ganaudit.gan_models.data.policy import IntensityPolicy, resize_square
+from ganaudit.gan_models.errors import InputError
 
 KIND = "imported"
 #: The intensity policy of every imported run (see the module docstring).
 POLICY = IntensityPolicy(mode="percentile")
-#: Fewest images a set may hold: evaluation.scoring2d.MIN_IMAGES (FD∞ fits 15 subset sizes
-#: from N/10 to N; the k-NN metrics need k + 1). gan_models cannot import evaluation, so the
+#: Fewest images a set may hold: ganaudit.evaluation.scoring2d.MIN_IMAGES (FD∞ fits 15 subset sizes
+#: from N/10 to N; the k-NN metrics need k + 1). gan_models cannot import ganaudit.evaluation, so the
 #: number is repeated here and a test keeps the two equal.
 MIN_IMAGES = 20
 #: Fewest pixels per side of an image a generator may make.
@@ -256,7 +256,7 @@ def read_training_log(path, epochs: list[int]) -> list[dict]:
     """history.csv rows from a training log CSV (``epoch`` and any of ``d_loss``, ``g_loss``,
     ``d_acc_real``, ``d_acc_fake``; other columns are ignored).
 
-    ``healthy`` follows ganaudit's own rule (:func:`gan_models.trainer.epoch_health`) where
+    ``healthy`` follows ganaudit's own rule (:func:`ganaudit.gan_models.trainer.epoch_health`) where
     both accuracies are given, and is left empty (unknown) otherwise. Every checkpoint number
     in ``epochs`` must have a row.
     """
@@ -295,7 +295,7 @@ def read_training_log(path, epochs: list[int]) -> list[dict]:
                          "column must use the numbers of the checkpoint names")
     has_accuracy = {"d_acc_real", "d_acc_fake"} <= set(given)
     if has_accuracy:
-        from gan_models.trainer import epoch_health
+        from ganaudit.gan_models.trainer import epoch_health
     rows = []
     for _, entry in log.sort_values("epoch").iterrows():
         row = {"epoch": int(entry["epoch"]), "seconds": math.nan, "healthy": ""}
@@ -313,7 +313,7 @@ def read_labels(path, names: list[str]):
     """Rows of a labels CSV (``file`` plus finding columns) in the order of ``names``.
 
     A row belongs to an image when the stem of its ``file`` equals the image name's last
-    ``__`` part (as :func:`gan_models.data.find_labels` matches). Unlike a labels.csv found
+    ``__`` part (as :func:`ganaudit.gan_models.data.find_labels` matches). Unlike a labels.csv found
     beside the images, a file given with ``--labels`` must cover every training image.
     """
     import pandas as pd
@@ -342,7 +342,7 @@ def read_labels(path, names: list[str]):
 # ----------------------------------------------------------------------------- import
 
 def _load(folder, what: str, *, size: int | None, min_images: int):
-    from gan_models.data import load_images
+    from ganaudit.gan_models.data import load_images
 
     try:
         images = load_images(folder, size=size, policy=POLICY)
@@ -371,7 +371,7 @@ def _check_size(found: dict[str, int]) -> int:
 def _grid_png(images: np.ndarray, target: Path) -> None:
     from PIL import Image
 
-    from gan_models.grids import image_grid
+    from ganaudit.gan_models.grids import image_grid
 
     with atomic_path(target) as tmp:
         Image.fromarray(image_grid(images[:GRID_IMAGES])).save(tmp, format="PNG")
@@ -398,7 +398,7 @@ def import_run(out, *, train, heldout, samples=None, generators=None, history=No
         The run folder to create (must not exist or be empty).
     train, heldout : path
         Folders of the images the GAN was trained on and of real images it never saw (any
-        format :func:`gan_models.data.load_images` reads).
+        format :func:`ganaudit.gan_models.data.load_images` reads).
     samples : path, optional
         One sub-folder of generated images per checkpoint.
     generators : path, optional
@@ -420,9 +420,9 @@ def import_run(out, *, train, heldout, samples=None, generators=None, history=No
     dict
         The run.json written (without ``path``).
     """
-    from gan_models.data import find_labels
-    from gan_models.runs import _history_text as history_text
-    from gan_models.runs import check_new_run_dir, fixed_latents
+    from ganaudit.gan_models.data import find_labels
+    from ganaudit.gan_models.runs import _history_text as history_text
+    from ganaudit.gan_models.runs import check_new_run_dir, fixed_latents
 
     if (samples is None) == (generators is None):
         raise InputError("give either --samples DIR (one image folder per checkpoint) or "

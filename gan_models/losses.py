@@ -16,7 +16,7 @@ from typing import Callable
 
 from keras import ops
 
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 
 def _sigmoid_cross_entropy(labels, logits, label_smoothing: float = 0.0):
@@ -105,7 +105,7 @@ def get_loss(name: str, *, label_smoothing: float = 0.0, gradient_penalty: float
     """Return the loss pair called ``name`` (one of ``LOSSES``).
 
     ``label_smoothing`` defaults to 0 (TF-GAN's discriminator losses default to 0.25); the
-    runs set it explicitly (1D 0, 2D 0.25, see ``gan_models.runs``).
+    runs set it explicitly (1D 0, 2D 0.25, see ``ganaudit.gan_models.runs``).
     """
     if name == "modified":
         return _modified(label_smoothing)

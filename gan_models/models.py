@@ -11,7 +11,7 @@ import math
 import keras
 from keras import layers, ops
 
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 SIZES_2D = (64, 128, 256)
 

@@ -16,8 +16,8 @@ from typing import Callable
 
 import numpy as np
 
-from gan_models.errors import InputError
-from gan_models.specs import load_object
+from ganaudit.gan_models.errors import InputError
+from ganaudit.gan_models.specs import load_object
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 FOV_MM = 240.0  # square field of view; the head spans about 150 x 205 mm
 FOV_CENTRE_RAS = (0.0, -18.0)  # MNI (x, y) at the image centre
@@ -390,7 +390,7 @@ def write_population(out_dir, n: int, size: int = 64, *, seed: int = 0, fmt: str
     The whole folder appears at once (written under a temporary name, then renamed). Refuses
     an existing non-empty ``out_dir``.
     """
-    from gan_models.atomic import atomic_path
+    from ganaudit.gan_models.atomic import atomic_path
 
     out_dir = Path(out_dir)
     if fmt not in ("png", "dicom"):
@@ -404,11 +404,11 @@ def write_population(out_dir, n: int, size: int = 64, *, seed: int = 0, fmt: str
         tmp.mkdir()
         names = [Path(f).stem for f in labels["file"]]
         if fmt == "png":
-            from gan_models.data.folders import write_png16
+            from ganaudit.gan_models.data.folders import write_png16
 
             write_png16(images, tmp / "images", names)
         else:
-            from gan_models.data.dicom import write_dicom_series
+            from ganaudit.gan_models.data.dicom import write_dicom_series
 
             write_dicom_series(images, tmp / "images", names, pixel_mm=FOV_MM / size,
                                description="ganaudit synthetic phantom (MNI152-based), not a patient",
@@ -428,7 +428,7 @@ def plot_population(images: np.ndarray, labels, path, *, cols: int = 8, mark: bo
     import matplotlib.pyplot as plt
     from matplotlib.patches import Circle
 
-    from gan_models.atomic import atomic_path
+    from ganaudit.gan_models.atomic import atomic_path
 
     n = len(images)
     rows = (n + cols - 1) // cols

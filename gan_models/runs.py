@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_models import checkpoints as ckpt
-from gan_models.atomic import write_json, write_text
-from gan_models.errors import InputError
+from ganaudit.gan_models import checkpoints as ckpt
+from ganaudit.gan_models.atomic import write_json, write_text
+from ganaudit.gan_models.errors import InputError
 
 HISTORY_COLUMNS = ["epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "seconds", "healthy"]
 
@@ -162,9 +162,9 @@ def build_gan(run: dict):
     """Rebuild generator, discriminator and compiled GAN from run.json settings."""
     import keras
 
-    from gan_models import models
-    from gan_models.losses import get_loss
-    from gan_models.trainer import GAN
+    from ganaudit.gan_models import models
+    from ganaudit.gan_models.losses import get_loss
+    from ganaudit.gan_models.trainer import GAN
 
     _seed_everything(int(run["seed"]))
     if run["kind"] == "1d":
@@ -220,7 +220,7 @@ def train(run_dir, run: dict, data: np.ndarray, *, resume: bool, write_samples, 
     """Train (or resume) the run in ``run_dir``; return a summary dict."""
     from tqdm.auto import tqdm
 
-    from gan_models.trainer import LoopSettings, fit_gan
+    from ganaudit.gan_models.trainer import LoopSettings, fit_gan
 
     run_dir = Path(run_dir)
     gan = build_gan(run)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_models import checkpoints as ckpt
-from gan_models.errors import InputError
-from gan_models.runs import load_run
+from ganaudit.gan_models import checkpoints as ckpt
+from ganaudit.gan_models.errors import InputError
+from ganaudit.gan_models.runs import load_run
 
 
 def predict(model, inputs: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
@@ -24,7 +24,7 @@ def predict(model, inputs: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
 def run_checkpoints(run_dir) -> list[tuple[int, Path]]:
     """(epoch, file) of every checkpoint of a run of any kind, sorted by epoch."""
     if load_run(run_dir)["kind"] == "imported":
-        from gan_models import imported
+        from ganaudit.gan_models import imported
 
         return imported.list_checkpoints(run_dir)
     return ckpt.list_checkpoints(run_dir)
@@ -44,7 +44,7 @@ def generate(run_dir, epoch: int, n: int, *, seed: int = 0, batch_size: int = 25
     """
     run = load_run(run_dir)
     if run["kind"] == "imported":
-        from gan_models import imported
+        from ganaudit.gan_models import imported
 
         if run["source"]["type"] == "samples":
             return imported.stored_images(run, epoch, n)

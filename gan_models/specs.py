@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 
 def load_object(spec: str, *, what: str):

@@ -16,8 +16,8 @@ from typing import Callable
 import keras
 import numpy as np
 
-from gan_models.backends import make_stepper
-from gan_models.losses import GANLoss, get_loss
+from ganaudit.gan_models.backends import make_stepper
+from ganaudit.gan_models.losses import GANLoss, get_loss
 
 METRICS = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")
 

@@ -2,7 +2,7 @@
 
 Each sub-command lives in ``ganaudit/commands/<name>.py`` with ``register(subparsers)``; that
 function adds its parser and sets ``func`` (called with the parsed args, returns an exit code
-or None). Bad input raises ``gan_models.errors.InputError``: one line on stderr, exit 2.
+or None). Bad input raises ``ganaudit.gan_models.errors.InputError``: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _warning_printer(command: str, default):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gan_models.errors import InputError
+    from ganaudit.gan_models.errors import InputError
 
     parser = build_parser()
     args = parser.parse_args(argv)

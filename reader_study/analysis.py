@@ -13,7 +13,7 @@ label), ``regions.csv`` (marks per case), ``mrmc.csv`` (Obuchowski–Rockette), 
 ``imrmc.imrmc`` / ``imrmc_ids.csv`` (export for iMRMC), ``summary.json``, ``reader_accuracy.png``,
 ``variance_components.json`` (for ``ganaudit study plan --pilot``), ``comparison.json`` and, with
 two or more checkpoint labels, ``comparison.csv`` (Obuchowski–Rockette comparison of the
-checkpoints' mean AUCs in the split design: see :func:`reader_study.mrmc.or_compare`).
+checkpoints' mean AUCs in the split design: see :func:`ganaudit.reader_study.mrmc.or_compare`).
 
 References
 ----------
@@ -22,7 +22,7 @@ case of the binomial. Biometrika 26:404-413 (exact binomial intervals and tests)
 DeLong ER et al. (1988), Biometrics 44:837-845 (AUC variance per reader).
 Cohen J (1960). A coefficient of agreement for nominal scales. Educ Psychol Meas 20:37-46.
 Fleiss JL (1971). Measuring nominal scale agreement among many raters. Psychol Bull 76:378-382.
-Obuchowski & Rockette (1995); Hillis (2007): see ``reader_study.mrmc``.
+Obuchowski & Rockette (1995); Hillis (2007): see ``ganaudit.reader_study.mrmc``.
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from gan_models.atomic import atomic_path
-from gan_models.errors import InputError
-from reader_study.errors import MissingKey, StudyError
-from reader_study.mrmc import COMPARISON_COLUMNS, delong_variance, imrmc_rows, or_analysis, or_compare, placements
-from reader_study.power import VARIANCE_FILE, components_from_scores
+from ganaudit.gan_models.atomic import atomic_path
+from ganaudit.gan_models.errors import InputError
+from ganaudit.reader_study.errors import MissingKey, StudyError
+from ganaudit.reader_study.mrmc import COMPARISON_COLUMNS, delong_variance, imrmc_rows, or_analysis, or_compare, placements
+from ganaudit.reader_study.power import VARIANCE_FILE, components_from_scores
 
 READER_COLUMNS = ["reader", "n_read", "n_real", "n_fake", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
                   "binom_p", "sensitivity", "sensitivity_ci_low", "sensitivity_ci_high", "specificity",
@@ -121,8 +121,8 @@ def load_key(study_dir: Path) -> pd.DataFrame:
 
 def load_answers(study_dir, *, db: str | None = None) -> tuple[pd.DataFrame, "object"]:
     """Counted answers joined with the key: one row per (reader, case) with truth and label."""
-    from reader_study.store import AnswerStore
-    from reader_study.study import Study
+    from ganaudit.reader_study.store import AnswerStore
+    from ganaudit.reader_study.study import Study
 
     study = Study.open(study_dir)
     key = load_key(study.path)
@@ -521,7 +521,7 @@ def analyze_study(study_dir, *, db: str | None = None, n_boot: int = 2000, seed:
     }
     # The creation-time blinding check: if low-level statistics alone told real from fake,
     # the readers' results may rest on that cue rather than on anatomy.
-    from reader_study.blinding import load_blinding
+    from ganaudit.reader_study.blinding import load_blinding
 
     blinding = load_blinding(study_dir)
     if blinding is not None:
@@ -538,7 +538,7 @@ def analyze_study(study_dir, *, db: str | None = None, n_boot: int = 2000, seed:
 
 
 def _write(result: AnalysisResult, answers: pd.DataFrame, key: pd.DataFrame, readers: list[str]) -> None:
-    from gan_models.atomic import json_default
+    from ganaudit.gan_models.atomic import json_default
 
     with atomic_path(result.out_dir) as tmp:
         tmp.mkdir()

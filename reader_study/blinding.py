@@ -1,6 +1,6 @@
 """Blinding checks of a reading study: real and fake images must reach readers the same way.
 
-Two checks run when a study is created (``reader_study.create.create_study``):
+Two checks run when a study is created (``ganaudit.reader_study.create.create_study``):
 
 1. **Same native format** (``folder_profile`` / ``check_same_format``). Real and fake folders
    must hold images of the same native size, bit depth and value range. Any difference means
@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_models.data.loader import image_kind
-from gan_models.errors import InputError
+from ganaudit.gan_models.data.loader import image_kind
+from ganaudit.gan_models.errors import InputError
 
 CUE_WARN_AUC = 0.7
 CUE_WARN_P = 0.05
@@ -129,17 +129,17 @@ def _depth(path: Path, kind: str) -> str:
 
 
 def _raw_images(path: Path, kind: str):
-    from gan_models.data.folders import read_npy, read_raster
+    from ganaudit.gan_models.data.folders import read_npy, read_raster
 
     if kind == "raster":
         return read_raster(path, path.stem, path.stem)
     if kind == "npy":
         return read_npy(path, path.stem, path.stem)
     if kind == "dicom":
-        from gan_models.data.dicom import read_dicom
+        from ganaudit.gan_models.data.dicom import read_dicom
 
         return read_dicom(path, path.stem, path.stem)
-    from gan_models.data.nifti import read_nifti
+    from ganaudit.gan_models.data.nifti import read_nifti
 
     return read_nifti(path, path.stem, path.stem)
 
@@ -294,10 +294,10 @@ def cue_check(features: np.ndarray, is_fake: np.ndarray, *, name: str = "all fak
     if np.all(np.ptp(x, axis=0) == 0):
         auc, p = 0.5, 1.0  # constant cues say nothing
     else:
-        # The machine reader's feature test (evaluation.detectability): cross-fitted logistic
+        # The machine reader's feature test (ganaudit.evaluation.detectability): cross-fitted logistic
         # regression, AUC with a variance that allows for the folds' correlated scores (a plain
         # Mann-Whitney p on cross-fitted scores gives too many false alarms).
-        from evaluation.detectability import feature_detectability
+        from ganaudit.evaluation.detectability import feature_detectability
 
         test = feature_detectability(x[y == 0], x[y == 1], folds=int(min(5, n_fake, n_real)),
                                      seed=seed)

@@ -10,7 +10,7 @@ so whoever knows it can compute the truth of each position. Without an explicit 
 random one is drawn.
 
 Same pipeline for real and fake: the folders must hold images of one native size, bit depth
-and value range (``reader_study.blinding``); otherwise creation is refused, unless
+and value range (``ganaudit.reader_study.blinding``); otherwise creation is refused, unless
 ``resample_both`` puts every image through the same resampler from a common size. Then the
 images as readers will see them are checked for low-level cues (file size, sharpness, noise,
 histogram statistics) with a cross-validated classifier; a warning names a cue that alone
@@ -41,13 +41,13 @@ from typing import Sequence
 
 import numpy as np
 
-from gan_models.atomic import atomic_path
-from gan_models.errors import InputError
-from reader_study import blinding as _blinding
-from reader_study.blinding import (BLINDING_FILE, BlindingWarning, FolderProfile, check_same_format,
+from ganaudit.gan_models.atomic import atomic_path
+from ganaudit.gan_models.errors import InputError
+from ganaudit.reader_study import blinding as _blinding
+from ganaudit.reader_study.blinding import (BLINDING_FILE, BlindingWarning, FolderProfile, check_same_format,
                                    cue_check, cue_features, folder_profile)
-from reader_study.csvsafe import neutralise_csv_cell
-from reader_study.study import hash_password, hash_token
+from ganaudit.reader_study.csvsafe import neutralise_csv_cell
+from ganaudit.reader_study.study import hash_password, hash_token
 
 _READER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
@@ -165,7 +165,7 @@ def _csv_text(rows: list[list]) -> str:
 def _profile(source) -> FolderProfile:
     """Native format of a folder; for images already in memory (an ``ImageSet``), their size
     only (bit depth and value range are those of the generator's float output)."""
-    from gan_models.data import ImageSet
+    from ganaudit.gan_models.data import ImageSet
 
     if isinstance(source, ImageSet):
         prof = FolderProfile(folder=str(source.meta.get("source", "images in memory")))
@@ -191,7 +191,7 @@ def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, 
     Parameters
     ----------
     real_dir
-        Folder of real images (anything ``gan_models.data.load_images`` reads), or an
+        Folder of real images (anything ``ganaudit.gan_models.data.load_images`` reads), or an
         ``ImageSet`` already loaded (also accepted in place of a fake folder).
     fakes
         ``[(folder, label), ...]``: generated images, one folder per checkpoint; ``label``
@@ -230,7 +230,7 @@ def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, 
     CreatedStudy
         The folder and the credentials (also in ``STUDY/credentials.txt``, mode 0600).
     """
-    from gan_models.data import ImageSet, load_images
+    from ganaudit.gan_models.data import ImageSet, load_images
 
     reader_ids = parse_readers(readers)
     if isinstance(n_cases, bool) or not isinstance(n_cases, (int, np.integer)) or n_cases < 2 or n_cases % 2:
@@ -445,8 +445,8 @@ def _blinding_report(cases: list, profiles: list, *, resample_both: bool, seed: 
 
 def _init_store(folder: Path) -> None:
     """Create the default SQLite answers file with the readers' case lists registered."""
-    from reader_study.store import AnswerStore
-    from reader_study.study import Study
+    from ganaudit.reader_study.store import AnswerStore
+    from ganaudit.reader_study.study import Study
 
     store = AnswerStore(f"sqlite:///{folder.resolve() / 'answers.db'}", study=Study.open(folder))
     store.close()

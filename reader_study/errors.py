@@ -1,12 +1,12 @@
 """Errors of the reader study.
 
-All are ``gan_models.errors.InputError`` (a ``ValueError``), so the command line prints the
+All are ``ganaudit.gan_models.errors.InputError`` (a ``ValueError``), so the command line prints the
 message on one line and exits 2. Each message names the problem and the fix.
 """
 
 from __future__ import annotations
 
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 
 class StudyError(InputError):

@@ -64,7 +64,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats
 
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 
 def _check_truth(truth) -> np.ndarray:

@@ -70,8 +70,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from gan_models.errors import InputError
-from reader_study.mrmc import _anova, _leave_one_out, _membership, _check_truth, case_covariance, or_components
+from ganaudit.gan_models.errors import InputError
+from ganaudit.reader_study.mrmc import _anova, _leave_one_out, _membership, _check_truth, case_covariance, or_components
 
 FOMS = ("auc", "accuracy")
 DEFAULT_VAR_R = 0.0015
@@ -130,7 +130,7 @@ def components_from_scores(scores, truth, *, fom: str = "auc", covariance: str =
     """Measure the OR variance components of a (pilot) study.
 
     ``scores`` is (conditions, readers, cases) with NaN for cases outside a condition (as for
-    :func:`reader_study.mrmc.or_compare`); one condition is allowed. For ``fom="accuracy"``
+    :func:`ganaudit.reader_study.mrmc.or_compare`); one condition is allowed. For ``fom="accuracy"``
     pass the 0/1 calls (1 = called fake): the empirical AUC of a binary call is the balanced
     accuracy (sensitivity + specificity)/2.
     """

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from reader_study.errors import AnswerRejected
-from reader_study.store import AnswerStore, clean_marks, clean_note, score6
-from reader_study.study import Study
+from ganaudit.reader_study.errors import AnswerRejected
+from ganaudit.reader_study.store import AnswerStore, clean_marks, clean_note, score6
+from ganaudit.reader_study.study import Study
 
 __all__ = ["ReaderSession", "SubmitResult", "score6"]
 

@@ -43,12 +43,12 @@ from typing import TYPE_CHECKING, Iterable
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from reader_study.errors import AnswerRejected, StudyError, UnknownReader
+from ganaudit.reader_study.errors import AnswerRejected, StudyError, UnknownReader
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from reader_study.study import Study
+    from ganaudit.reader_study.study import Study
 
 CALLS = ("real", "fake")
 CONFIDENCES = (1, 2, 3)

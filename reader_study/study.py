@@ -5,7 +5,7 @@ opens ``key/``: whatever a reader's session can reach holds no truth, no source 
 no checkpoint label (the truth of *practice* cases is public on purpose: practice gives
 feedback and does not count).
 
-Study folder layout (written by ``reader_study.create.create_study``)::
+Study folder layout (written by ``ganaudit.reader_study.create.create_study``)::
 
     STUDY/study.json        public settings
     STUDY/images/<id>.png   blinded 8-bit PNGs, opaque random ids
@@ -25,7 +25,7 @@ import re
 import secrets
 from pathlib import Path
 
-from reader_study.errors import StudyError, UnknownCase, UnknownReader
+from ganaudit.reader_study.errors import StudyError, UnknownCase, UnknownReader
 
 # scrypt cost (RFC 7914): n = 2**14, r = 8 needs 16 MiB and ~50 ms, slow enough for guessing.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1

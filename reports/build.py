@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gan_models.atomic import atomic_path, json_default
-from gan_models.errors import InputError
-from reports import html as H
-from reports import plots
-from reports.load import RunData, load_run
-from reports.stopping import Decision, RuleOptions, baseline_level, decide, fmt, headline, pct
+from ganaudit.gan_models.atomic import atomic_path, json_default
+from ganaudit.gan_models.errors import InputError
+from ganaudit.reports import html as H
+from ganaudit.reports import plots
+from ganaudit.reports.load import RunData, load_run
+from ganaudit.reports.stopping import Decision, RuleOptions, baseline_level, decide, fmt, headline, pct
 
 #: column → (label, direction of "better", what it measures / units)
 METRIC_INFO: dict[str, tuple[str, str, str]] = {
@@ -103,7 +103,7 @@ def build_report(run_dir: str | Path, *, study_dir: str | Path | None = None,
     study_dir : path, optional
         Reading-study folder analysed by ``ganaudit study analyze``.
     metric, tolerance, memorization_max, alpha
-        Stopping-rule options; see :class:`reports.stopping.RuleOptions`.
+        Stopping-rule options; see :class:`ganaudit.reports.stopping.RuleOptions`.
     options : RuleOptions, optional
         All rule options at once (overrides the four keywords above).
     out_dir : path, optional
@@ -451,7 +451,7 @@ def _pattern_truth(data: RunData):
     spec = (data.run.get("pattern") or {})
     name = spec.get("name")
     try:
-        from gan_models import PATTERNS, resolve_pattern
+        from ganaudit.gan_models import PATTERNS, resolve_pattern
     except ImportError:
         return None, None, None
     pattern = PATTERNS.get(name)
@@ -566,7 +566,7 @@ def _memorization_block(data: RunData, epoch: int, *, title: str) -> str:
 
 def _failed_findings(data: RunData, epoch: int) -> str:
     """The failed findings of a checkpoint, named with rates, intervals and counts ('' if none)."""
-    from evaluation.findings import (E_DIFFERENCE, E_PASSED, KEY_FINDINGS,
+    from ganaudit.evaluation.findings import (E_DIFFERENCE, E_PASSED, KEY_FINDINGS,
                                      KEY_IMPOSSIBLE_COMBINATIONS, describe_entry)
 
     audit = data.audits.get(epoch)
@@ -588,7 +588,7 @@ def _failed_findings(data: RunData, epoch: int) -> str:
 
 
 def _findings_block(data: RunData, epoch: int) -> str:
-    from evaluation.findings import (E_GENERATED_CI_HIGH, E_GENERATED_CI_LOW, E_GENERATED_COUNT,
+    from ganaudit.evaluation.findings import (E_GENERATED_CI_HIGH, E_GENERATED_CI_LOW, E_GENERATED_COUNT,
                                      E_GENERATED_N, E_GENERATED_PREVALENCE, E_NAME, E_P_ADJUSTED,
                                      E_PASSED, E_REAL_CI_HIGH, E_REAL_CI_LOW, E_REAL_COUNT,
                                      E_REAL_N, E_REAL_PREVALENCE, KEY_FINDINGS,

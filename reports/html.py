@@ -1,7 +1,7 @@
 """Self-contained HTML pages: inline CSS, images as data URIs, print-friendly.
 
 Small building blocks (``page``, ``section``, ``table``, ``figure``, ``badge``) that
-``reports.build`` assembles into the run page and the per-checkpoint pages. Every text that
+``ganaudit.reports.build`` assembles into the run page and the per-checkpoint pages. Every text that
 comes from files is escaped.
 """
 

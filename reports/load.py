@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 HISTORY_COLUMNS = ["epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "seconds", "healthy"]
 STUDY_COLUMNS = ["label", "n_read", "called_real", "fool_rate", "fool_rate_ci_low",
@@ -307,7 +307,7 @@ def load_run(run_dir: str | Path, *, study_dir: str | Path | None = None) -> Run
                                            f"ganaudit study analyze {data.study_path}")
         if (analysis / "reader_accuracy.png").is_file():
             data.study_plot = analysis / "reader_accuracy.png"
-        from reader_study.analysis import COMPARISON_TEST_FILE, load_comparison
+        from ganaudit.reader_study.analysis import COMPARISON_TEST_FILE, load_comparison
 
         # Analyses older than the checkpoint comparison have no comparison.json: no comparison.
         if (analysis / COMPARISON_TEST_FILE).is_file():

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 RULE_NAME = "earliest-within-best-interval"
 DEFAULT_RELATIVE_TOLERANCE = 0.05
@@ -477,7 +477,7 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
         Rule settings; defaults as documented in :class:`RuleOptions`.
     study : DataFrame, optional
         Reader results per checkpoint (``STUDY/analysis/checkpoints.csv`` with an integer
-        ``epoch`` column, as :func:`reports.load.load_study` returns it).
+        ``epoch`` column, as :func:`ganaudit.reports.load.load_study` returns it).
     baselines : dict, optional
         2D: real-vs-real baselines (metric → ``{"value", "ci_low", "ci_high"}``), from
         ``RUN/baselines.json``. Required for 2D runs (the absolute-quality gate); an error
@@ -488,7 +488,7 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
     comparison : (DataFrame, dict), optional
         The reading study's comparison of checkpoints (``comparison.csv`` with integer
         ``epoch_a``/``epoch_b`` columns, and ``comparison.json``), as
-        :func:`reports.load.load_run` reads it.
+        :func:`ganaudit.reports.load.load_run` reads it.
 
     Returns
     -------
@@ -801,7 +801,7 @@ def _beaten(comparison, within, alpha) -> dict[int, dict]:
     within-interval epoch's (loser epoch → the first such loss, with ``winner_epoch``)."""
     if comparison is None:
         return {}
-    from reader_study.analysis import losing_pairs
+    from ganaudit.reader_study.analysis import losing_pairs
 
     table, test = comparison
     epoch_of = {}

@@ -21,7 +21,7 @@ TINY_1D = {"n_train": 512, "batch_size": 64}
 @pytest.fixture(scope="session")
 def tiny_run_1d(tmp_path_factory) -> Path:
     """A sine run trained for 2 epochs with ``TINY_1D`` settings, seed 0 (do not modify)."""
-    from gan_models.gan1d import train_1d
+    from ganaudit.gan_models.gan1d import train_1d
 
     out = tmp_path_factory.mktemp("tiny-run-1d") / "run"
     train_1d("sine", out, epochs=2, seed=0, quiet=True, **TINY_1D)

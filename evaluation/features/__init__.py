@@ -6,14 +6,14 @@ features (N, D); it has a ``name`` and a JSON-able ``settings`` dict (part of th
 Built in:
 
 - ``radiomics`` (default, no downloads): Fréchet Radiomics Distance style features
-  (:mod:`evaluation.features.radiomics`);
-- ``pixels``: area-averaged downsampled intensities (:mod:`evaluation.features.pixels`);
+  (:mod:`ganaudit.evaluation.features.radiomics`);
+- ``pixels``: area-averaged downsampled intensities (:mod:`ganaudit.evaluation.features.pixels`);
 - ``inception``: Inception-v3 pool features from a local weights file
-  (:mod:`evaluation.features.inception`).
+  (:mod:`ganaudit.evaluation.features.inception`).
 
 User extractors are given as a spec: ``keras:PATH.keras`` (a Keras model file) or
 ``module:function`` (a Python function images → features), see
-:mod:`evaluation.features.user`. More can be added with :func:`register_extractor`.
+:mod:`ganaudit.evaluation.features.user`. More can be added with :func:`register_extractor`.
 
 Distances on these features (FD, KID, precision/recall, ...) are only comparable between runs
 that used the same extractor and settings.
@@ -26,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 __all__ = [
     "FeatureExtractor",
@@ -121,7 +121,7 @@ def get_extractor(name: str = DEFAULT_EXTRACTOR, **options) -> FeatureExtractor:
     if not isinstance(name, str) or not name:
         raise InputError(f"extractor name must be a string such as 'radiomics'; got {name!r}")
     if ":" in name:
-        from evaluation.features.user import user_extractor
+        from ganaudit.evaluation.features.user import user_extractor
 
         factory: Callable[..., FeatureExtractor] = user_extractor
         options = {"spec": name, **options}
@@ -168,7 +168,7 @@ def extract(images, extractor, *, cache: bool = True, batch_size: int = 64, prog
     """
     from tqdm import tqdm
 
-    from evaluation.features import cache as feature_cache
+    from ganaudit.evaluation.features import cache as feature_cache
 
     if isinstance(extractor, str):
         extractor = get_extractor(extractor)
@@ -242,7 +242,7 @@ def zscore_with_reference(reference_feats, *others) -> tuple[np.ndarray, ...]:
     Konz, N., Osuala, R. et al. (2024). Fréchet Radiomic Distance (FRD): a versatile metric
     for comparing medical imaging datasets. arXiv:2412.01496.
     """
-    from evaluation.frechet import check_features
+    from ganaudit.evaluation.frechet import check_features
 
     reference = check_features(reference_feats, name="reference features", min_samples=1)
     mean = reference.mean(axis=0)
@@ -262,9 +262,9 @@ def zscore_with_reference(reference_feats, *others) -> tuple[np.ndarray, ...]:
 
 
 def _register_builtins() -> None:
-    from evaluation.features.inception import InceptionExtractor
-    from evaluation.features.pixels import PixelsExtractor
-    from evaluation.features.radiomics import RadiomicsExtractor
+    from ganaudit.evaluation.features.inception import InceptionExtractor
+    from ganaudit.evaluation.features.pixels import PixelsExtractor
+    from ganaudit.evaluation.features.radiomics import RadiomicsExtractor
 
     register_extractor("radiomics", RadiomicsExtractor)
     register_extractor("pixels", PixelsExtractor)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_models.atomic import write_bytes
+from ganaudit.gan_models.atomic import write_bytes
 
 __all__ = ["cache_dir", "cache_key", "load", "store"]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation.features import FeatureExtractor
-from gan_models.errors import InputError
+from ganaudit.evaluation.features import FeatureExtractor
+from ganaudit.gan_models.errors import InputError
 
 __all__ = ["InceptionExtractor", "WEIGHTS_FILE"]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluation.features import FeatureExtractor
-from gan_models.errors import InputError
+from ganaudit.evaluation.features import FeatureExtractor
+from ganaudit.gan_models.errors import InputError
 
 __all__ = ["PixelsExtractor", "area_resize"]
 

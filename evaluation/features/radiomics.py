@@ -30,7 +30,7 @@ On each of them:
 
 With the defaults that is 9 images × 46 = 414 features; ``extractor.feature_names`` lists them
 as ``<image>:<class>:<feature>``. Features are raw; standardize real and generated sets with
-the real set's statistics (:func:`evaluation.features.zscore_with_reference`) before computing
+the real set's statistics (:func:`ganaudit.evaluation.features.zscore_with_reference`) before computing
 distances. Entropies use the natural logarithm. The features of one image never depend on
 the other images of the batch.
 """
@@ -41,8 +41,8 @@ from typing import Sequence
 
 import numpy as np
 
-from evaluation.features import FeatureExtractor
-from gan_models.errors import InputError
+from ganaudit.evaluation.features import FeatureExtractor
+from ganaudit.gan_models.errors import InputError
 
 __all__ = [
     "RadiomicsExtractor",

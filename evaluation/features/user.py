@@ -18,9 +18,9 @@ from typing import Callable
 
 import numpy as np
 
-from evaluation.features import FeatureExtractor
-from gan_models.errors import InputError
-from gan_models.specs import load_object
+from ganaudit.evaluation.features import FeatureExtractor
+from ganaudit.gan_models.errors import InputError
+from ganaudit.gan_models.specs import load_object
 
 __all__ = ["KerasModelExtractor", "FunctionExtractor", "user_extractor"]
 

@@ -12,7 +12,7 @@ import importlib
 
 import keras
 
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 SUPPORTED = ("tensorflow", "jax")
 
@@ -22,5 +22,5 @@ def make_stepper(gan):
     if backend not in SUPPORTED:
         raise InputError(f"Keras backend {backend!r} is not supported for training; set "
                          f"KERAS_BACKEND to one of {', '.join(SUPPORTED)}")
-    module = importlib.import_module(f"gan_models.backends.{backend}_backend")
+    module = importlib.import_module(f"ganaudit.gan_models.backends.{backend}_backend")
     return module.make_stepper(gan)

@@ -8,14 +8,14 @@ Public:
 - ``write_png16(images, folder, names=None)``: write images in [-1, 1] as 16-bit PNGs,
   atomically; they load back unchanged.
 - ``find_labels(source, names)``: a folder's labels.csv rows aligned with the loaded images.
-- ``gan_models.data.dicom.available_handlers()``: installed DICOM pixel decoders.
+- ``ganaudit.gan_models.data.dicom.available_handlers()``: installed DICOM pixel decoders.
 """
 
-from gan_models.data.folders import ImageSet, write_png16
-from gan_models.data.labels import find_labels
-from gan_models.data.loader import load_images
-from gan_models.data.policy import IntensityPolicy
-from gan_models.data.split import split_train_heldout
+from ganaudit.gan_models.data.folders import ImageSet, write_png16
+from ganaudit.gan_models.data.labels import find_labels
+from ganaudit.gan_models.data.loader import load_images
+from ganaudit.gan_models.data.policy import IntensityPolicy
+from ganaudit.gan_models.data.split import split_train_heldout
 
 __all__ = ["ImageSet", "IntensityPolicy", "find_labels", "load_images", "split_train_heldout",
            "write_png16"]

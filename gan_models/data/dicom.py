@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_models.data.raw import RawImage
-from gan_models.errors import InputError
+from ganaudit.gan_models.data.raw import RawImage
+from ganaudit.gan_models.errors import InputError
 
 RANGE_MARKER = "ganaudit-range=-1,1"
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
@@ -233,7 +233,7 @@ def write_dicom_series(images: np.ndarray, folder, names: list[str], *, pixel_mm
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID, generate_uid
 
-    from gan_models.atomic import atomic_path
+    from ganaudit.gan_models.atomic import atomic_path
 
     images = np.asarray(images)
     if images.ndim != 3 or len(names) != len(images):

@@ -1,7 +1,7 @@
 """Raster images (PNG/JPEG/TIFF, 8- and 16-bit), ``.npy`` stacks, and the ``ImageSet`` type.
 
 ``write_png16`` writes images in [-1, 1] as 16-bit PNGs marked with the text chunk
-``ganaudit-range=-1,1`` so that :func:`gan_models.data.load_images` reads them back exactly
+``ganaudit-range=-1,1`` so that :func:`ganaudit.gan_models.data.load_images` reads them back exactly
 (|Δ| ≤ 1/65535) under the default ``auto`` intensity policy.
 """
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_models.atomic import atomic_path
-from gan_models.data.raw import RawImage
-from gan_models.errors import InputError
+from ganaudit.gan_models.atomic import atomic_path
+from ganaudit.gan_models.data.raw import RawImage
+from ganaudit.gan_models.errors import InputError
 
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 RANGE_KEY = "ganaudit-range"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_models.data.folders import RASTER_SUFFIXES, ImageSet, read_npy, read_raster
-from gan_models.data.policy import IntensityPolicy, pad_to_square, resize_square
-from gan_models.data.raw import RawImage
-from gan_models.errors import InputError
+from ganaudit.gan_models.data.folders import RASTER_SUFFIXES, ImageSet, read_npy, read_raster
+from ganaudit.gan_models.data.policy import IntensityPolicy, pad_to_square, resize_square
+from ganaudit.gan_models.data.raw import RawImage
+from ganaudit.gan_models.errors import InputError
 
 SUPPORTED = "DICOM, NIfTI (.nii/.nii.gz), PNG/JPEG/TIFF or .npy"
 DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
@@ -21,8 +21,8 @@ DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 
 def image_kind(path: Path) -> str | None:
     """Which reader handles ``path``: "raster", "npy", "nifti", "dicom" (None: not an image)."""
-    from gan_models.data.dicom import is_dicom_file
-    from gan_models.data.nifti import is_nifti
+    from ganaudit.gan_models.data.dicom import is_dicom_file
+    from ganaudit.gan_models.data.nifti import is_nifti
 
     suffix = path.suffix.lower()
     if suffix in RASTER_SUFFIXES:
@@ -37,7 +37,7 @@ def image_kind(path: Path) -> str | None:
 
 
 def _base_name(path: Path, root: Path | None) -> str:
-    from gan_models.data.nifti import is_nifti, nifti_stem
+    from ganaudit.gan_models.data.nifti import is_nifti, nifti_stem
 
     stem = nifti_stem(path) if is_nifti(path) else path.stem
     if root is None:
@@ -76,10 +76,10 @@ def _read(path: Path, name: str, *, axis: int, min_foreground: float) -> list[Ra
     if kind == "npy":
         return read_npy(path, name, group)
     if kind == "nifti":
-        from gan_models.data.nifti import read_nifti
+        from ganaudit.gan_models.data.nifti import read_nifti
 
         return read_nifti(path, name, group, axis=axis, min_foreground=min_foreground)
-    from gan_models.data.dicom import read_dicom
+    from ganaudit.gan_models.data.dicom import read_dicom
 
     return read_dicom(path, name, group)
 

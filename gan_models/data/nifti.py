@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_models.data.raw import RawImage
-from gan_models.errors import InputError
+from ganaudit.gan_models.data.raw import RawImage
+from ganaudit.gan_models.errors import InputError
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 

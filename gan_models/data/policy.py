@@ -4,7 +4,7 @@ One policy applies to every image of a data set and is recorded in ``run.json`` 
 JSON-serializable dataclass). Modes:
 
 - ``"auto"`` (default): images that carry their own range keep it exactly — 16-bit PNGs
-  written by :func:`gan_models.data.write_png16` (PNG text chunk ``ganaudit-range=-1,1``),
+  written by :func:`ganaudit.gan_models.data.write_png16` (PNG text chunk ``ganaudit-range=-1,1``),
   phantom DICOM files (the same marker in ImageComments) and float ``.npy`` stacks whose
   values lie in [-1, 1] with some below 0 (so [0, 1] data is still windowed); every other
   image uses the
@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 MODES = ("auto", "percentile", "fixed")
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 SINGLE_VOLUME_GAP = 2
 

@@ -58,7 +58,7 @@ def register(sub) -> None:
                    help="comma-separated finding names of a keras detector's outputs")
     f.add_argument("--out", required=True, help="output folder: new, empty, or an earlier output of this audit "
                    "(replaced atomically); a folder holding anything else is refused")
-    # Defaults (None here) come from evaluation.findings.FindingsSettings, imported only when
+    # Defaults (None here) come from ganaudit.evaluation.findings.FindingsSettings, imported only when
     # the audit runs so that the command line starts fast.
     f.add_argument("--alpha", type=float, default=None,
                    help="family-wise error rate of all tests together (default 0.05)")
@@ -91,7 +91,7 @@ def register(sub) -> None:
     d.add_argument("--out", required=True, help="output folder: new, empty, or an earlier output of this audit "
                    "(replaced atomically); a folder holding anything else is refused")
     d.add_argument("--size", type=int, default=None, help="resize all images to SxS")
-    # Defaults (None here) come from evaluation.detectability.DetectabilitySettings.
+    # Defaults (None here) come from ganaudit.evaluation.detectability.DetectabilitySettings.
     d.add_argument("--folds", type=int, default=None, help="cross-fitting folds (default 5)")
     d.add_argument("--epochs", type=int, default=None, help="training passes per fold (default 10)")
     d.add_argument("--max-images", type=int, default=None, metavar="N",
@@ -105,8 +105,8 @@ def register(sub) -> None:
 
 
 def _load(folder: str, size: int | None, what: str):
-    from gan_models.data import load_images
-    from gan_models.errors import InputError
+    from ganaudit.gan_models.data import load_images
+    from ganaudit.gan_models.errors import InputError
 
     try:
         return load_images(folder, size=size)
@@ -115,7 +115,7 @@ def _load(folder: str, size: int | None, what: str):
 
 
 def _same_size(**sets) -> None:
-    from gan_models.errors import InputError
+    from ganaudit.gan_models.errors import InputError
 
     sizes = {k: v.images.shape[1] for k, v in sets.items()}
     if len(set(sizes.values())) > 1:
@@ -129,8 +129,8 @@ DETECTABILITY_FILES = ("summary.json", "scores.csv", "gallery.png", "saliency.pn
 
 
 def run_memorization(args: argparse.Namespace) -> int:
-    from evaluation.memorization import memorization_audit, write_memorization
-    from gan_models.atomic import atomic_path
+    from ganaudit.evaluation.memorization import memorization_audit, write_memorization
+    from ganaudit.gan_models.atomic import atomic_path
 
     check_out_folder(args.out, MEMORIZATION_FILES)
     train = _load(args.train, args.size, "train")
@@ -140,8 +140,8 @@ def run_memorization(args: argparse.Namespace) -> int:
     feats = {}
     real_fd = None
     if args.features:
-        from evaluation.features import extract, get_extractor
-        from evaluation.frechet import frechet_distance_from_features
+        from ganaudit.evaluation.features import extract, get_extractor
+        from ganaudit.evaluation.frechet import frechet_distance_from_features
 
         extractor = get_extractor(args.features)
         feats = {"train_features": extract(train.images, extractor),
@@ -184,7 +184,7 @@ def _real_labels(path, folder: str, names: list[str]):
 
     import pandas as pd
 
-    from gan_models.errors import InputError
+    from ganaudit.gan_models.errors import InputError
 
     explicit = path is not None
     if explicit:
@@ -220,10 +220,10 @@ def _real_labels(path, folder: str, names: list[str]):
 
 
 def run_findings(args: argparse.Namespace) -> int:
-    from evaluation.detectors import get_detector
-    from evaluation.findings import (KEY_FAILED, KEY_IMPOSSIBLE, FindingsSettings, describe_findings,
+    from ganaudit.evaluation.detectors import get_detector
+    from ganaudit.evaluation.findings import (KEY_FAILED, KEY_IMPOSSIBLE, FindingsSettings, describe_findings,
                                      findings_audit, write_findings)
-    from gan_models.atomic import atomic_path
+    from ganaudit.gan_models.atomic import atomic_path
 
     given = {"alpha": args.alpha, "margin": args.margin, "correction": args.correction,
              "min_real": args.min_real}
@@ -250,8 +250,8 @@ def run_findings(args: argparse.Namespace) -> int:
 
 
 def run_detectability(args: argparse.Namespace) -> int:
-    from evaluation.detectability import DetectabilitySettings, detectability, write_detectability
-    from gan_models.atomic import atomic_path
+    from ganaudit.evaluation.detectability import DetectabilitySettings, detectability, write_detectability
+    from ganaudit.gan_models.atomic import atomic_path
 
     given = {"folds": args.folds, "epochs": args.epochs, "max_per_set": args.max_images,
              "alpha": args.alpha, "seed": args.seed}

@@ -51,7 +51,7 @@ def register(sub) -> None:
 
 
 def run_phantom(args) -> int:
-    from gan_models.phantom import write_population
+    from ganaudit.gan_models.phantom import write_population
 
     out = write_population(args.out, args.n, args.size, seed=args.seed, fmt=args.format,
                            lesion_prevalence=args.lesion_prevalence,
@@ -72,8 +72,8 @@ def run_inspect(args) -> int:
 
     import numpy as np
 
-    from gan_models.data import load_images
-    from gan_models.data.dicom import available_handlers
+    from ganaudit.gan_models.data import load_images
+    from ganaudit.gan_models.data.dicom import available_handlers
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)

@@ -39,9 +39,9 @@ def _log(message: str) -> None:
 def run_1d(out: Path, *, epochs: int | None, quiet: bool) -> list[dict]:
     import json
 
-    from evaluation.scoring1d import score_run_1d
-    from gan_models.gan1d import train_1d
-    from reports.build import build_report
+    from ganaudit.evaluation.scoring1d import score_run_1d
+    from ganaudit.gan_models.gan1d import train_1d
+    from ganaudit.reports.build import build_report
 
     results = []
     train_seconds = 0.0
@@ -76,13 +76,13 @@ def run_2d(out: Path, *, epochs: int, n_phantom: int, n_generated: int, quiet: b
 
     import numpy as np
 
-    from evaluation.scoring2d import score_run_2d
-    from gan_models.checkpoints import list_checkpoints
-    from gan_models.data import write_png16
-    from gan_models.gan2d import train_2d
-    from gan_models.sampling import generate
-    from reader_study.create import create_study
-    from reports.build import build_report
+    from ganaudit.evaluation.scoring2d import score_run_2d
+    from ganaudit.gan_models.checkpoints import list_checkpoints
+    from ganaudit.gan_models.data import write_png16
+    from ganaudit.gan_models.gan2d import train_2d
+    from ganaudit.gan_models.sampling import generate
+    from ganaudit.reader_study.create import create_study
+    from ganaudit.reports.build import build_report
 
     run_dir = out / "2d" / "phantom-64"
     started = time.perf_counter()
@@ -142,7 +142,7 @@ def _detail(report: dict) -> str:
 
 
 def write_index(out: Path, results: list[dict]) -> Path:
-    from gan_models.atomic import write_text
+    from ganaudit.gan_models.atomic import write_text
 
     def link(path, text):
         return f"<a href=\"{html.escape(str(Path(path).relative_to(out)))}\">{html.escape(text)}</a>"
@@ -175,7 +175,7 @@ why.</p>
 
 
 def run(args) -> int:
-    from gan_models.errors import InputError
+    from ganaudit.gan_models.errors import InputError
 
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):

@@ -46,8 +46,8 @@ def register(sub) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from evaluation.scoring2d import MIN_IMAGES
-    from gan_models.imported import import_run
+    from ganaudit.evaluation.scoring2d import MIN_IMAGES
+    from ganaudit.gan_models.imported import import_run
 
     run = import_run(args.out, train=args.train, heldout=args.heldout, samples=args.samples,
                      generators=args.generators, history=args.history, labels=args.labels,

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 
 def _writable_parent(path: Path, flag: str) -> None:

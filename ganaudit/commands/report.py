@@ -62,8 +62,8 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from reports.build import build_report
-    from reports.stopping import RuleOptions
+    from ganaudit.reports.build import build_report
+    from ganaudit.reports.stopping import RuleOptions
 
     options = RuleOptions(metric=args.metric, tolerance=args.tolerance,
                           memorization_max=args.memorization_max, alpha=args.alpha,

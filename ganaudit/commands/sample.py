@@ -21,11 +21,11 @@ def run(args) -> int:
 
     import numpy as np
 
-    from gan_models.atomic import atomic_path
-    from gan_models.data import write_png16
-    from gan_models.errors import InputError
-    from gan_models.runs import load_run
-    from gan_models.sampling import generate, run_checkpoints
+    from ganaudit.gan_models.atomic import atomic_path
+    from ganaudit.gan_models.data import write_png16
+    from ganaudit.gan_models.errors import InputError
+    from ganaudit.gan_models.runs import load_run
+    from ganaudit.gan_models.sampling import generate, run_checkpoints
 
     info = load_run(args.run)
     if args.n <= 0:

@@ -59,7 +59,7 @@ def register(sub) -> None:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from gan_models.errors import InputError
+    from ganaudit.gan_models.errors import InputError
 
     folders = args.real is not None or args.fake is not None
     if folders and args.run is not None:
@@ -80,7 +80,7 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def _score_run(args: argparse.Namespace) -> int:
-    from gan_models.errors import InputError
+    from ganaudit.gan_models.errors import InputError
 
     run_dir = Path(args.run)
     run_json = run_dir / "run.json"
@@ -91,7 +91,7 @@ def _score_run(args: argparse.Namespace) -> int:
         )
     kind = json.loads(run_json.read_text(encoding="utf-8")).get("kind")
     if kind == "1d":
-        from evaluation.scoring1d import score_run_1d
+        from ganaudit.evaluation.scoring1d import score_run_1d
 
         image_only = {"--features": args.features, "--weights": args.weights,
                       "--kid-subset": args.kid_subset, "--scheduler": args.scheduler,
@@ -103,7 +103,7 @@ def _score_run(args: argparse.Namespace) -> int:
                              f"{run_dir} (scored by true error); drop {'them' if len(given) > 1 else 'it'}")
         frame = score_run_1d(run_dir, n=args.n, seed=args.seed, every=args.every, progress=not args.quiet)
     elif kind in ("2d", "imported"):
-        from evaluation.scoring2d import score_run_2d
+        from ganaudit.evaluation.scoring2d import score_run_2d
 
         frame = score_run_2d(
             run_dir, workers=args.workers, scheduler=args.scheduler, n=args.n,
@@ -120,8 +120,8 @@ def _score_run(args: argparse.Namespace) -> int:
 def _score_folders(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from evaluation.scoring2d import score_folders
-    from gan_models.atomic import write_csv
+    from ganaudit.evaluation.scoring2d import score_folders
+    from ganaudit.gan_models.atomic import write_csv
 
     if args.out:
         check_out_file(args.out)

@@ -109,11 +109,11 @@ def _run_sources(args: argparse.Namespace):
     import secrets
     from pathlib import Path
 
-    from gan_models.data import ImageSet
-    from gan_models.errors import InputError
-    from gan_models.imported import stored_count
-    from gan_models.runs import load_run, load_run_data
-    from gan_models.sampling import generate, run_checkpoints
+    from ganaudit.gan_models.data import ImageSet
+    from ganaudit.gan_models.errors import InputError
+    from ganaudit.gan_models.imported import stored_count
+    from ganaudit.gan_models.runs import load_run, load_run_data
+    from ganaudit.gan_models.sampling import generate, run_checkpoints
 
     run = load_run(args.run)
     if run["kind"] == "1d":
@@ -149,8 +149,8 @@ def _run_sources(args: argparse.Namespace):
 
 
 def _create(args: argparse.Namespace) -> int:
-    from gan_models.errors import InputError
-    from reader_study.create import create_study
+    from ganaudit.gan_models.errors import InputError
+    from ganaudit.reader_study.create import create_study
 
     if args.run is not None:
         if args.fake or args.epochs is None:
@@ -166,7 +166,7 @@ def _create(args: argparse.Namespace) -> int:
         real, fakes = args.real, [parse_fake(v) for v in args.fake]
     import warnings
 
-    from reader_study.blinding import BlindingWarning
+    from ganaudit.reader_study.blinding import BlindingWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BlindingWarning)  # printed below, once, in the CLI's words
@@ -183,13 +183,13 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from reader_study.app.serve import serve
+    from ganaudit.reader_study.app.serve import serve
 
     return serve(args.study, port=args.port, db=args.db, address=args.address) or 0
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from reader_study.analysis import analyze_study
+    from ganaudit.reader_study.analysis import analyze_study
 
     result = analyze_study(args.study, db=args.db, n_boot=args.n_boot, seed=args.seed)
     print(result.text())
@@ -198,8 +198,8 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from gan_models.errors import InputError
-    from reader_study.power import default_components, load_pilot, plan
+    from ganaudit.gan_models.errors import InputError
+    from ganaudit.reader_study.power import default_components, load_pilot, plan
 
     try:
         readers = [int(x) for x in args.readers.split(",")]

@@ -68,14 +68,14 @@ def _report(summary) -> int:
 
 
 def run_1d(args) -> int:
-    from gan_models.gan1d import train_1d
+    from ganaudit.gan_models.gan1d import train_1d
 
     return _report(train_1d(args.pattern, args.out, epochs=args.epochs, seed=args.seed,
                             resume=args.resume, quiet=args.quiet, **_overrides(args)))
 
 
 def run_2d(args) -> int:
-    from gan_models.gan2d import train_2d
+    from ganaudit.gan_models.gan2d import train_2d
 
     return _report(train_2d(args.data, args.out, size=args.size, epochs=args.epochs, seed=args.seed,
                             resume=args.resume, quiet=args.quiet, n_phantom=args.n_phantom,

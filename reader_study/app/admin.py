@@ -12,8 +12,8 @@ import pandas as pd
 import panel as pn
 import param
 
-from reader_study.app.login import LOGOUT_FORM
-from reader_study.csvsafe import frame_to_safe_csv
+from ganaudit.reader_study.app.login import LOGOUT_FORM
+from ganaudit.reader_study.csvsafe import frame_to_safe_csv
 
 _REFRESH_MS = 5000
 
@@ -23,8 +23,8 @@ class AdminView(pn.viewable.Viewer):
 
     Parameters
     ----------
-    study : reader_study.study.Study
-    store : reader_study.store.AnswerStore
+    study : ganaudit.reader_study.study.Study
+    store : ganaudit.reader_study.store.AnswerStore
     """
 
     refreshed = param.Integer(default=0, doc="Bumped on every refresh of the tables.")

@@ -41,8 +41,8 @@ from tornado.ioloop import IOLoop
 from tornado.web import RequestHandler, decode_signed_value
 
 if TYPE_CHECKING:
-    from reader_study.store import AnswerStore
-    from reader_study.study import Study
+    from ganaudit.reader_study.store import AnswerStore
+    from ganaudit.reader_study.study import Study
 
 COOKIE = "ganaudit_user"
 ADMIN = "admin"

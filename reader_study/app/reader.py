@@ -4,7 +4,7 @@
 zoom done locally, the real/fake call, the confidence (1 unsure … 3 certain), optional marks
 and a note, keyboard shortcuts, and (studies with ``allow_change``) going back to change an
 answer. ``ReaderView`` is the thin server side over
-``reader_study.session.ReaderSession``: it sends the next case (opaque id and the blinded PNG
+``ganaudit.reader_study.session.ReaderSession``: it sends the next case (opaque id and the blinded PNG
 as a data URL, nothing else about it) and stores each answer before the next case goes out.
 
 What reaches the browser: the case id (random, opaque), the image bytes, the progress text,
@@ -23,8 +23,8 @@ import panel as pn
 import param
 from panel.custom import JSComponent
 
-from reader_study.errors import AnswerRejected, StudyError
-from reader_study.store import MAX_MARKS, MAX_NOTE
+from ganaudit.reader_study.errors import AnswerRejected, StudyError
+from ganaudit.reader_study.store import MAX_MARKS, MAX_NOTE
 
 _HERE = Path(__file__).parent
 _LOG = logging.getLogger(__name__)
@@ -87,9 +87,9 @@ class ReaderView(pn.viewable.Viewer):
 
     Parameters
     ----------
-    study : reader_study.study.Study
+    study : ganaudit.reader_study.study.Study
         The opened study (public part only: images by opaque id).
-    session : reader_study.session.ReaderSession
+    session : ganaudit.reader_study.session.ReaderSession
         The reader's walk through the cases; it marks a case shown when it is handed out and
         commits each answer before returning.
     """

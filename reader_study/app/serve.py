@@ -33,7 +33,7 @@ from pathlib import Path
 
 from tornado.web import HTTPError, RequestHandler
 
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 
 _LOG = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class ClosedHandler(RequestHandler):
 
 def _signed_in_only(handler_cls, sessions):
     """``handler_cls`` answering signed-in readers and the admin only (HTTP 403 otherwise)."""
-    from reader_study.app.login import COOKIE
+    from ganaudit.reader_study.app.login import COOKIE
 
     class SignedInOnly(handler_cls):
         def prepare(self):
@@ -154,10 +154,10 @@ def build_apps(study, store, sessions) -> dict:
     """
     import panel as pn
 
-    from reader_study.app.admin import AdminView
-    from reader_study.app.login import ADMIN, reader_id_of, session_role
-    from reader_study.app.reader import ReaderView
-    from reader_study.session import ReaderSession
+    from ganaudit.reader_study.app.admin import AdminView
+    from ganaudit.reader_study.app.login import ADMIN, reader_id_of, session_role
+    from ganaudit.reader_study.app.reader import ReaderView
+    from ganaudit.reader_study.session import ReaderSession
 
     def refused(text: str):
         return pn.pane.HTML(f'<p>{text} <a href="./login">Sign in</a></p>')
@@ -211,9 +211,9 @@ def serve(study_dir: str | Path, *, port: int = 5006, db: str | None = None,
     """
     import panel as pn
 
-    from reader_study.app.login import Sessions, load_cookie_secret, make_authorize
-    from reader_study.store import AnswerStore
-    from reader_study.study import Study
+    from ganaudit.reader_study.app.login import Sessions, load_cookie_secret, make_authorize
+    from ganaudit.reader_study.store import AnswerStore
+    from ganaudit.reader_study.study import Study
 
     study = Study.open(study_dir)
     _check_port(port)
@@ -258,7 +258,7 @@ def _check_address(address: str, port: int) -> None:
 
 def _serve_apps(pn, apps: dict, *, study, sessions, secret: str, port: int, address: str, show: bool,
                 title: str, origins: list[str], allow_origin: list[str] | None = None) -> None:
-    from reader_study.app.login import make_auth
+    from ganaudit.reader_study.app.login import make_auth
 
     server = pn.serve(
         apps,
@@ -294,10 +294,10 @@ def _redact(url: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m reader_study.app.serve STUDY [--port P] [--db URL] [--address A]``."""
+    """``python -m ganaudit.reader_study.app.serve STUDY [--port P] [--db URL] [--address A]``."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m reader_study.app.serve",
+    parser = argparse.ArgumentParser(prog="python -m ganaudit.reader_study.app.serve",
                                      description="Serve a reader study in the browser.")
     parser.add_argument("study")
     parser.add_argument("--port", type=int, default=5006)

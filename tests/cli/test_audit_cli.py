@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 
 from ganaudit.cli import main
-from gan_models.data import write_png16
+from ganaudit.gan_models.data import write_png16
 from tests.evaluation.test_findings import _toy_detector, _toy_images
 from tests.evaluation.test_nn_search import shifted
 
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
-    from gan_models.phantom import make_population
+    from ganaudit.gan_models.phantom import make_population
 
     root = tmp_path_factory.mktemp("audit")
     images, _ = make_population(150, 32, seed=41)
@@ -139,12 +139,12 @@ def test_an_earlier_audit_folder_is_replaced(folders):
 
 
 def test_write_error_is_one_clear_message(folders, capsys, monkeypatch):
-    import evaluation.memorization
+    import ganaudit.evaluation.memorization
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(evaluation.memorization, "write_memorization", disk_full)
+    monkeypatch.setattr(ganaudit.evaluation.memorization, "write_memorization", disk_full)
     out = folders / "full"
     code = main(["audit", "memorization", "--train", str(folders / "train"), "--heldout",
                  str(folders / "heldout"), "--generated", str(folders / "generated"), "--out", str(out)])

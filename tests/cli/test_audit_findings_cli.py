@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from ganaudit.cli import main
-from gan_models.data import load_images, write_png16
+from ganaudit.gan_models.data import load_images, write_png16
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_options_are_recorded(populations):
 
 
 def test_help_defaults_match_the_library(capsys):
-    from evaluation.findings import DEFAULT_ALPHA, DEFAULT_CORRECTION, DEFAULT_MARGIN, DEFAULT_MIN_REAL
+    from ganaudit.evaluation.findings import DEFAULT_ALPHA, DEFAULT_CORRECTION, DEFAULT_MARGIN, DEFAULT_MIN_REAL
 
     with pytest.raises(SystemExit):
         main(["audit", "findings", "--help"])

@@ -13,14 +13,14 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from ganaudit.cli import main
-from gan_models.data import write_png16
+from ganaudit.gan_models.data import write_png16
 
 SIZE = 32
 
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
-    from gan_models.phantom import make_population
+    from ganaudit.gan_models.phantom import make_population
 
     root = tmp_path_factory.mktemp("detectability")
     real, _ = make_population(60, SIZE, seed=201)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from ganaudit.cli import main
-from gan_models.data import write_png16
+from ganaudit.gan_models.data import write_png16
 from tests.gan_models.test_imported import generator_weights, template_images, write_onnx
 
 SIZE = 32
@@ -39,7 +39,7 @@ def _feature_cache(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def phantoms():
-    from gan_models.phantom import make_population
+    from ganaudit.gan_models.phantom import make_population
 
     train, _ = make_population(40, SIZE, seed=1)
     heldout, _ = make_population(24, SIZE, seed=2)
@@ -148,7 +148,7 @@ def test_onnx_generators_import_score_sample_and_report(tmp_path, phantoms, caps
     assert (scores["n_generated"] == 40).all()
     check_report(run, capsys, "onnx")
     assert main(["sample", str(run), "--epoch", "30", "--n", "5", "--out", str(tmp_path / "fakes")]) == 0
-    from gan_models.data import load_images
+    from ganaudit.gan_models.data import load_images
 
     assert load_images(tmp_path / "fakes").images.shape == (5, SIZE, SIZE)
 

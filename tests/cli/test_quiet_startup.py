@@ -73,7 +73,7 @@ def test_loading_tensorflow_after_ganaudit_is_silent_and_our_warnings_still_prin
         "import tensorflow as tf\n"
         "assert float(tf.reduce_sum(tf.constant([1.0, 2.0]))) == 3.0\n"
         "tf.get_logger().warning('5 out of the last 9 calls triggered tf.function retracing')\n"
-        "from gan_models.data import labels\n"
+        "from ganaudit.gan_models.data import labels\n"
         "warnings.showwarning = _warning_printer('train2d', warnings.showwarning)\n"
         "warnings.warn_explicit('training was unhealthy at epochs [2]', UserWarning, labels.__file__, 1)\n"
         "print('python stderr line', file=sys.stderr)\n"

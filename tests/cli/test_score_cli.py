@@ -10,9 +10,9 @@ import types
 import pandas as pd
 import pytest
 
-from evaluation.scoring2d import FOLDER_COLUMNS, SCORE_COLUMNS_2D
+from ganaudit.evaluation.scoring2d import FOLDER_COLUMNS, SCORE_COLUMNS_2D
 from ganaudit.cli import main
-from gan_models.data import write_png16
+from ganaudit.gan_models.data import write_png16
 from tests.evaluation.test_scoring2d import blob_images, make_tiny_run
 
 
@@ -44,7 +44,7 @@ def test_score_a_1d_run_calls_the_1d_scorer(tmp_path, monkeypatch, capsys):
         calls.append((str(run_dir), n, seed, progress))
         return pd.DataFrame({"epoch": [1, 2, 3]})
 
-    monkeypatch.setitem(sys.modules, "evaluation.scoring1d",
+    monkeypatch.setitem(sys.modules, "ganaudit.evaluation.scoring1d",
                         types.SimpleNamespace(score_run_1d=score_run_1d))
     assert main(["score", str(run)]) == 0
     assert main(["score", str(run), "--quiet", "--n", "50", "--seed", "7"]) == 0
@@ -67,12 +67,12 @@ def test_image_options_on_a_1d_run_are_refused(tmp_path, capsys, extra, named):
 
 
 def test_score_out_that_is_a_folder_or_unwritable_is_refused_before_scoring(tmp_path, capsys, monkeypatch):
-    import evaluation.scoring2d
+    import ganaudit.evaluation.scoring2d
 
     def never(*args, **kwargs):
         raise AssertionError("scored although --out was unusable")
 
-    monkeypatch.setattr(evaluation.scoring2d, "score_folders", never)
+    monkeypatch.setattr(ganaudit.evaluation.scoring2d, "score_folders", never)
     (tmp_path / "earlier").mkdir()
     (tmp_path / "earlier" / "keep.txt").write_text("keep")
     (tmp_path / "a-file").write_text("x")

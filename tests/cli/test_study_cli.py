@@ -14,7 +14,7 @@ import pytest
 
 from ganaudit.cli import main
 from ganaudit.commands.study import parse_fake
-from gan_models.data import write_png16
+from ganaudit.gan_models.data import write_png16
 
 
 @pytest.fixture()
@@ -111,15 +111,15 @@ def test_readers_from_file(folders):
     code = main(["study", "create", "--real", str(folders / "real"), "--fake", str(folders / "ckpt_a"),
                  "--readers", str(folders / "readers.txt"), "--cases", "4", "--out", str(folders / "s")])
     assert code == 0
-    from reader_study.study import Study
+    from ganaudit.reader_study.study import Study
 
     assert Study.open(folders / "s").reader_ids == ["r1", "r2", "r3"]
 
 
 def test_analyze_before_and_after_answers(folders, capsys):
-    from reader_study.session import ReaderSession
-    from reader_study.store import AnswerStore
-    from reader_study.study import Study
+    from ganaudit.reader_study.session import ReaderSession
+    from ganaudit.reader_study.store import AnswerStore
+    from ganaudit.reader_study.study import Study
 
     assert _create(folders) == 0
     capsys.readouterr()
@@ -202,14 +202,14 @@ def test_serve_refuses_an_address_it_cannot_resolve(folders, capsys, monkeypatch
 
 def test_serve_passes_options_to_the_app(folders, monkeypatch):
     calls = {}
-    fake = types.ModuleType("reader_study.app.serve")
+    fake = types.ModuleType("ganaudit.reader_study.app.serve")
 
     def serve(study_dir, *, port, db, address):
         calls.update(study_dir=study_dir, port=port, db=db, address=address)
         return 0
 
     fake.serve = serve
-    monkeypatch.setitem(sys.modules, "reader_study.app.serve", fake)
+    monkeypatch.setitem(sys.modules, "ganaudit.reader_study.app.serve", fake)
     assert main(["study", "serve", "STUDY", "--port", "5123", "--db", "postgresql://u@h/db",
                  "--address", "0.0.0.0"]) == 0
     assert calls == {"study_dir": "STUDY", "port": 5123, "db": "postgresql://u@h/db", "address": "0.0.0.0"}
@@ -219,7 +219,7 @@ def test_serve_names_the_answers_file_it_uses(folders, capsys, monkeypatch):
     """The start-up line names the real answers file, not a literal 'STUDY/answers.db'."""
     import panel as pn
 
-    from reader_study.app import serve as serve_module
+    from ganaudit.reader_study.app import serve as serve_module
 
     assert _create(folders) == 0
     capsys.readouterr()

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from ganaudit.cli import main
-from gan_models.sampling import generate
+from ganaudit.gan_models.sampling import generate
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -164,7 +164,7 @@ def test_score_a_1d_run_writes_the_contract_columns(tiny_run_1d, copy_run, capsy
         np.testing.assert_allclose(frame[column], history[column])
     assert frame["healthy"].astype(str).tolist() == history["healthy"].astype(str).tolist()
     # The scores are the true error of the checkpoint's own points.
-    from evaluation.true_error import true_error_1d
+    from ganaudit.evaluation.true_error import true_error_1d
 
     expected = true_error_1d(generate(run, 2, 2000, seed=0), "sine")
     assert frame.loc[1, "true_error"] == pytest.approx(expected["true_error"], rel=1e-9)

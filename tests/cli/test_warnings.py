@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 from ganaudit.cli import _warning_printer
-from gan_models.data import labels
+from ganaudit.gan_models.data import labels
 
 
 def test_our_user_warnings_are_one_line_and_others_pass_through():

@@ -11,8 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
-from evaluation.features import FeatureExtractor
-from gan_models.errors import InputError
+from ganaudit.evaluation.features import FeatureExtractor
+from ganaudit.gan_models.errors import InputError
 
 __all__ = [
     "RadiomicsExtractor",

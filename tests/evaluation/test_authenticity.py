@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaluation.memorization import authenticity_share, memorization_audit
+from ganaudit.evaluation.memorization import authenticity_share, memorization_audit
 from tests.evaluation.test_nn_search import smooth_images
 
 

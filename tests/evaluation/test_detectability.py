@@ -19,10 +19,10 @@ import pytest
 from scipy import ndimage, stats
 from sklearn.metrics import roc_auc_score
 
-from evaluation import detectability as det
-from evaluation.detectability import (DetectabilitySettings, auc_delong, auc_test, detectability,
+from ganaudit.evaluation import detectability as det
+from ganaudit.evaluation.detectability import (DetectabilitySettings, auc_delong, auc_test, detectability,
                                       feature_detectability, stratified_folds)
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZE = 32
@@ -136,7 +136,7 @@ def test_feature_table_errors(real, fake, match):
 
 @pytest.fixture(scope="module")
 def phantoms():
-    from gan_models.phantom import make_population
+    from ganaudit.gan_models.phantom import make_population
 
     real, _ = make_population(150, SIZE, seed=101)
     other, _ = make_population(150, SIZE, seed=102)
@@ -293,8 +293,8 @@ def test_bad_images():
 
 @pytest.mark.training
 def test_scoring_adds_the_auc_per_checkpoint_and_can_skip_it(tmp_path, monkeypatch):
-    from evaluation.scoring2d import score_checkpoint
-    from gan_models.sampling import generate
+    from ganaudit.evaluation.scoring2d import score_checkpoint
+    from ganaudit.gan_models.sampling import generate
     from tests.evaluation.test_scoring2d import make_tiny_run
 
     monkeypatch.setenv("GANAUDIT_CACHE", str(tmp_path / "cache"))

@@ -9,11 +9,11 @@ import pytest
 import scipy.ndimage
 import scipy.stats
 
-from evaluation import features as feats
-from evaluation.features import extract, get_extractor, known_extractors, register_extractor, zscore_with_reference
-from evaluation.features import cache as feature_cache
-from evaluation.features import radiomics
-from gan_models.errors import InputError
+from ganaudit.evaluation import features as feats
+from ganaudit.evaluation.features import extract, get_extractor, known_extractors, register_extractor, zscore_with_reference
+from ganaudit.evaluation.features import cache as feature_cache
+from ganaudit.evaluation.features import radiomics
+from ganaudit.gan_models.errors import InputError
 
 
 @pytest.fixture(autouse=True)

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from scipy.stats import fisher_exact
 
-from evaluation.detectors import Detector, brain_mask, evaluate_detector, get_detector
-from evaluation.findings import (
+from ganaudit.evaluation.detectors import Detector, brain_mask, evaluate_detector, get_detector
+from ganaudit.evaluation.findings import (
     E_DIFFERENCE_CI_HIGH,
     E_DIFFERENCE_CI_LOW,
     E_P_ADJUSTED,
@@ -34,12 +34,12 @@ from evaluation.findings import (
     findings_audit,
     write_findings,
 )
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 
 @pytest.fixture(scope="module")
 def phantom():
-    from gan_models.phantom import make_population
+    from ganaudit.gan_models.phantom import make_population
 
     real, real_labels = make_population(400, 64, seed=31)
     honest, honest_labels = make_population(300, 64, seed=32)

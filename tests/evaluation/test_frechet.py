@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from evaluation.frechet import (
+from ganaudit.evaluation.frechet import (
     fd_bootstrap_ci,
     fd_infinity,
     features_to_statistics,
     frechet_distance,
     frechet_distance_from_features,
 )
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 from tests.tfgan_oracle import load_tfgan
 
 
@@ -154,7 +154,7 @@ def test_fd_infinity_matches_a_direct_regression():
     # Recompute the same subsets with the plain FD function and fit with scipy.
     rng = np.random.default_rng(9)
     real, fake = rng.normal(size=(600, 10)), rng.normal(size=(300, 10)) + 0.3
-    from evaluation.frechet import _canonical_order
+    from ganaudit.evaluation.frechet import _canonical_order
 
     sizes = np.unique(np.linspace(30, 300, 15).round().astype(int))
     r, f = _canonical_order(real), _canonical_order(fake)
@@ -286,7 +286,7 @@ def test_fd_interval_when_the_generated_set_copies_part_of_the_real_one():
     """A memorizing checkpoint with fewer images than features: the generated rows are a subset
     of the real rows, so the generated-side world takes the real side's rank (39 here) with only
     24 images; the interval must still come out (it raised 'df <= 0')."""
-    from evaluation.frechet import fd_bootstrap_ci, frechet_distance_from_features
+    from ganaudit.evaluation.frechet import fd_bootstrap_ci, frechet_distance_from_features
 
     rng = np.random.default_rng(0)
     real = rng.standard_normal((40, 100))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaluation.kid import kid, mmd2_unbiased
-from gan_models.errors import InputError
+from ganaudit.evaluation.kid import kid, mmd2_unbiased
+from ganaudit.gan_models.errors import InputError
 from tests.tfgan_oracle import load_tfgan
 
 
@@ -85,7 +85,7 @@ def test_bad_options(options, match):
 
 @pytest.mark.parametrize("use_gram", [True, False])
 def test_both_computation_routes_agree(monkeypatch, use_gram):
-    import evaluation.kid as kid_module
+    import ganaudit.evaluation.kid as kid_module
 
     rng = np.random.default_rng(8)
     a, b = rng.normal(size=(90, 6)), rng.normal(size=(70, 6)) + 0.2
@@ -102,8 +102,8 @@ def test_both_computation_routes_agree(monkeypatch, use_gram):
 
 def _same_subsets(a, b, *, subset_size, n_subsets, seed):
     """The subsets kid() draws, rebuilt from its documented protocol."""
-    from evaluation.frechet import _canonical_order
-    from evaluation.kid import _digest
+    from ganaudit.evaluation.frechet import _canonical_order
+    from ganaudit.evaluation.kid import _digest
 
     a, b = _canonical_order(a), _canonical_order(b)
     first, second = (a, b) if _digest(a) <= _digest(b) else (b, a)

@@ -11,7 +11,7 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from scipy.stats import mannwhitneyu
 
-from evaluation.memorization import (
+from ganaudit.evaluation.memorization import (
     authenticity_share,
     mann_whitney_z,
     memorization_audit,
@@ -20,7 +20,7 @@ from evaluation.memorization import (
     wilson_interval,
     write_memorization,
 )
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 from tests.evaluation.test_nn_search import shifted, smooth_images
 
 N_COPIES_EACH = 16
@@ -29,7 +29,7 @@ N_COPIES_EACH = 16
 @pytest.fixture(scope="module")
 def population():
     """Phantom slices at 64² (the size the issue measured): train, held-out, fresh."""
-    from gan_models.phantom import make_population
+    from ganaudit.gan_models.phantom import make_population
 
     images, _ = make_population(420, 64, seed=21)
     return {"train": images[:220], "heldout": images[220:340], "fresh": images[340:]}

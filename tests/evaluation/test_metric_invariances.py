@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import scipy.ndimage
 
-from evaluation.features import extract, get_extractor, known_extractors
-from evaluation.frechet import fd_bootstrap_ci, fd_infinity, frechet_distance_from_features
-from evaluation.kid import kid
-from evaluation.prdc import density_coverage, precision_recall
+from ganaudit.evaluation.features import extract, get_extractor, known_extractors
+from ganaudit.evaluation.frechet import fd_bootstrap_ci, fd_infinity, frechet_distance_from_features
+from ganaudit.evaluation.kid import kid
+from ganaudit.evaluation.prdc import density_coverage, precision_recall
 
 METRICS = {
     "fd": frechet_distance_from_features,

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaluation.nn_search import (
+from ganaudit.evaluation.nn_search import (
     _variant_norms,
     invariant_nn,
     invariant_nn_brute,
 )
-from gan_models.errors import InputError
+from ganaudit.gan_models.errors import InputError
 
 
 def smooth_images(n: int, size: int = 32, *, seed: int = 0) -> np.ndarray:
@@ -72,7 +72,7 @@ def test_shifted_and_flipped_copies_are_found(search, dy, dx, flip):
 
 @pytest.fixture(scope="module")
 def phantom_slices():
-    from gan_models.phantom import make_population
+    from ganaudit.gan_models.phantom import make_population
 
     images, _ = make_population(320, 32, seed=11)
     return images
@@ -153,7 +153,7 @@ def test_constant_images_have_zero_ncc(search, phantom_slices):
 # ----------------------------------------------------------------------------- caches and stage times (issue 15)
 
 def test_prepared_references_and_results_are_reused_but_never_stale():
-    from evaluation.nn_search import clear_caches
+    from ganaudit.evaluation.nn_search import clear_caches
 
     clear_caches()
     refs, queries = smooth_images(40, seed=21), smooth_images(12, seed=22)

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation import parallel
-from evaluation.parallel import map_ordered
-from evaluation.scoring2d import score_run_2d
-from gan_models.errors import InputError
+from ganaudit.evaluation import parallel
+from ganaudit.evaluation.parallel import map_ordered
+from ganaudit.evaluation.scoring2d import score_run_2d
+from ganaudit.gan_models.errors import InputError
 from tests.evaluation.test_scoring2d import make_tiny_run
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaluation import prdc as ours
-from gan_models.errors import InputError
+from ganaudit.evaluation import prdc as ours
+from ganaudit.gan_models.errors import InputError
 
 prdc = pytest.importorskip("prdc")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation.parallel import Progress, map_ordered
+from ganaudit.evaluation.parallel import Progress, map_ordered
 
 
 class FakeClock:

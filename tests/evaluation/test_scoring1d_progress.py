@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from evaluation.scoring1d import score_run_1d
+from ganaudit.evaluation.scoring1d import score_run_1d
 
 
 def test_1d_scoring_bar_counts_checkpoints(tiny_run_1d, copy_run, capsys):

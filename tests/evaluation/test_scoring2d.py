@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import scipy.linalg
 
-from evaluation import scoring2d
-from evaluation.scoring2d import FOLDER_COLUMNS, SCORE_COLUMNS_2D, score_checkpoint, score_folders, score_run_2d
-from gan_models.data import write_png16
-from gan_models.errors import InputError
+from ganaudit.evaluation import scoring2d
+from ganaudit.evaluation.scoring2d import FOLDER_COLUMNS, SCORE_COLUMNS_2D, score_checkpoint, score_folders, score_run_2d
+from ganaudit.gan_models.data import write_png16
+from ganaudit.gan_models.errors import InputError
 
 SIZE = 16
 LATENT = 8
@@ -135,7 +135,7 @@ def test_checkpoint_scores_are_reproducible_and_use_the_same_latents(tiny_run, m
 
 
 def _real_features(images):
-    from evaluation.features import extract, get_extractor
+    from ganaudit.evaluation.features import extract, get_extractor
 
     return np.asarray(extract(images, get_extractor("pixels"), cache=False), dtype=np.float64)
 
@@ -155,7 +155,7 @@ def test_folder_fd_uses_features_standardized_with_the_real_set(tmp_path):
     row = score_folders(tmp_path / "real", tmp_path / "fake", features="pixels", n_boot=20)
     assert list(row) == FOLDER_COLUMNS
     assert (row["n_real"], row["n_generated"], row["features"]) == (80, 60, "pixels")
-    from gan_models.data import load_images
+    from ganaudit.gan_models.data import load_images
 
     a = _real_features(load_images(tmp_path / "real").images)
     b = _real_features(load_images(tmp_path / "fake").images)
@@ -198,7 +198,7 @@ PHANTOM_SIZE = 32
 @pytest.fixture(scope="module")
 def phantom_run(tmp_path_factory) -> Path:
     """A 2D run on the phantom population (240 training, 120 held-out slices at 32²)."""
-    from gan_models.phantom import make_population
+    from ganaudit.gan_models.phantom import make_population
 
     root = tmp_path_factory.mktemp("phantom")
     images, labels = make_population(360, PHANTOM_SIZE, seed=11)
@@ -223,7 +223,7 @@ def test_on_phantom_data_fd_cannot_tell_copies_from_new_subjects_but_the_audits_
     """Held-out set as the "GAN": FD near 0, no copies, no impossible findings. Training copies:
     FD near 0 too, ~100 % memorization. Lesions in the right hemisphere (never in the
     population): caught by the findings audit."""
-    from gan_models.phantom import make_population
+    from ganaudit.gan_models.phantom import make_population
 
     monkeypatch.setenv("GANAUDIT_CACHE", str(tmp_path / "cache"))
     train = np.load(phantom_run / "data" / "train.npy")
@@ -268,7 +268,7 @@ def test_phantom_run_writes_both_audits(phantom_run, tmp_path, monkeypatch):
 def test_too_few_training_images_to_judge_impossible_findings_is_noted(phantom_run, tmp_path, monkeypatch):
     import shutil
 
-    from evaluation.scoring2d import prepare_reference
+    from ganaudit.evaluation.scoring2d import prepare_reference
 
     monkeypatch.setenv("GANAUDIT_CACHE", str(tmp_path / "cache"))
     assert not prepare_reference(phantom_run, features="pixels").notes
@@ -285,7 +285,7 @@ def test_a_run_trained_on_a_phantom_folder_gets_the_findings_audit(phantom_run, 
     """`ganaudit data phantom --out D` then `train2d --data D`: the labels travel with the folder."""
     import shutil
 
-    from evaluation.scoring2d import prepare_reference
+    from ganaudit.evaluation.scoring2d import prepare_reference
 
     monkeypatch.setenv("GANAUDIT_CACHE", str(tmp_path / "cache"))
     folder_run = tmp_path / "folder-run"

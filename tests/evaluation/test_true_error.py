@@ -8,10 +8,10 @@ import pytest
 from scipy.optimize import minimize_scalar
 from scipy.spatial.distance import cdist
 
-from evaluation import true_error_1d
-from evaluation.true_error import true_error_ci
-from gan_models import PATTERNS, Pattern
-from gan_models.errors import InputError
+from ganaudit.evaluation import true_error_1d
+from ganaudit.evaluation.true_error import true_error_ci
+from ganaudit.gan_models import PATTERNS, Pattern
+from ganaudit.gan_models.errors import InputError
 
 KEYS = {"precision_error", "coverage_error", "true_error", "precision_error_rel",
         "coverage_error_rel", "true_error_rel"}

@@ -12,9 +12,9 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
-from gan_models.data import IntensityPolicy, load_images
-from gan_models.data.dicom import available_handlers, write_dicom_series
-from gan_models.errors import InputError
+from ganaudit.gan_models.data import IntensityPolicy, load_images
+from ganaudit.gan_models.data.dicom import available_handlers, write_dicom_series
+from ganaudit.gan_models.errors import InputError
 
 FIXED_RAW = IntensityPolicy(mode="fixed", window_center=1000.0, window_width=2000.0)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gan_models.data import load_images, write_png16
-from gan_models.errors import InputError
+from ganaudit.gan_models.data import load_images, write_png16
+from ganaudit.gan_models.errors import InputError
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan_models.data import ImageSet, IntensityPolicy, load_images, write_png16
-from gan_models.errors import InputError
+from ganaudit.gan_models.data import ImageSet, IntensityPolicy, load_images, write_png16
+from ganaudit.gan_models.errors import InputError
 
 
 def _percentile_window(array: np.ndarray, lo_q=0.5, hi_q=99.5) -> np.ndarray:

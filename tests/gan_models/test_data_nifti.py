@@ -7,8 +7,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from gan_models.data import load_images
-from gan_models.errors import InputError
+from ganaudit.gan_models.data import load_images
+from ganaudit.gan_models.errors import InputError
 
 
 def _volume() -> np.ndarray:

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from gan_models.data import IntensityPolicy, split_train_heldout
-from gan_models.errors import InputError
+from ganaudit.gan_models.data import IntensityPolicy, split_train_heldout
+from ganaudit.gan_models.errors import InputError
 
 
 def test_policy_round_trips_through_json():

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from gan_models import runs
-from gan_models.errors import InputError
-from gan_models.gan2d import image_grid, train_2d
-from gan_models.sampling import generate
+from ganaudit.gan_models import runs
+from ganaudit.gan_models.errors import InputError
+from ganaudit.gan_models.gan2d import image_grid, train_2d
+from ganaudit.gan_models.sampling import generate
 
 N_PHANTOM = 64
 
@@ -111,7 +111,7 @@ def test_missing_data_folder_is_refused(tmp_path):
 
 
 def test_non_empty_output_is_refused_for_2d(tmp_path):
-    from gan_models.data import write_png16
+    from ganaudit.gan_models.data import write_png16
 
     rng = np.random.default_rng(0)
     write_png16(rng.uniform(-1, 1, (4, 64, 64)).astype(np.float32), tmp_path / "images")
@@ -138,7 +138,7 @@ def test_one_multiframe_dicom_series_trains(tmp_path):
 
 
 def test_too_few_images_to_split_leaves_no_folder(tmp_path):
-    from gan_models.data import write_png16
+    from ganaudit.gan_models.data import write_png16
 
     write_png16(np.zeros((1, 64, 64), np.float32), tmp_path / "one")
     with pytest.raises(InputError, match="need at least 2 images"):
@@ -169,7 +169,7 @@ def test_run_json_that_is_not_a_run(tmp_path, text):
 
 
 def test_mixed_sizes_without_size_are_refused_and_resized_with_it(tmp_path):
-    from gan_models.data import write_png16
+    from ganaudit.gan_models.data import write_png16
 
     rng = np.random.default_rng(1)
     write_png16(rng.uniform(-1, 1, (6, 32, 32)).astype(np.float32), tmp_path / "mixed" / "a")
@@ -181,7 +181,7 @@ def test_mixed_sizes_without_size_are_refused_and_resized_with_it(tmp_path):
 
 @pytest.mark.training
 def test_one_common_size_is_resized_to_the_default(tmp_path):
-    from gan_models.data import write_png16
+    from ganaudit.gan_models.data import write_png16
 
     write_png16(np.random.default_rng(2).uniform(-1, 1, (10, 32, 32)).astype(np.float32), tmp_path / "small")
     train_2d(str(tmp_path / "small"), tmp_path / "run", epochs=1, batch_size=4, quiet=True)

@@ -1,4 +1,4 @@
-"""Runs trained elsewhere (gan_models.imported): checkpoint names, ONNX generators built here
+"""Runs trained elsewhere (ganaudit.gan_models.imported): checkpoint names, ONNX generators built here
 with the ``onnx`` helper API, training logs, labels, and one clear error per bad input.
 
 The ONNX generators are small real graphs: image = softmax(z A) T + z P (a "generator" that
@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gan_models import imported
-from gan_models.data import write_png16
-from gan_models.errors import InputError
+from ganaudit.gan_models import imported
+from ganaudit.gan_models.data import write_png16
+from ganaudit.gan_models.errors import InputError
 
 SIZE = 16
 
@@ -181,7 +181,7 @@ def test_a_samples_folder_of_loose_images_is_refused(tmp_path):
 
 
 def test_min_images_matches_the_scorer():
-    from evaluation.scoring2d import MIN_IMAGES
+    from ganaudit.evaluation.scoring2d import MIN_IMAGES
 
     assert imported.MIN_IMAGES == MIN_IMAGES
 
@@ -229,8 +229,8 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path):
 # ----------------------------------------------------------------------------- import
 
 def test_import_samples_writes_a_normal_run(tmp_path):
-    from gan_models.runs import load_run, load_run_data
-    from gan_models.sampling import generate, run_checkpoints
+    from ganaudit.gan_models.runs import load_run, load_run_data
+    from ganaudit.gan_models.sampling import generate, run_checkpoints
 
     inputs = make_sample_run_inputs(tmp_path)
     run = imported.import_run(tmp_path / "run", **inputs)
@@ -251,7 +251,7 @@ def test_import_samples_writes_a_normal_run(tmp_path):
 def test_onnx_import_equals_importing_its_outputs_as_npy_folders(tmp_path):
     """One intensity rule for both sources: a generator's outputs dumped to .npy sample folders
     import to exactly the images the ONNX import generates on the same latents."""
-    from gan_models.sampling import generate, latents
+    from ganaudit.gan_models.sampling import generate, latents
 
     inputs = make_sample_run_inputs(tmp_path, names=[])
     gens = tmp_path / "gens"
@@ -314,7 +314,7 @@ def test_a_used_output_folder_is_refused(tmp_path):
 # ----------------------------------------------------------------------------- history, labels
 
 def test_training_log_becomes_history_with_ganaudits_health_rule(tmp_path):
-    from gan_models.runs import read_history
+    from ganaudit.gan_models.runs import read_history
 
     inputs = make_sample_run_inputs(tmp_path)
     log = tmp_path / "log.csv"
@@ -331,7 +331,7 @@ def test_training_log_becomes_history_with_ganaudits_health_rule(tmp_path):
 
 
 def test_a_log_without_accuracies_leaves_health_unknown(tmp_path):
-    from gan_models.runs import read_history
+    from ganaudit.gan_models.runs import read_history
 
     inputs = make_sample_run_inputs(tmp_path)
     log = tmp_path / "log.csv"
@@ -373,7 +373,7 @@ def test_labels_are_aligned_with_the_training_images(tmp_path):
 
 
 def test_an_imported_run_cannot_be_resumed(tmp_path):
-    from gan_models.runs import resumed_settings
+    from ganaudit.gan_models.runs import resumed_settings
 
     inputs = make_sample_run_inputs(tmp_path)
     imported.import_run(tmp_path / "run", **inputs)

@@ -15,8 +15,8 @@ import keras
 import numpy as np
 import pytest
 
-from gan_models import losses
-from gan_models.errors import InputError
+from ganaudit.gan_models import losses
+from ganaudit.gan_models.errors import InputError
 from tests.tfgan_oracle import load_tfgan
 
 REPO = Path(__file__).resolve().parents[2]
@@ -143,7 +143,7 @@ def _mlp():
 def test_tensorflow_gradient_penalty_matches_gradient_tape_and_closed_form():
     import tensorflow as tf
 
-    from gan_models.backends.tensorflow_backend import TensorFlowStepper
+    from ganaudit.gan_models.backends.tensorflow_backend import TensorFlowStepper
 
     model = _mlp()
     real, fake, eps = _penalty_inputs()
@@ -167,7 +167,7 @@ _JAX_SCRIPT = textwrap.dedent("""
     import numpy as np
     import keras
     import jax.numpy as jnp
-    from gan_models.backends.jax_backend import JaxStepper
+    from ganaudit.gan_models.backends.jax_backend import JaxStepper
     from tests.gan_models.test_losses import _mlp, _penalty_inputs
 
     model = _mlp()

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from gan_models import models
-from gan_models.errors import InputError
+from ganaudit.gan_models import models
+from ganaudit.gan_models.errors import InputError
 
 
 @pytest.mark.parametrize("size, blocks", [(64, 4), (128, 5), (256, 6)])

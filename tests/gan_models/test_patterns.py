@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gan_models import PATTERNS, Pattern, resolve_pattern
-from evaluation.true_error import true_error_1d
-from gan_models.errors import InputError
+from ganaudit.gan_models import PATTERNS, Pattern, resolve_pattern
+from ganaudit.evaluation.true_error import true_error_1d
+from ganaudit.gan_models.errors import InputError
 
 
 TOL = 1e-5  # float32 samples: their rounding, nothing more

@@ -8,9 +8,9 @@ import pandas as pd
 import pydicom
 import pytest
 
-from gan_models.data import load_images
-from gan_models.errors import InputError
-from gan_models.phantom import LABEL_COLUMNS, make_population, write_population
+from ganaudit.gan_models.data import load_images
+from ganaudit.gan_models.errors import InputError
+from ganaudit.gan_models.phantom import LABEL_COLUMNS, make_population, write_population
 
 S = 64
 
@@ -139,7 +139,7 @@ def test_write_refuses_non_empty_folder_and_is_atomic(tmp_path, monkeypatch):
         write_population(tmp_path / "full", 3, 32)
     assert (tmp_path / "full" / "x").read_text() == "keep me"
 
-    import gan_models.data.folders as folders
+    import ganaudit.gan_models.data.folders as folders
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -151,7 +151,7 @@ def test_write_refuses_non_empty_folder_and_is_atomic(tmp_path, monkeypatch):
 
 
 def test_labels_are_found_for_a_loaded_phantom_folder(tmp_path):
-    from gan_models.data import find_labels
+    from ganaudit.gan_models.data import find_labels
 
     out = write_population(tmp_path / "ph", 8, 32, seed=9, lesion_prevalence=0.5)
     expected = pd.read_csv(out / "labels.csv")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gan_models.gan1d import train_1d
+from ganaudit.gan_models.gan1d import train_1d
 
 REPO = Path(__file__).resolve().parents[2]
 EPOCHS = 10
@@ -37,7 +37,7 @@ def _temporaries(run_dir: Path) -> list[str]:
 
 
 def _start_training(out: Path) -> subprocess.Popen:
-    code = (f"from gan_models.gan1d import train_1d; "
+    code = (f"from ganaudit.gan_models.gan1d import train_1d; "
             f"train_1d('sine', {str(out)!r}, epochs={EPOCHS}, seed=0, quiet=True, **{SETTINGS!r})")
     return subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

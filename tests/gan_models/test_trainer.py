@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gan_models import runs
-from gan_models.checkpoints import list_checkpoints
-from gan_models.errors import InputError
-from gan_models.gan1d import train_1d
-from gan_models.losses import LOSSES
-from gan_models.sampling import generate
-from gan_models.trainer import epoch_health
+from ganaudit.gan_models import runs
+from ganaudit.gan_models.checkpoints import list_checkpoints
+from ganaudit.gan_models.errors import InputError
+from ganaudit.gan_models.gan1d import train_1d
+from ganaudit.gan_models.losses import LOSSES
+from ganaudit.gan_models.sampling import generate
+from ganaudit.gan_models.trainer import epoch_health
 from tests.conftest import TINY_1D
 
 HISTORY_COLUMNS = ["epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "seconds", "healthy"]
@@ -130,7 +130,7 @@ def test_every_loss_trains_an_epoch_without_nan(loss, tmp_path):
 
 @pytest.mark.training
 def test_unhealthy_epochs_warn_and_say_what_to_do(tmp_path, monkeypatch):
-    from gan_models import trainer
+    from ganaudit.gan_models import trainer
 
     monkeypatch.setattr(trainer, "epoch_health", lambda *args, **kwargs: False)
     with pytest.warns(UserWarning, match=r"unhealthy at epochs \[1\].*Restart with another --seed"):
@@ -182,7 +182,7 @@ def wide_parabola(n, rng):
 
 @pytest.mark.training
 def test_a_run_on_a_callable_pattern_can_be_scored_and_resumed(tmp_path):
-    from evaluation.scoring1d import score_run_1d
+    from ganaudit.evaluation.scoring1d import score_run_1d
 
     out = tmp_path / "run"
     train_1d(wide_parabola, out, epochs=1, quiet=True, n_train=128, batch_size=64)
@@ -198,8 +198,8 @@ def test_a_run_on_a_callable_pattern_can_be_scored_and_resumed(tmp_path):
 def test_generator_batch_norm_statistics_move_in_both_updates_of_a_step():
     """One step runs the generator in training mode twice (for the discriminator's update and
     for its own), so its batch-norm moving statistics take both batches, on every backend."""
-    from gan_models import models
-    from gan_models.trainer import GAN
+    from ganaudit.gan_models import models
+    from ganaudit.gan_models.trainer import GAN
 
     def build():
         keras.utils.set_random_seed(3)

@@ -62,8 +62,8 @@ class StudyFixture:
 @pytest.fixture(scope="module")
 def study(tmp_path_factory) -> StudyFixture:
     """A study: 5 readers × 8 counted cases (+2 practice), fakes from two checkpoints."""
-    from gan_models.data import write_png16
-    from reader_study.create import create_study
+    from ganaudit.gan_models.data import write_png16
+    from ganaudit.reader_study.create import create_study
 
     base = tmp_path_factory.mktemp("reader-app")
     rng = np.random.default_rng(3)

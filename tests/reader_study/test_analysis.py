@@ -13,14 +13,14 @@ from sklearn.metrics import cohen_kappa_score, confusion_matrix, roc_auc_score
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 
-from gan_models.data import write_png16
-from gan_models.errors import InputError
-from reader_study.analysis import analyze_study, cohen_kappa, fleiss_kappa
-from reader_study.create import create_study
-from reader_study.errors import MissingKey, StudyError
-from reader_study.mrmc import or_analysis
-from reader_study.store import AnswerStore
-from reader_study.study import Study
+from ganaudit.gan_models.data import write_png16
+from ganaudit.gan_models.errors import InputError
+from ganaudit.reader_study.analysis import analyze_study, cohen_kappa, fleiss_kappa
+from ganaudit.reader_study.create import create_study
+from ganaudit.reader_study.errors import MissingKey, StudyError
+from ganaudit.reader_study.mrmc import or_analysis
+from ganaudit.reader_study.store import AnswerStore
+from ganaudit.reader_study.study import Study
 
 READERS = ["ann", "ben", "cat", "dan"]
 LABELS = ["epoch-0005", "epoch-0010"]
@@ -327,7 +327,7 @@ def _split_tensor(answers: pd.DataFrame, labels: list[str], readers: list[str]):
 
 
 def test_comparison_table_is_or_compare_of_the_split_design(answered):
-    from reader_study.mrmc import or_compare
+    from ganaudit.reader_study.mrmc import or_compare
 
     path, result, answers = answered
     scores, truth = _split_tensor(answers, LABELS, READERS)
@@ -353,7 +353,7 @@ def test_comparison_table_is_or_compare_of_the_split_design(answered):
 
 
 def test_variance_components_file_feeds_the_planner(answered):
-    from reader_study.power import components_from_scores, load_pilot
+    from ganaudit.reader_study.power import components_from_scores, load_pilot
 
     path, _, answers = answered
     pilot = load_pilot(path)
@@ -379,7 +379,7 @@ def test_one_label_study_has_no_comparison_table(tmp_path):
     result = analyze_study(path, n_boot=20)
     assert result.comparison is None and "nothing to compare" in result.comparison_test["method"]
     assert not (path / "analysis" / "comparison.csv").exists()
-    from reader_study.analysis import losing_checkpoints
+    from ganaudit.reader_study.analysis import losing_checkpoints
 
     assert losing_checkpoints(path) == []
 
@@ -388,9 +388,9 @@ def test_two_checkpoint_study_end_to_end(study, tmp_path, capsys):
     """The conftest study (5 readers, 4 real + 2 + 2 fakes each), answered by a scripted reader
     through ReaderSession (what the app calls), analysed from the command line."""
     from ganaudit.cli import main
-    from reader_study.analysis import losing_checkpoints
-    from reader_study.mrmc import or_compare
-    from reader_study.session import ReaderSession
+    from ganaudit.reader_study.analysis import losing_checkpoints
+    from ganaudit.reader_study.mrmc import or_compare
+    from ganaudit.reader_study.session import ReaderSession
     from tests.reader_study.conftest import LABELS as FIXTURE_LABELS, READERS as FIXTURE_READERS
 
     path = tmp_path / "study"

@@ -21,8 +21,8 @@ from tests.reader_study.conftest import LABELS, N_CASES, N_PRACTICE
 
 @pytest.fixture(scope="module")
 def opened(study):
-    from reader_study.store import AnswerStore
-    from reader_study.study import Study
+    from ganaudit.reader_study.store import AnswerStore
+    from ganaudit.reader_study.study import Study
 
     s = Study.open(study.path)
     store = AnswerStore.for_study(s)
@@ -31,8 +31,8 @@ def opened(study):
 
 
 def _view(opened, reader):
-    from reader_study.app.reader import ReaderView
-    from reader_study.session import ReaderSession
+    from ganaudit.reader_study.app.reader import ReaderView
+    from ganaudit.reader_study.session import ReaderSession
 
     s, store = opened
     return ReaderView(s, ReaderSession(s, store, reader))
@@ -118,7 +118,7 @@ def test_malformed_messages_are_ignored(opened):
 
 
 def test_marks_are_cleaned_before_storing(opened):
-    from reader_study.app.reader import _clean_marks
+    from ganaudit.reader_study.app.reader import _clean_marks
 
     marks = [{"x": 0.2, "y": 0.3, "kind": "finding"}, {"x": 1.5, "y": 0.3, "kind": "finding"},
              {"x": 0.1, "y": 0.1, "kind": "label"}, {"x": "a", "y": 0, "kind": "artifact"}, "junk",
@@ -146,7 +146,7 @@ def test_viewer_state_never_holds_truth_labels_or_sources(opened, study):
 def test_session_cookie_roles(opened, tmp_path):
     from tornado.web import create_signed_value
 
-    from reader_study.app.login import COOKIE, Sessions, load_cookie_secret
+    from ganaudit.reader_study.app.login import COOKIE, Sessions, load_cookie_secret
 
     s, store = opened
     secret = load_cookie_secret(tmp_path)
@@ -175,10 +175,10 @@ def test_recreated_study_revokes_earlier_cookies(study, tmp_path):
 
     from tornado.web import create_signed_value
 
-    from reader_study.app.login import COOKIE, Sessions
-    from reader_study.create import create_study
-    from reader_study.store import AnswerStore
-    from reader_study.study import Study
+    from ganaudit.reader_study.app.login import COOKIE, Sessions
+    from ganaudit.reader_study.create import create_study
+    from ganaudit.reader_study.store import AnswerStore
+    from ganaudit.reader_study.study import Study
 
     base = study.path.parent
     secret = "s" * 64
@@ -206,13 +206,13 @@ def test_recreated_study_revokes_earlier_cookies(study, tmp_path):
     ("//evil.example/admin-x", "/"), ("https://evil.example/", "/"),
 ])
 def test_sign_in_only_redirects_to_the_apps_pages(target, expected):
-    from reader_study.app.login import _safe_next
+    from ganaudit.reader_study.app.login import _safe_next
 
     assert _safe_next(target) == expected
 
 
 def test_websocket_origins():
-    from reader_study.app.serve import _origins
+    from ganaudit.reader_study.app.serve import _origins
 
     assert "127.0.0.1:6000" in _origins("127.0.0.1", 6000, None)
     assert _origins("0.0.0.0", 6000, None) == ["*"]
@@ -220,15 +220,15 @@ def test_websocket_origins():
 
 
 def test_serve_refuses_a_folder_that_is_not_a_study(tmp_path):
-    from reader_study.app.serve import serve
-    from reader_study.errors import StudyError
+    from ganaudit.reader_study.app.serve import serve
+    from ganaudit.reader_study.errors import StudyError
 
     with pytest.raises(StudyError, match="no study at .*study.json missing"):
         serve(tmp_path / "missing", port=0)
 
 
 def test_admin_tables_and_exports(opened):
-    from reader_study.app.admin import AdminView
+    from ganaudit.reader_study.app.admin import AdminView
 
     s, store = opened
     reader_view = _view(opened, "bob")
@@ -257,8 +257,8 @@ def test_serve_on_a_busy_port_says_how_to_fix_it(study):
 
     import panel as pn
 
-    from gan_models.errors import InputError
-    from reader_study.app.serve import serve
+    from ganaudit.gan_models.errors import InputError
+    from ganaudit.reader_study.app.serve import serve
 
     before = pn.config.authorize_callback
     with socket.socket() as busy:
@@ -275,9 +275,9 @@ def test_serve_on_a_busy_port_says_how_to_fix_it(study):
 @pytest.fixture(scope="module")
 def change_study(study, tmp_path_factory):
     """A second study (same images) created with allow_change=True, one reader."""
-    from reader_study.create import create_study
-    from reader_study.store import AnswerStore
-    from reader_study.study import Study
+    from ganaudit.reader_study.create import create_study
+    from ganaudit.reader_study.store import AnswerStore
+    from ganaudit.reader_study.study import Study
 
     base = study.path.parent
     created = create_study(base / study.folders[0], [(str(base / study.folders[1]), LABELS[0])],
@@ -340,8 +340,8 @@ def test_a_database_failure_keeps_the_case_and_says_so(opened, monkeypatch):
 
 # --- limits, exports, pages without tracebacks ----------------------------------------------
 def test_over_long_notes_and_too_many_marks_are_refused_with_a_message(opened):
-    from reader_study.app.reader import CaseViewer
-    from reader_study.store import MAX_MARKS, MAX_NOTE
+    from ganaudit.reader_study.app.reader import CaseViewer
+    from ganaudit.reader_study.store import MAX_MARKS, MAX_NOTE
 
     view = _view(opened, "erin")
     case = view.viewer.case
@@ -369,13 +369,13 @@ def test_over_long_notes_and_too_many_marks_are_refused_with_a_message(opened):
     ("@SUM(A1)", "'@SUM(A1)"), ("\t=1", "'\t=1"), ("fine = ok", "fine = ok"), ("", ""), (-0.5, -0.5), (3, 3),
 ])
 def test_csv_cells_that_start_a_formula_are_neutralised(cell, expected):
-    from reader_study.csvsafe import neutralise_csv_cell
+    from ganaudit.reader_study.csvsafe import neutralise_csv_cell
 
     assert neutralise_csv_cell(cell) == expected
 
 
 def test_admin_export_neutralises_formula_notes(opened):
-    from reader_study.app.admin import AdminView
+    from ganaudit.reader_study.app.admin import AdminView
 
     s, store = opened
     view = _view(opened, "alice")
@@ -394,7 +394,7 @@ def test_admin_export_neutralises_formula_notes(opened):
 def test_reader_page_shows_no_traceback_when_the_database_fails(opened, monkeypatch):
     import sqlalchemy as sa
 
-    from reader_study.app import login, serve
+    from ganaudit.reader_study.app import login, serve
 
     s, store = opened
 
@@ -415,8 +415,8 @@ def test_serve_refuses_a_database_it_cannot_write(study, tmp_path):
 
     import panel as pn
 
-    from reader_study.app.serve import serve
-    from reader_study.errors import StudyError
+    from ganaudit.reader_study.app.serve import serve
+    from ganaudit.reader_study.errors import StudyError
 
     db = tmp_path / "answers.db"
     shutil.copy(study.path / "answers.db", db)
@@ -438,8 +438,8 @@ def test_serve_refuses_a_read_only_database_file(study, tmp_path):
 
     import panel as pn
 
-    from reader_study.app.serve import serve
-    from reader_study.errors import StudyError
+    from ganaudit.reader_study.app.serve import serve
+    from ganaudit.reader_study.errors import StudyError
 
     db = tmp_path / "ro" / "answers.db"
     db.parent.mkdir()
@@ -498,7 +498,7 @@ def _signed_in(served, cookie: str) -> bool:
 def test_component_and_resource_routes_need_sign_in_and_answer_at_once(served, study):
     # Panel's component route imports the module a URL names, before any sign-in check.
     for path in ("/components/tensorflow/x/_css/y", "/components/this/x/_css/y",
-                 "/components/reader_study.app.reader/CaseViewer/_stylesheets/0"):
+                 "/components/ganaudit.reader_study.app.reader/CaseViewer/_stylesheets/0"):
         started = time.perf_counter()
         status, _, body = _http(served, "GET", path, origin=None)
         assert time.perf_counter() - started < 1.0
@@ -575,7 +575,7 @@ def test_failed_sign_ins_are_throttled_and_other_readers_are_not(served, study):
 
 
 def test_sign_in_throttle_per_reader_per_client_and_window():
-    from reader_study.app.login import SignInThrottle
+    from ganaudit.reader_study.app.login import SignInThrottle
 
     now = [1000.0]
     throttle = SignInThrottle(per_reader=3, per_client=5, window_s=60, clock=lambda: now[0])

@@ -100,8 +100,8 @@ def _answer_by_keys(page, call: str = "f", confidence: str = "2") -> str:
 
 
 def _answers(study, reader: str):
-    from reader_study.store import AnswerStore
-    from reader_study.study import Study
+    from ganaudit.reader_study.store import AnswerStore
+    from ganaudit.reader_study.study import Study
 
     s = Study.open(study.path)
     store = AnswerStore.for_study(s)
@@ -119,7 +119,7 @@ def _canvas_sum(page) -> float:
 
 
 def test_reader_answers_by_mouse_and_keyboard_window_level_marks_and_reload(browser, served, study):
-    from reader_study.study import Study
+    from ganaudit.reader_study.study import Study
 
     reader = "alice"
     s = Study.open(study.path)
@@ -234,7 +234,7 @@ def test_double_click_stores_one_answer_and_shows_no_error(browser, served, stud
 
 
 def test_two_readers_at_once_see_their_own_orders(browser, served, study):
-    from reader_study.study import Study
+    from ganaudit.reader_study.study import Study
 
     s = Study.open(study.path)
     pages = {}
@@ -255,7 +255,7 @@ def test_two_readers_at_once_see_their_own_orders(browser, served, study):
 
 
 def test_sigkill_and_restart_lose_no_answer_and_the_reader_resumes(browser, served, study):
-    from reader_study.study import Study
+    from ganaudit.reader_study.study import Study
 
     reader = "dave"
     expected = Study.open(study.path).practice(reader) + Study.open(study.path).order(reader)
@@ -324,7 +324,7 @@ def test_sign_out_button_signs_out_for_good(browser, served, study):
 
 
 def test_an_over_long_note_is_refused_with_a_message_not_cut(browser, served, study):
-    from reader_study.store import MAX_NOTE
+    from ganaudit.reader_study.store import MAX_NOTE
 
     page = _new_page(browser, record=False)
     _login(page, served, study, "bob")
@@ -349,7 +349,7 @@ def test_an_over_long_note_is_refused_with_a_message_not_cut(browser, served, st
 
 
 def test_invite_link_signs_the_reader_in(browser, served, study):
-    from reader_study.study import Study
+    from ganaudit.reader_study.study import Study
 
     page = _new_page(browser)
     page.goto(f"{served.url}/?invite={study.tokens['carol']}")
@@ -489,8 +489,8 @@ def test_served_with_postgresql_keeps_answers_across_sigkill(browser, study, tmp
 
     import sqlalchemy as sa
 
-    from reader_study.store import AnswerStore
-    from reader_study.study import Study
+    from ganaudit.reader_study.store import AnswerStore
+    from ganaudit.reader_study.study import Study
     from tests.reader_study.conftest import ServedStudy
 
     base_url = os.environ.get("GANAUDIT_TEST_PG_URL")
@@ -533,9 +533,9 @@ def test_served_with_postgresql_keeps_answers_across_sigkill(browser, study, tmp
 
 
 def test_changing_an_answer_in_a_study_that_allows_it(browser, study, tmp_path):
-    from reader_study.create import create_study
-    from reader_study.store import AnswerStore
-    from reader_study.study import Study
+    from ganaudit.reader_study.create import create_study
+    from ganaudit.reader_study.store import AnswerStore
+    from ganaudit.reader_study.study import Study
     from tests.reader_study.conftest import ServedStudy
 
     base = study.path.parent

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan_models.data import write_png16
-from gan_models.errors import InputError
-from reader_study import create as create_mod
-from reader_study.create import create_study, parse_readers
-from reader_study.errors import StudyError, UnknownCase, UnknownReader
-from reader_study.study import Study, verify_password
+from ganaudit.gan_models.data import write_png16
+from ganaudit.gan_models.errors import InputError
+from ganaudit.reader_study import create as create_mod
+from ganaudit.reader_study.create import create_study, parse_readers
+from ganaudit.reader_study.errors import StudyError, UnknownCase, UnknownReader
+from ganaudit.reader_study.study import Study, verify_password
 
 
 def _folders(base: Path, *, n_real=14, n_fake=(9, 9), size_real=24, size_fake=24, seed=0):
@@ -437,10 +437,10 @@ def test_cues_that_separate_real_from_fake_are_flagged_by_name(made):
     assert overall["cues"]["noise"] >= 0.9 and overall["cues"]["sharpness"] >= 0.9
     assert {c["comparison"] for c in report["comparisons"]} == {"all fakes", "epoch-0010", "epoch-0020"}
     assert created.blinding_warnings and report["warnings"] == created.blinding_warnings
-    from reader_study.blinding import CUES
+    from ganaudit.reader_study.blinding import CUES
 
     assert CUES[overall["strongest_cue"]] in created.blinding_warnings[0]
-    from reader_study.blinding import load_blinding
+    from ganaudit.reader_study.blinding import load_blinding
 
     assert load_blinding(created.path) == report
     assert f"AUC {overall['auc']:.2f}" in created.blinding_warnings[0]
@@ -448,7 +448,7 @@ def test_cues_that_separate_real_from_fake_are_flagged_by_name(made):
 
 def test_the_issues_resampling_cue_is_caught(tmp_path):
     """Real 32² against fakes drawn at 64² and shrunk: the shrunk fakes are smoother."""
-    from reader_study.blinding import BlindingWarning
+    from ganaudit.reader_study.blinding import BlindingWarning
 
     rng = np.random.default_rng(2)
     write_png16(_alike(rng, 30, 32), tmp_path / "real")
@@ -477,7 +477,7 @@ def test_no_warning_when_real_and_fake_come_from_one_distribution(tmp_path):
 def test_cue_features_against_direct_formulas():
     from scipy import ndimage, stats
 
-    from reader_study.blinding import CUES, cue_check, cue_features
+    from ganaudit.reader_study.blinding import CUES, cue_check, cue_features
 
     rng = np.random.default_rng(4)
     noise = np.clip(np.round(128 + rng.normal(0, 10, (2, 96, 96))), 0, 255).astype(np.uint8)

@@ -11,10 +11,10 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from gan_models.errors import InputError
-from reader_study.mrmc import (auc, delong_variance, imrmc_rows, jackknife_aucs, jackknife_covariance,
+from ganaudit.gan_models.errors import InputError
+from ganaudit.reader_study.mrmc import (auc, delong_variance, imrmc_rows, jackknife_aucs, jackknife_covariance,
                                or_analysis, or_compare)
-from reader_study.power import simulate_split_study
+from ganaudit.reader_study.power import simulate_split_study
 
 DATA = Path(__file__).parent / "data"
 
@@ -243,7 +243,7 @@ def _delong_covariance_by_loops(scores, truth):
 
 @pytest.mark.parametrize("split", [False, True], ids=["fully-crossed", "split"])
 def test_delong_covariance_matches_structural_components_by_loops(split):
-    from reader_study.mrmc import _leave_one_out, _membership, case_covariance
+    from ganaudit.reader_study.mrmc import _leave_one_out, _membership, case_covariance
 
     rng = np.random.default_rng(8)
     if split:

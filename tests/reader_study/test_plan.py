@@ -1,4 +1,4 @@
-"""Reading-study power and sample size (reader_study.power, `ganaudit study plan`)."""
+"""Reading-study power and sample size (ganaudit.reader_study.power, `ganaudit study plan`)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from gan_models.errors import InputError
-from reader_study.power import (components_from_scores, default_components, plan, power_comparison,
+from ganaudit.gan_models.errors import InputError
+from ganaudit.reader_study.power import (components_from_scores, default_components, plan, power_comparison,
                                 power_detection, simulate_split_study)
 from tests.reader_study.test_mrmc import _vandyke_both
 
@@ -51,7 +51,7 @@ def test_default_variance_at_auc_one_half_is_the_exact_mann_whitney_null_varianc
     assert total == pytest.approx((30 + 20 + 1) / (12 * 30 * 20), rel=1e-12)
     rng = np.random.default_rng(0)
     truth = np.r_[np.zeros(30, int), np.ones(20, int)]
-    from reader_study.mrmc import auc
+    from ganaudit.reader_study.mrmc import auc
 
     sims = [auc(rng.normal(size=50), truth) for _ in range(4000)]
     assert np.var(sims) == pytest.approx(total, rel=0.1)
@@ -134,9 +134,9 @@ def test_cli_plan_with_defaults(capsys):
 
 def test_cli_plan_from_a_pilot_study(tmp_path, capsys):
     from ganaudit.cli import main
-    from reader_study.analysis import analyze_study
-    from reader_study.store import AnswerStore
-    from reader_study.study import Study
+    from ganaudit.reader_study.analysis import analyze_study
+    from ganaudit.reader_study.store import AnswerStore
+    from ganaudit.reader_study.study import Study
     from tests.reader_study.test_store import make_study
 
     path = make_study(tmp_path, readers="a,b,c", n_cases=12, practice=0)
@@ -158,7 +158,7 @@ def test_cli_plan_from_a_pilot_study(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"pilot {path}: 3 readers" in out and "mean accuracy 0.6 vs 0.5" in out
     power = float(out.strip().splitlines()[-1].split()[-1])
-    from reader_study.power import load_pilot
+    from ganaudit.reader_study.power import load_pilot
 
     expected = power_detection(load_pilot(path, fom="accuracy"), readers=5, n_real=50, n_fake=50, value=0.6)
     assert power == pytest.approx(expected, abs=5e-4)

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from reader_study.errors import AnswerRejected, UnknownReader
-from reader_study.session import ReaderSession, score6
-from reader_study.store import AnswerStore
-from reader_study.study import Study
+from ganaudit.reader_study.errors import AnswerRejected, UnknownReader
+from ganaudit.reader_study.session import ReaderSession, score6
+from ganaudit.reader_study.store import AnswerStore
+from ganaudit.reader_study.study import Study
 from tests.reader_study.test_store import make_study
 
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from gan_models.data import write_png16
-from reader_study.create import create_study
-from reader_study.errors import AnswerRejected, StudyError, UnknownReader
-from reader_study.store import AnswerStore, normalize_url, score6
-from reader_study.study import Study
+from ganaudit.gan_models.data import write_png16
+from ganaudit.reader_study.create import create_study
+from ganaudit.reader_study.errors import AnswerRejected, StudyError, UnknownReader
+from ganaudit.reader_study.store import AnswerStore, normalize_url, score6
+from ganaudit.reader_study.study import Study
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -175,7 +175,7 @@ def test_answer_survives_sigkill_right_after_commit(opened):
     case = study.order("bob")[0]
     script = textwrap.dedent(f"""
         import os, signal
-        from reader_study.store import AnswerStore
+        from ganaudit.reader_study.store import AnswerStore
         s = AnswerStore({study.default_db_url()!r})
         r = s.add_answer("bob", {case!r}, "fake", 3)
         print("stored" if r.stored else "dup", flush=True)
@@ -262,7 +262,7 @@ def test_a_new_sqlite_store_is_private_and_sessions_are_revocable(tmp_path):
     import os
     import stat
 
-    from reader_study.store import AnswerStore
+    from ganaudit.reader_study.store import AnswerStore
 
     path = tmp_path / "answers.db"
     store = AnswerStore(f"sqlite:///{path}")
@@ -285,7 +285,7 @@ def test_a_new_sqlite_store_is_private_and_sessions_are_revocable(tmp_path):
 def test_analysis_reads_a_store_written_before_sessions_existed(opened):
     import sqlalchemy as sa
 
-    from reader_study.store import AnswerStore
+    from ganaudit.reader_study.store import AnswerStore
 
     study, store = opened
     with store.engine.begin() as conn:

@@ -8,11 +8,11 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from reader_study import store as store_mod
-from reader_study.errors import AnswerRejected, StudyError
-from reader_study.session import ReaderSession
-from reader_study.store import AnswerStore
-from reader_study.study import Study
+from ganaudit.reader_study import store as store_mod
+from ganaudit.reader_study.errors import AnswerRejected, StudyError
+from ganaudit.reader_study.session import ReaderSession
+from ganaudit.reader_study.store import AnswerStore
+from ganaudit.reader_study.study import Study
 from tests.reader_study.test_store import make_study
 
 PG_URL = os.environ.get("GANAUDIT_TEST_PG_URL")
@@ -89,7 +89,7 @@ def test_other_study_refused(pg, tmp_path):
 
 
 def test_analysis_reads_postgres(pg):
-    from reader_study.analysis import analyze_study
+    from ganaudit.reader_study.analysis import analyze_study
 
     study, store = pg
     for reader in study.reader_ids:

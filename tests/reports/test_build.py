@@ -8,9 +8,9 @@ import re
 import pandas as pd
 import pytest
 
-import reports.build as build_module
-from gan_models.errors import InputError
-from reports import build_report
+import ganaudit.reports.build as build_module
+from ganaudit.gan_models.errors import InputError
+from ganaudit.reports import build_report
 from tests.reports.synthetic import make_run_1d, make_run_2d, make_study
 
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["'](?!data:|#|\.\./index\.html|(?:checkpoints/)?epoch-\d{4}\.html)""",
@@ -120,7 +120,7 @@ def test_1d_report(report_1d):
     assert "Stop at epoch 4" in text
     assert "What the generator draws" in text
     assert "True pattern in red, generator points in blue" in text
-    assert "could not be loaded" not in text  # the sine pattern comes from gan_models.PATTERNS
+    assert "could not be loaded" not in text  # the sine pattern comes from ganaudit.gan_models.PATTERNS
     assert "Memorization audit" not in text
     assert (run / "report" / "checkpoints" / "epoch-0006.html").is_file()
 

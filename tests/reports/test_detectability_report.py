@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gan_models.errors import InputError
-from reports import plots
-from reports.build import build_report
-from reports.load import load_run, load_study
-from reports.stopping import RuleOptions, decide
+from ganaudit.gan_models.errors import InputError
+from ganaudit.reports import plots
+from ganaudit.reports.build import build_report
+from ganaudit.reports.load import load_run, load_study
+from ganaudit.reports.stopping import RuleOptions, decide
 from tests.reports.synthetic import make_run_2d, make_study
 
 FD = [9, 6, 4, 3.2, 3.0, 3.1]

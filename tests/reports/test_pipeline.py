@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("evaluation.memorization")
+pytest.importorskip("ganaudit.evaluation.memorization")
 
 
 def _blobs(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -74,8 +74,8 @@ def memorizing_run(tmp_path_factory):
 
 
 def test_stopping_epoch_before_memorization(memorizing_run):
-    from evaluation.scoring2d import score_run_2d
-    from reports import build_report
+    from ganaudit.evaluation.scoring2d import score_run_2d
+    from ganaudit.reports import build_report
 
     scores = score_run_2d(memorizing_run, n=128, features="pixels", n_boot=20, progress=False)
     copying = scores.set_index("epoch")["memorization_rate"]
@@ -92,13 +92,13 @@ def test_stopping_epoch_before_memorization(memorizing_run):
 
 def test_report_reads_a_real_study_analysis(memorizing_run, tmp_path):
     """A study made and analysed by reader_study (answers simulated) changes the report."""
-    from gan_models.data import write_png16
-    from reader_study.analysis import analyze_study, load_key
-    from reader_study.create import create_study
-    from reader_study.store import AnswerStore
-    from reader_study.study import Study
-    from reports.load import load_run
-    from reports.stopping import decide
+    from ganaudit.gan_models.data import write_png16
+    from ganaudit.reader_study.analysis import analyze_study, load_key
+    from ganaudit.reader_study.create import create_study
+    from ganaudit.reader_study.store import AnswerStore
+    from ganaudit.reader_study.study import Study
+    from ganaudit.reports.load import load_run
+    from ganaudit.reports.stopping import decide
 
     train = np.load(memorizing_run / "data" / "heldout.npy")
     write_png16(train[:40], tmp_path / "real")
@@ -126,7 +126,7 @@ def test_report_reads_a_real_study_analysis(memorizing_run, tmp_path):
     assert table.loc[2, "detect_p"] < 0.05 < table.loc[3, "detect_p"]
     # With a wide tolerance and quality limit, epochs 2-4 are all "within"; readers spot
     # epoch 2, so 3 wins.
-    from reports.stopping import RuleOptions
+    from ganaudit.reports.stopping import RuleOptions
     assert decide(data.scores, kind="2d", options=RuleOptions(tolerance=5.0, baseline_factor=10.0),
                   baselines=data.baselines, anchor=data.anchor).candidate_epoch == 2
     decision = decide(data.scores, kind="2d", options=RuleOptions(tolerance=5.0, baseline_factor=10.0), study=data.study,

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from reports import plots
+from ganaudit.reports import plots
 
 
 def _image(uri: str) -> Image.Image:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.build import _run_title
-from reports.load import RunData
+from ganaudit.reports.build import _run_title
+from ganaudit.reports.load import RunData
 
 
 def _data(folder: str, pattern: str) -> RunData:

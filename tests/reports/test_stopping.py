@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from gan_models.errors import InputError
-from reports.load import load_run, load_study
-from reports.stopping import RuleOptions, decide
+from ganaudit.gan_models.errors import InputError
+from ganaudit.reports.load import load_run, load_study
+from ganaudit.reports.stopping import RuleOptions, decide
 from tests.reports.synthetic import make_run_1d, make_run_2d, make_study
 
 
@@ -250,7 +250,7 @@ def test_unhealthy_end_does_not_also_advise_training_longer(tmp_path):
     (0.99961, "99.96 %"), (1.0, "100 %"), (0.1004, "10.04 %"), (2 / 3, "66.7 %"),
 ])
 def test_percentages_never_round_onto_a_limit(share, text):
-    from reports.stopping import pct
+    from ganaudit.reports.stopping import pct
 
     assert pct(share) == text
 
@@ -258,7 +258,7 @@ def test_percentages_never_round_onto_a_limit(share, text):
 @pytest.mark.parametrize("value, text", [(999.6, "1.00e+03"), (999.4, "999"), (12.345, "12.3"),
                                          (0.0009, "9.00e-04"), (0, "0")])
 def test_numbers_for_people(value, text):
-    from reports.stopping import fmt
+    from ganaudit.reports.stopping import fmt
 
     assert fmt(value) == text
 

@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from reader_study.analysis import COMPARISON_FILE, COMPARISON_TEST_FILE
-from reader_study.mrmc import COMPARISON_COLUMNS
-from reports.load import load_run
-from reports.stopping import RuleOptions, decide
+from ganaudit.reader_study.analysis import COMPARISON_FILE, COMPARISON_TEST_FILE
+from ganaudit.reader_study.mrmc import COMPARISON_COLUMNS
+from ganaudit.reports.load import load_run
+from ganaudit.reports.stopping import RuleOptions, decide
 from tests.reports.synthetic import make_run_2d, make_study
 
 
@@ -79,7 +79,7 @@ def test_a_study_without_a_comparison_still_reports(tmp_path):
 
 
 def test_report_json_carries_the_comparison_rule(tmp_path):
-    from reports.build import build_report
+    from ganaudit.reports.build import build_report
 
     run = make_run_2d(tmp_path, VALUES, half_width=0.5)
     study = make_study(tmp_path, {3: 0.3, 4: 0.4, 5: 0.5})

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from reports.load import load_run
-from reports.stopping import VERDICTS, RuleOptions, convergence, decide, headline
+from ganaudit.reports.load import load_run
+from ganaudit.reports.stopping import VERDICTS, RuleOptions, convergence, decide, headline
 from tests.reports.synthetic import make_run_1d, make_run_2d
 
 
@@ -107,7 +107,7 @@ def test_2d_quality_limit_defaults_to_the_blur_anchor(tmp_path):
 
 
 def test_2d_without_baselines_is_one_clear_error(tmp_path):
-    from gan_models.errors import InputError
+    from ganaudit.gan_models.errors import InputError
 
     run = make_run_2d(tmp_path, [5, 4, 3, 3.1, 3.05], baseline=None)
     with pytest.raises(InputError, match="has no baselines.json .*run `ganaudit score"):
@@ -155,7 +155,7 @@ def test_convergence_ignores_unscored_checkpoints():
     ({"baseline_factor": 0.5}, "baseline-factor must be a number >= 1"),
 ])
 def test_bad_verdict_options(tmp_path, options, match):
-    from gan_models.errors import InputError
+    from ganaudit.gan_models.errors import InputError
 
     with pytest.raises(InputError, match=match):
         _decide(make_run_2d(tmp_path, [5, 4, 3]), **options)
@@ -180,9 +180,9 @@ def test_health_note_when_one_class_stays_outside(tmp_path):
 
 @pytest.mark.training
 def test_untrained_1d_sine_is_not_stop(tmp_path):
-    from evaluation.scoring1d import score_run_1d
-    from gan_models.gan1d import train_1d
-    from reports.build import build_report
+    from ganaudit.evaluation.scoring1d import score_run_1d
+    from ganaudit.gan_models.gan1d import train_1d
+    from ganaudit.reports.build import build_report
 
     run = tmp_path / "sine4"
     train_1d("sine", run, epochs=4, seed=0, quiet=True)
@@ -197,9 +197,9 @@ def test_untrained_1d_sine_is_not_stop(tmp_path):
 
 @pytest.mark.training
 def test_two_epoch_2d_phantom_run_is_not_stop(tmp_path):
-    from evaluation.scoring2d import score_run_2d
-    from gan_models.gan2d import train_2d
-    from reports.build import build_report
+    from ganaudit.evaluation.scoring2d import score_run_2d
+    from ganaudit.gan_models.gan2d import train_2d
+    from ganaudit.reports.build import build_report
 
     run = tmp_path / "mr2"
     train_2d("phantom", run, size=64, epochs=2, n_phantom=120, batch_size=16, quiet=True)
@@ -216,7 +216,7 @@ def test_two_epoch_2d_phantom_run_is_not_stop(tmp_path):
 
 
 def test_fd_infinity_warns_when_subsets_are_smaller_than_the_dimension():
-    from evaluation.frechet import fd_infinity
+    from ganaudit.evaluation.frechet import fd_infinity
 
     rng = np.random.default_rng(0)
     real, fake = rng.normal(size=(400, 30)), rng.normal(size=(200, 30))

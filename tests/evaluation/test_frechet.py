@@ -294,3 +294,39 @@ def test_fd_interval_when_the_generated_set_copies_part_of_the_real_one():
     low, high = fd_bootstrap_ci(real, fake, n_boot=20, seed=0)
     estimate = frechet_distance_from_features(real, fake)
     assert 0 <= low <= estimate <= high and np.isfinite(high)
+
+
+def test_round_off_in_the_features_moves_fd_infinity_and_intervals_by_round_off():
+    # Issue 15: the random subsets follow a canonical row order that round-off does not change
+    # (sorting rows by their bytes redrew every subset on a change of a last bit).
+    rng = np.random.default_rng(12)
+    real, fake = rng.normal(size=(700, 12)), rng.normal(size=(400, 12)) * 1.1 + 0.2
+    moved_real = real + 1e-10 * rng.standard_normal(real.shape)
+    moved_fake = fake + 1e-10 * rng.standard_normal(fake.shape)
+    before, after = fd_infinity(real, fake, seed=4), fd_infinity(moved_real, moved_fake, seed=4)
+    for key in before:
+        assert after[key] == pytest.approx(before[key], abs=1e-7)
+    assert fd_infinity(real, fake, seed=5)["fd_inf"] != pytest.approx(before["fd_inf"], abs=1e-4)
+    for method in ("resample", "gaussian"):
+        ci = fd_bootstrap_ci(real, fake, n_boot=20, seed=4, method=method)
+        moved = fd_bootstrap_ci(moved_real, moved_fake, n_boot=20, seed=4, method=method)
+        np.testing.assert_allclose(moved, ci, rtol=0, atol=1e-7)
+
+
+def test_canonical_order_ignores_input_order_and_breaks_exact_ties_by_value():
+    from ganaudit.evaluation.frechet import _canonical_order, _order_keys
+
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(50, 4))
+    np.testing.assert_array_equal(_canonical_order(x[rng.permutation(50)]), _canonical_order(x))
+    assert np.all(np.diff(_order_keys(_canonical_order(x))) >= 0)
+    # Rows whose keys tie exactly (a zero column with two rows differing only there) still get
+    # one order whatever the input order.
+    tied = np.zeros((3, 2))
+    tied[:, 1] = [1.0, -1.0, 0.5]
+    direction = _order_keys(np.eye(2))
+    twins = np.array([[direction[1], 0.0], [0.0, direction[0]]])  # same key, different rows
+    rows = np.vstack([tied, twins])
+    assert _order_keys(twins)[0] == _order_keys(twins)[1]
+    first = _canonical_order(rows)
+    np.testing.assert_array_equal(_canonical_order(rows[::-1]), first)

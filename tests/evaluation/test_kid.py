@@ -102,13 +102,33 @@ def test_both_computation_routes_agree(monkeypatch, use_gram):
 
 def _same_subsets(a, b, *, subset_size, n_subsets, seed):
     """The subsets kid() draws, rebuilt from its documented protocol."""
-    from ganaudit.evaluation.frechet import _canonical_order
-    from ganaudit.evaluation.kid import _digest
+    from ganaudit.evaluation.kid import _subset_roles
 
-    a, b = _canonical_order(a), _canonical_order(b)
-    first, second = (a, b) if _digest(a) <= _digest(b) else (b, a)
+    first, second = _subset_roles(a, b)
     rng = np.random.default_rng(seed)
     for _ in range(n_subsets):
         i = rng.choice(len(first), subset_size, replace=False)
         j = rng.choice(len(second), subset_size, replace=False)
         yield first, second, i, j
+
+
+@pytest.mark.parametrize("sizes", [(900, 400), (500, 500)])
+def test_round_off_in_the_features_moves_kid_by_round_off(sizes):
+    # Issue 15: the subsets used to follow digests of the feature bytes, so a 1e-12 change of
+    # the features (a faster feature code) redrew them and moved KID by its spread.
+    rng = np.random.default_rng(11)
+    mixing = rng.normal(size=(30, 30)) / 5
+    a = rng.normal(size=(sizes[0], 30)) @ mixing
+    b = rng.normal(size=(sizes[1], 30)) @ mixing * 1.1 + 0.05
+    before = kid(a, b, subset_size=300, n_subsets=40, seed=2)
+    moved_a = a + 1e-10 * rng.standard_normal(a.shape)
+    moved_b = b + 1e-10 * rng.standard_normal(b.shape)
+    after = kid(moved_a, moved_b, subset_size=300, n_subsets=40, seed=2)
+    assert np.abs(np.subtract(after, before)).max() < 1e-8
+    # ... while other subsets (another seed) give a value that differs by far more: the test
+    # would catch a redraw.
+    other = kid(a, b, subset_size=300, n_subsets=40, seed=3)
+    assert abs(other[0] - before[0]) > 1e-5
+    # Order and argument order still do not matter.
+    swapped = kid(moved_b[::-1], moved_a[rng.permutation(len(a))], subset_size=300, n_subsets=40, seed=2)
+    np.testing.assert_allclose(swapped, after, rtol=1e-9, atol=1e-15)

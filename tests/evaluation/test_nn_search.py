@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from ganaudit.evaluation.nn_search import (
+    _raw_variants,
+    _variant_list,
     _variant_norms,
     invariant_nn,
     invariant_nn_brute,
@@ -115,6 +117,35 @@ def test_variant_norms_match_explicit_windows():
                 expected = np.linalg.norm(win - win.mean(1, keepdims=True), axis=1)
                 np.testing.assert_allclose(norms[:, k], expected, rtol=1e-5)
                 k += 1
+
+
+@pytest.mark.parametrize("flip", [True, False])
+def test_raw_variants_are_the_shifted_windows_in_variant_order(flip):
+    images = smooth_images(3, 20, seed=8)
+    m, w = 2, 16
+    variants = _variant_list(m, flip)
+    out = _raw_variants(images, m, np.empty((3, len(variants), w * w), np.float32), flip=flip)
+    for v, (f, dy, dx) in enumerate(variants):
+        src = images[:, :, ::-1] if f else images
+        np.testing.assert_array_equal(out[:, v], src[:, m + dy:m + dy + w, m + dx:m + dx + w].reshape(3, -1))
+
+
+def test_fast_path_scores_are_each_querys_own_exact_ncc(phantom_slices):
+    # The exact stage scores a few queries per batched product: each query's NCC must be the
+    # best over all variants of its own windows against the reference it names, and no
+    # reference may score higher than the best of the whole set (all variants, all references).
+    from ganaudit.evaluation import nn_search
+
+    queries, refs = phantom_slices[:40], phantom_slices[40:]
+    nn_search.clear_caches()
+    fast = invariant_nn(queries, refs, k=4)
+    ref_windows = nn_search.reference_windows(refs, 3)
+    variants = _raw_variants(queries, 3, np.empty((40, 98, 26 * 26), np.float32), flip=True)
+    norms = _variant_norms(queries, 3, flip=True)
+    for i in range(40):
+        ncc = (variants[i] @ ref_windows.T) / norms[i][:, None]
+        assert fast.ncc[i] == pytest.approx(ncc[:, fast.index[i]].max(), rel=1e-6)
+        assert fast.ncc[i] <= ncc.max() + 1e-6
 
 
 def test_order_of_references_does_not_matter():

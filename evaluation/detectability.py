@@ -46,6 +46,8 @@ from scipy import stats
 
 from ganaudit.evaluation.memorization import _check_names
 from ganaudit.gan_models.errors import InputError
+from ganaudit.schema import layout
+from ganaudit.schema import metrics as M
 
 # Result keys, shared by the writer (summary.json), scoring (scores.csv) and readers.
 KEY_AUC = "auc"
@@ -69,8 +71,8 @@ FILES = (SUMMARY_FILE, SCORES_FILE, GALLERY_FILE, SALIENCY_FILE, SALIENCY_ARRAY_
 CROSS_FIT_VARIANCE_FACTOR = 2.0
 FEATURE_VARIANCE_FACTOR = CROSS_FIT_VARIANCE_FACTOR
 # scores.csv columns that ``ganaudit score RUN`` fills per checkpoint, and their summary keys.
-SCORING_COLUMNS = {"detectability_auc": KEY_AUC, "detectability_auc_ci_low": KEY_AUC_CI_LOW,
-                   "detectability_auc_ci_high": KEY_AUC_CI_HIGH}
+SCORING_COLUMNS = {M.DETECTABILITY_AUC: KEY_AUC, M.DETECTABILITY_AUC_CI_LOW: KEY_AUC_CI_LOW,
+                   M.DETECTABILITY_AUC_CI_HIGH: KEY_AUC_CI_HIGH}
 # Per checkpoint at most this many images of each set: the time per checkpoint stays bounded
 # and every checkpoint is judged on the same number of images.
 SCORING_MAX_PER_SET = 500
@@ -618,7 +620,7 @@ def checkpoint_detectability(heldout, generated, *, seed: int = 0,
             return None
     return detectability(heldout, generated, settings=settings,
                          generated_names=None if epoch is None else
-                         [f"epoch-{epoch:04d}-{i:05d}" for i in range(len(generated))])
+                         layout.sample_names(epoch, len(generated)))
 
 
 # ----------------------------------------------------------------------------- output

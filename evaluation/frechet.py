@@ -20,6 +20,7 @@ import scipy.linalg
 import scipy.stats
 
 from ganaudit.gan_models.errors import InputError
+from ganaudit.schema import metrics as M
 
 __all__ = [
     "check_features",
@@ -350,7 +351,7 @@ def fd_infinity(real_feats, fake_feats, *, n_points: int = 15, seed: int = 0, co
     t = scipy.stats.t.ppf(0.5 + confidence / 2, df=sizes.size - 2)
     half = t * fit.intercept_stderr
     return {
-        "fd_inf": float(fit.intercept),
+        M.FD_INF: float(fit.intercept),
         "ci_low": float(fit.intercept - half),
         "ci_high": float(fit.intercept + half),
         "slope": float(fit.slope),

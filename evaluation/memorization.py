@@ -30,6 +30,7 @@ import pandas as pd
 
 from ganaudit.evaluation.nn_search import NNResult, check_images, invariant_nn, invariant_nn_brute
 from ganaudit.gan_models.errors import InputError
+from ganaudit.schema import metrics as M
 
 
 @dataclass
@@ -196,7 +197,7 @@ def data_copying_ct(train_keys: np.ndarray, heldout_keys: np.ndarray, generated_
         num += weight * z
         den += weight
         used += 1
-    return {"ct_score": float(num / den) if den > 0 else math.nan, "cells_used": used,
+    return {M.CT_SCORE: float(num / den) if den > 0 else math.nan, "cells_used": used,
             "n_cells": n_cells}
 
 
@@ -426,13 +427,13 @@ def memorization_audit(train, heldout, generated, *, train_names=None, generated
         "n_train": len(train),
         "n_heldout": len(heldout),
         "heldout_rate": float(np.mean(held_nn.ncc.astype(np.float64) > threshold)),
-        "ct_score": ct["ct_score"],
+        M.CT_SCORE: ct[M.CT_SCORE],
         "ct_cells_used": ct["cells_used"],
         "ct_cells": ct["n_cells"],
         "ct_space": ct_space,
-        "authenticity": float(np.mean(authentic)),
+        M.AUTHENTICITY: float(np.mean(authentic)),
         "authenticity_space": auth_space,
-        "mifid": mifid_from_distance(real_fd, d_mem, epsilon=mifid_epsilon),
+        M.MIFID: mifid_from_distance(real_fd, d_mem, epsilon=mifid_epsilon),
         "mifid_distance": d_mem,
         "mifid_epsilon": mifid_epsilon,
         "mifid_space": mifid_space,

@@ -17,6 +17,7 @@ import numpy as np
 
 from ganaudit.evaluation.frechet import _check_pair
 from ganaudit.gan_models.errors import InputError
+from ganaudit.schema import metrics as M
 
 __all__ = ["precision_recall", "density_coverage"]
 
@@ -125,7 +126,7 @@ def precision_recall(real, fake, *, k: int = 3) -> dict:
     k = _check_k(k, real.shape[0], fake.shape[0])
     fake_in_real, _ = _ball_hits(real, knn_radii_sq(real, k), fake)
     real_in_fake, _ = _ball_hits(fake, knn_radii_sq(fake, k), real)
-    return {"precision": float((fake_in_real > 0).mean()), "recall": float((real_in_fake > 0).mean())}
+    return {M.PRECISION: float((fake_in_real > 0).mean()), M.RECALL: float((real_in_fake > 0).mean())}
 
 
 def density_coverage(real, fake, *, k: int = 5) -> dict:
@@ -154,4 +155,4 @@ def density_coverage(real, fake, *, k: int = 5) -> dict:
     k = _check_k(k, real.shape[0], fake.shape[0])
     radii = knn_radii_sq(real, k)
     counts, nearest = _ball_hits(real, radii, fake)
-    return {"density": float(counts.sum() / (k * fake.shape[0])), "coverage": float((nearest <= radii).mean())}
+    return {M.DENSITY: float(counts.sum() / (k * fake.shape[0])), M.COVERAGE: float((nearest <= radii).mean())}

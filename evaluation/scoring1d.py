@@ -17,10 +17,11 @@ from ganaudit.gan_models.errors import InputError
 from ganaudit.gan_models.patterns import resolve_pattern
 from ganaudit.gan_models.runs import load_run, read_history
 from ganaudit.gan_models.sampling import generate
+from ganaudit.schema import layout
+from ganaudit.schema import metrics as M
 
-SCORE_COLUMNS_1D = ["epoch", "precision_error", "coverage_error", "true_error", "true_error_ci_low",
-                    "true_error_ci_high", "precision_error_rel", "coverage_error_rel", "true_error_rel", "fd"]
-HISTORY_COLUMNS = ["d_loss", "g_loss", "d_acc_real", "d_acc_fake", "healthy"]
+SCORE_COLUMNS_1D = M.SCORE_COLUMNS_1D
+HISTORY_COLUMNS = M.HISTORY_IN_SCORES
 
 
 def score_points(points: np.ndarray, pattern, *, seed: int = 0) -> dict:
@@ -30,9 +31,9 @@ def score_points(points: np.ndarray, pattern, *, seed: int = 0) -> dict:
 
     pattern = resolve_pattern(pattern)
     row = true_error_1d(points, pattern)
-    row["true_error_ci_low"], row["true_error_ci_high"] = true_error_ci(points, pattern, seed=seed)
+    row[M.TRUE_ERROR_CI_LOW], row[M.TRUE_ERROR_CI_HIGH] = true_error_ci(points, pattern, seed=seed)
     real = pattern.sample(len(points), np.random.default_rng([seed, 2]))
-    row["fd"] = frechet_distance_from_features(real.astype(np.float64), points.astype(np.float64))
+    row[M.FD] = frechet_distance_from_features(real.astype(np.float64), points.astype(np.float64))
     return row
 
 
@@ -60,5 +61,5 @@ def score_run_1d(run_dir, *, n: int = 2000, seed: int = 0, every: int = 1,
             row[column] = history.loc[epoch, column] if epoch in history.index else np.nan
         rows.append(row)
     frame = pd.DataFrame(rows, columns=SCORE_COLUMNS_1D + HISTORY_COLUMNS)
-    write_csv(Path(run_dir) / "scores.csv", frame)
+    write_csv(layout.scores_csv(run_dir), frame)
     return frame

@@ -38,28 +38,16 @@ from ganaudit.evaluation.frechet import FD_CI_RESAMPLES
 from ganaudit.gan_models.atomic import atomic_path, write_csv, write_json
 from ganaudit.gan_models.checkpoints import every_kth
 from ganaudit.gan_models.errors import InputError
+from ganaudit.gan_models.imported import stored_count as imported_stored_count
 from ganaudit.gan_models.phantom import FINDINGS as PHANTOM_FINDINGS
 from ganaudit.gan_models.runs import load_run, load_run_data, read_history
-from ganaudit.gan_models.imported import stored_count as imported_stored_count
 from ganaudit.gan_models.sampling import generate, run_checkpoints
+from ganaudit.schema import layout
+from ganaudit.schema import metrics as M
 
-SCORE_COLUMNS_2D = [
-    "epoch", "n_generated",
-    "fd", "fd_ci_low", "fd_ci_high", "fd_inf", "fd_inf_ci_low", "fd_inf_ci_high",
-    "fd_rel", "fd_inf_rel",
-    "kid_mean", "kid_std", "precision", "recall", "density", "coverage",
-    "memorization_rate", "memorization_rate_ci_low", "memorization_rate_ci_high",
-    "memorization_threshold", "ct_score", "authenticity", "mifid",
-    "findings_impossible", "findings_min_p", "findings_significant",
-    "detectability_auc", "detectability_auc_ci_low", "detectability_auc_ci_high",
-    "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "healthy",
-]
-FOLDER_COLUMNS = [
-    "n_real", "n_generated", "features",
-    "fd", "fd_ci_low", "fd_ci_high", "fd_inf", "fd_inf_ci_low", "fd_inf_ci_high",
-    "kid_mean", "kid_std", "precision", "recall", "density", "coverage",
-]
-HISTORY_COLUMNS = ["d_loss", "g_loss", "d_acc_real", "d_acc_fake", "healthy"]
+SCORE_COLUMNS_2D = M.SCORE_COLUMNS_2D
+FOLDER_COLUMNS = M.FOLDER_COLUMNS
+HISTORY_COLUMNS = M.HISTORY_IN_SCORES
 KID_SUBSET_SIZE = 1000
 # FD∞ fits 15 subset sizes from N/10 to N and the k-NN metrics need k + 1 samples: below this
 # the numbers are not worth reporting.
@@ -194,12 +182,12 @@ def distribution_metrics(
     pr = precision_recall(real, fake, k=PRECISION_K)
     dc = density_coverage(real, fake, k=DENSITY_K)
     return {
-        "fd": fd, "fd_ci_low": float(fd_low), "fd_ci_high": float(fd_high),
-        "fd_inf": float(inf["fd_inf"]), "fd_inf_ci_low": float(inf["ci_low"]),
-        "fd_inf_ci_high": float(inf["ci_high"]),
-        "kid_mean": float(kid_mean), "kid_std": float(kid_std),
-        "precision": float(pr["precision"]), "recall": float(pr["recall"]),
-        "density": float(dc["density"]), "coverage": float(dc["coverage"]),
+        M.FD: fd, M.FD_CI_LOW: float(fd_low), M.FD_CI_HIGH: float(fd_high),
+        M.FD_INF: float(inf[M.FD_INF]), M.FD_INF_CI_LOW: float(inf["ci_low"]),
+        M.FD_INF_CI_HIGH: float(inf["ci_high"]),
+        M.KID_MEAN: float(kid_mean), M.KID_STD: float(kid_std),
+        M.PRECISION: float(pr[M.PRECISION]), M.RECALL: float(pr[M.RECALL]),
+        M.DENSITY: float(dc[M.DENSITY]), M.COVERAGE: float(dc[M.COVERAGE]),
     }
 
 
@@ -267,8 +255,8 @@ def prepare_reference(run_dir, *, features: str = "radiomics", weights: str | No
     notes: list[str] = []
     labels, detector, names = None, None, _names("train", len(train))
     source = (run.get("data") or {}).get("source")
-    labels_path = Path(run_dir) / "data" / "train_labels.csv"
-    names_path = Path(run_dir) / "data" / "train_names.csv"
+    labels_path = layout.train_labels_csv(run_dir)
+    names_path = layout.train_names_csv(run_dir)
     for path in (labels_path, names_path):
         if path.is_file():
             listed = pd.read_csv(path)
@@ -321,9 +309,9 @@ ANCHOR_DESCRIPTION = ("held-out real images blurred by a Gaussian of σ = 0.5 pi
                       "change that stays clinically negligible")
 
 #: metrics with a real-vs-real baseline (baselines.json), and their interval columns
-BASELINE_METRICS = {"fd": ("fd_ci_low", "fd_ci_high"), "fd_inf": ("fd_inf_ci_low", "fd_inf_ci_high"),
-                    "kid_mean": None, "precision": None, "recall": None, "density": None,
-                    "coverage": None, "authenticity": None}
+BASELINE_METRICS = {M.FD: (M.FD_CI_LOW, M.FD_CI_HIGH), M.FD_INF: (M.FD_INF_CI_LOW, M.FD_INF_CI_HIGH),
+                    M.KID_MEAN: None, M.PRECISION: None, M.RECALL: None, M.DENSITY: None,
+                    M.COVERAGE: None, M.AUTHENTICITY: None}
 
 
 def real_baselines(reference: Reference, *, n: int, seed: int = 0,
@@ -362,15 +350,15 @@ def real_baselines(reference: Reference, *, n: int, seed: int = 0,
     _, t_dist = _euclidean_nn(train[uniq], train, exclude=uniq)
     train_to_train = np.full(len(train), np.inf)
     train_to_train[uniq] = t_dist
-    metrics["authenticity"] = float(np.mean(authenticity_share(dist, near, train_to_train)))
+    metrics[M.AUTHENTICITY] = float(np.mean(authenticity_share(dist, near, train_to_train)))
     table = {}
     for name, cols in BASELINE_METRICS.items():
         entry = {"value": _plain(metrics[name]), "ci_low": None, "ci_high": None}
         if cols is not None:
             entry["ci_low"], entry["ci_high"] = _plain(metrics[cols[0]]), _plain(metrics[cols[1]])
-        if name == "kid_mean":
-            entry["ci_low"] = _plain(metrics["kid_mean"] - metrics["kid_std"])
-            entry["ci_high"] = _plain(metrics["kid_mean"] + metrics["kid_std"])
+        if name == M.KID_MEAN:
+            entry["ci_low"] = _plain(metrics[M.KID_MEAN] - metrics[M.KID_STD])
+            entry["ci_high"] = _plain(metrics[M.KID_MEAN] + metrics[M.KID_STD])
         table[name] = entry
     anchors = {}
     if reference.anchor_raw is not None:
@@ -388,7 +376,7 @@ def real_baselines(reference: Reference, *, n: int, seed: int = 0,
                      f"the feature dimension ({train.shape[1]}): there the 1/N fit breaks down, so "
                      "FD∞ may be biased (even negative); score with --n "
                      f"{10 * train.shape[1]} or more to avoid it")
-    if table["fd_inf"]["value"] is not None and table["fd_inf"]["value"] <= 0:
+    if table[M.FD_INF]["value"] is not None and table[M.FD_INF]["value"] <= 0:
         notes.append("the real-vs-real FD∞ is not positive (FD∞'s 1/N fit breaks down when the "
                      "subsets are smaller than the feature dimension): ratios to it are "
                      "undefined, so rank by FD (--metric fd) or generate more images")
@@ -548,16 +536,16 @@ def _score_generated(run_dir: Path, epoch: int, generated: np.ndarray, *, extrac
 
     memo = memorization_audit(
         train, heldout, generated,
-        train_names=reference.train_names, generated_names=_names(f"epoch-{epoch:04d}", n),
+        train_names=reference.train_names, generated_names=layout.sample_names(epoch, n),
         threshold=memorization_threshold,
         train_features=reference.train_features, generated_features=fake,
-        heldout_features=reference.heldout_features, real_fd=row["fd"],
+        heldout_features=reference.heldout_features, real_fd=row[M.FD],
     )
     summary = memo.summary
     row.update(
         memorization_rate=summary["rate"], memorization_rate_ci_low=summary["rate_ci_low"],
         memorization_rate_ci_high=summary["rate_ci_high"], memorization_threshold=summary["threshold"],
-        ct_score=summary["ct_score"], authenticity=summary["authenticity"], mifid=summary["mifid"],
+        ct_score=summary[M.CT_SCORE], authenticity=summary[M.AUTHENTICITY], mifid=summary[M.MIFID],
     )
 
     found = None
@@ -586,7 +574,7 @@ def _score_generated(run_dir: Path, epoch: int, generated: np.ndarray, *, extrac
             row.update(machine.score_row())
 
     if write_audits:
-        with atomic_path(run_dir / "audit" / f"epoch-{epoch:04d}") as tmp:
+        with atomic_path(layout.checkpoint_audit_dir(run_dir, epoch)) as tmp:
             tmp.mkdir()
             write_memorization(memo, tmp / "memorization", train, generated)
             if machine is not None:
@@ -698,11 +686,11 @@ def score_run_2d(
     with _blas_threads(threads):
         baselines = real_baselines(reference, n=n, seed=seed, kid_subset_size=kid_subset_size,
                                    n_boot=n_boot)
-    for col in ("fd", "fd_inf"):
+    for col in (M.FD, M.FD_INF):
         level = baselines["metrics"][col]["value"]
         frame[f"{col}_rel"] = frame[col] / level if level is not None and level > 0 else math.nan
-    write_json(run_dir / "baselines.json", baselines)
-    write_json(run_dir / "audit" / "scoring.json", {
+    write_json(layout.baselines_json(run_dir), baselines)
+    write_json(layout.scoring_json(run_dir), {
         "features": features, "feature_settings": reference.settings, "n_generated": n,
         "seed": seed, "kid_subset_size": _kid_subset(kid_subset_size, len(train), n),
         "n_boot": n_boot if n_boot is not None else FD_CI_RESAMPLES["gaussian"],
@@ -710,7 +698,7 @@ def score_run_2d(
         "epochs": epochs, "notes": reference.notes + import_note,
         "detectability": detectability,
     })
-    write_csv(run_dir / "scores.csv", frame)
+    write_csv(layout.scores_csv(run_dir), frame)
     return frame
 
 

@@ -17,6 +17,7 @@ from scipy.spatial import cKDTree
 
 from ganaudit.gan_models.errors import InputError
 from ganaudit.gan_models.patterns import resolve_pattern
+from ganaudit.schema import metrics as M
 
 _TREES: dict[str, tuple[cKDTree, np.ndarray]] = {}
 
@@ -66,9 +67,9 @@ def true_error_1d(points, pattern, *, n_dense: int = 20_000, n_coverage: int = 2
 def _summarise(precision: float, coverage: float, span: float) -> dict:
     true = (precision + coverage) / 2.0
     return {
-        "precision_error": float(precision), "coverage_error": float(coverage), "true_error": float(true),
-        "precision_error_rel": float(precision / span), "coverage_error_rel": float(coverage / span),
-        "true_error_rel": float(true / span),
+        M.PRECISION_ERROR: float(precision), M.COVERAGE_ERROR: float(coverage), M.TRUE_ERROR: float(true),
+        M.PRECISION_ERROR_REL: float(precision / span), M.COVERAGE_ERROR_REL: float(coverage / span),
+        M.TRUE_ERROR_REL: float(true / span),
     }
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import zipfile
 from pathlib import Path
 
@@ -21,21 +20,16 @@ import numpy as np
 
 from ganaudit.gan_models.atomic import atomic_path
 from ganaudit.gan_models.errors import InputError
+from ganaudit.schema import layout
 
-GENERATOR_RE = re.compile(r"^generator-epoch-(\d{4,})\.keras$")
-STATE_RE = re.compile(r"^state-epoch-(\d{4,})\.npz$")
-
-
-def generator_path(run_dir, epoch: int) -> Path:
-    return Path(run_dir) / "checkpoints" / f"generator-epoch-{epoch:04d}.keras"
-
-
-def state_path(run_dir, epoch: int) -> Path:
-    return Path(run_dir) / "checkpoints" / f"state-epoch-{epoch:04d}.npz"
+GENERATOR_RE = layout.GENERATOR_RE
+STATE_RE = layout.STATE_RE
+generator_path = layout.generator_file
+state_path = layout.state_file
 
 
 def _scan(run_dir, pattern) -> list[tuple[int, Path]]:
-    folder = Path(run_dir) / "checkpoints"
+    folder = layout.checkpoints_dir(run_dir)
     if not folder.is_dir():
         return []
     found = []

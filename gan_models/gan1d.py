@@ -9,13 +9,14 @@ import numpy as np
 from ganaudit.gan_models import runs
 from ganaudit.gan_models.atomic import atomic_path
 from ganaudit.gan_models.errors import InputError
-from ganaudit.gan_models.sampling import predict
 from ganaudit.gan_models.patterns import Pattern, resolve_pattern
+from ganaudit.gan_models.sampling import predict
+from ganaudit.schema import layout
 
 
 def _write_points(generator, latents, run_dir, epoch):
     points = predict(generator, latents)
-    with atomic_path(Path(run_dir) / "samples" / f"epoch-{epoch:04d}.npy") as tmp:
+    with atomic_path(layout.sample_points(run_dir, epoch)) as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, points)
 

@@ -12,13 +12,14 @@ from ganaudit.gan_models.atomic import atomic_path, write_csv
 from ganaudit.gan_models.data import split_train_heldout
 from ganaudit.gan_models.errors import InputError
 from ganaudit.gan_models.grids import image_grid
-from ganaudit.gan_models.sampling import predict
 from ganaudit.gan_models.models import SIZES_2D
+from ganaudit.gan_models.sampling import predict
+from ganaudit.schema import layout
 
 
 def _write_grid(generator, latents, run_dir, epoch):
     images = predict(generator, latents)
-    with atomic_path(Path(run_dir) / "samples" / f"epoch-{epoch:04d}.png") as tmp:
+    with atomic_path(layout.sample_grid(run_dir, epoch)) as tmp:
         Image.fromarray(image_grid(images[..., 0])).save(tmp, format="PNG")
 
 
@@ -96,17 +97,16 @@ def train_2d(data: str, out, *, size: int | None = None, epochs: int | None = No
                                  "its neighbouring slices unused" if one_volume
                                  else "seeded permutation, grouped by series/volume")}
         run["mixed_precision"] = _precision_policy(precision)
-        data_dir = out_path / "data"
-        data_dir.mkdir(exist_ok=True)
-        for name, idx in (("train", train_idx), ("heldout", held_idx)):
-            with atomic_path(data_dir / f"{name}.npy") as tmp:
+        layout.data_dir(out_path).mkdir(exist_ok=True)
+        for split, idx in zip(layout.SPLITS, (train_idx, held_idx)):
+            with atomic_path(layout.split_images(out_path, split)) as tmp:
                 with open(tmp, "wb") as fh:
                     np.save(fh, images[idx].astype(np.float32))
             if labels is not None:
-                write_csv(data_dir / f"{name}_labels.csv", labels.iloc[idx].reset_index(drop=True))
+                write_csv(layout.split_labels_csv(out_path, split), labels.iloc[idx].reset_index(drop=True))
             else:
                 import pandas as pd
-                write_csv(data_dir / f"{name}_names.csv", pd.DataFrame({"file": [names[i] for i in idx]}))
+                write_csv(layout.split_names_csv(out_path, split), pd.DataFrame({"file": [names[i] for i in idx]}))
         runs.write_run_json(out_path, run)
     _apply_precision_policy(run.get("mixed_precision", "float32"))
     summary = runs.train(out_path, run, train[..., None].astype(np.float32), resume=resume,

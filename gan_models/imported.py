@@ -38,6 +38,8 @@ import numpy as np
 from ganaudit.gan_models.atomic import atomic_path, write_csv
 from ganaudit.gan_models.data.policy import IntensityPolicy, resize_square
 from ganaudit.gan_models.errors import InputError
+from ganaudit.schema import layout
+from ganaudit.schema import metrics as M
 
 KIND = "imported"
 #: The intensity policy of every imported run (see the module docstring).
@@ -48,10 +50,10 @@ POLICY = IntensityPolicy(mode="percentile")
 MIN_IMAGES = 20
 #: Fewest pixels per side of an image a generator may make.
 MIN_SIDE = 8
-SAMPLES_RE = re.compile(r"^samples-epoch-(\d{4,})\.npy$")
-ONNX_RE = re.compile(r"^generator-epoch-(\d{4,})\.onnx$")
+SAMPLES_RE = layout.IMPORTED_SAMPLES_RE
+ONNX_RE = layout.IMPORTED_ONNX_RE
 GRID_IMAGES = 64
-HISTORY_VALUES = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")
+HISTORY_VALUES = (M.D_LOSS, M.G_LOSS, M.D_ACC_REAL, M.D_ACC_FAKE)
 _NUMBER = re.compile(r"(\d+)")
 _ONNX_FLOATS = {"tensor(float)": np.float32, "tensor(double)": np.float64,
                 "tensor(float16)": np.float16}
@@ -110,7 +112,7 @@ def find_checkpoints(folder, *, generators: bool) -> list[tuple[int, Path]]:
 
 def list_checkpoints(run_dir) -> list[tuple[int, Path]]:
     """(epoch, file) of every checkpoint of an imported run, sorted by epoch."""
-    folder = Path(run_dir) / "checkpoints"
+    folder = layout.checkpoints_dir(run_dir)
     if not folder.is_dir():
         return []
     found = []
@@ -121,12 +123,8 @@ def list_checkpoints(run_dir) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def samples_path(run_dir, epoch: int) -> Path:
-    return Path(run_dir) / "checkpoints" / f"samples-epoch-{epoch:04d}.npy"
-
-
-def onnx_path(run_dir, epoch: int) -> Path:
-    return Path(run_dir) / "checkpoints" / f"generator-epoch-{epoch:04d}.onnx"
+samples_path = layout.imported_samples_file
+onnx_path = layout.imported_onnx_file
 
 
 # ----------------------------------------------------------------------------- ONNX
@@ -293,16 +291,16 @@ def read_training_log(path, epochs: list[int]) -> list[dict]:
     if missing:
         raise InputError(f"--history {path} has no row for checkpoint {missing[0]}; its epoch "
                          "column must use the numbers of the checkpoint names")
-    has_accuracy = {"d_acc_real", "d_acc_fake"} <= set(given)
+    has_accuracy = {M.D_ACC_REAL, M.D_ACC_FAKE} <= set(given)
     if has_accuracy:
         from ganaudit.gan_models.trainer import epoch_health
     rows = []
     for _, entry in log.sort_values("epoch").iterrows():
-        row = {"epoch": int(entry["epoch"]), "seconds": math.nan, "healthy": ""}
+        row = {"epoch": int(entry["epoch"]), "seconds": math.nan, M.HEALTHY: ""}
         for column in HISTORY_VALUES:
             row[column] = float(entry[column]) if column in given else math.nan
-        if has_accuracy and math.isfinite(row["d_acc_real"]) and math.isfinite(row["d_acc_fake"]):
-            row["healthy"] = epoch_health(row["d_acc_real"], row["d_acc_fake"])
+        if has_accuracy and math.isfinite(row[M.D_ACC_REAL]) and math.isfinite(row[M.D_ACC_FAKE]):
+            row[M.HEALTHY] = epoch_health(row[M.D_ACC_REAL], row[M.D_ACC_FAKE])
         rows.append(row)
     return rows
 
@@ -495,26 +493,26 @@ def import_run(out, *, train, heldout, samples=None, generators=None, history=No
         run["n_images"] = {str(n): c for n, c in counts.items()}
 
     with atomic_path(out) as tmp:
-        for name in ("data", "checkpoints", "samples"):
-            (tmp / name).mkdir(parents=True)
-        for name, image_set in (("train", train_set), ("heldout", heldout_set)):
-            np.save(tmp / "data" / f"{name}.npy", image_set.images.astype(np.float32))
+        for folder in (layout.data_dir(tmp), layout.checkpoints_dir(tmp), layout.samples_dir(tmp)):
+            folder.mkdir(parents=True)
+        for split, image_set in zip(layout.SPLITS, (train_set, heldout_set)):
+            np.save(layout.split_images(tmp, split), image_set.images.astype(np.float32))
         if label_table is not None:
-            write_csv(tmp / "data" / "train_labels.csv", label_table)
+            write_csv(layout.train_labels_csv(tmp), label_table)
         else:
             import pandas as pd
-            write_csv(tmp / "data" / "train_names.csv", pd.DataFrame({"file": train_set.names}))
+            write_csv(layout.train_names_csv(tmp), pd.DataFrame({"file": train_set.names}))
         for number, images in stored.items():
             np.save(samples_path(tmp, number), images.astype(np.float32))
-            _grid_png(images, tmp / "samples" / f"epoch-{number:04d}.png")
+            _grid_png(images, layout.sample_grid(tmp, number))
         if models:
             latents = fixed_latents(run, GRID_IMAGES)
             for number, model in models.items():
                 shutil.copyfile(model.path, onnx_path(tmp, number))
-                _grid_png(model(latents, size=image_size), tmp / "samples" / f"epoch-{number:04d}.png")
+                _grid_png(model(latents, size=image_size), layout.sample_grid(tmp, number))
         if history_rows is not None:
-            (tmp / "history.csv").write_text(history_text(history_rows), encoding="utf-8")
-        (tmp / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+            layout.history_csv(tmp).write_text(history_text(history_rows), encoding="utf-8")
+        layout.run_json(tmp).write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
     return run
 
 
@@ -554,7 +552,7 @@ def load_generator(run: dict, epoch: int) -> OnnxGenerator:
     run_dir = Path(run["path"])
     if run["source"]["type"] != "onnx":
         raise InputError(f"{run_dir} was imported from sample folders and has no generator; its "
-                         f"images are stored in {run_dir / 'checkpoints'} (import ONNX generators "
+                         f"images are stored in {layout.checkpoints_dir(run_dir)} (import ONNX generators "
                          "with --generators to sample new images)")
     _check_epoch(run_dir, epoch)
     model = OnnxGenerator(onnx_path(run_dir, epoch))

@@ -21,8 +21,10 @@ import numpy as np
 from ganaudit.gan_models import checkpoints as ckpt
 from ganaudit.gan_models.atomic import write_json, write_text
 from ganaudit.gan_models.errors import InputError
+from ganaudit.schema import layout
+from ganaudit.schema import metrics as M
 
-HISTORY_COLUMNS = ["epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "seconds", "healthy"]
+HISTORY_COLUMNS = M.HISTORY_COLUMNS
 
 DEFAULTS_1D = {
     "latent_dim": 8, "width": 128, "depth": 3, "loss": "modified", "label_smoothing": 0.0,
@@ -43,7 +45,7 @@ DEFAULTS_2D = {
 
 def load_run(run_dir) -> dict:
     """run.json of a run, plus its ``path``; InputError when RUN is not a ganaudit run."""
-    path = Path(run_dir) / "run.json"
+    path = layout.run_json(run_dir)
     if not path.is_file():
         raise InputError(f"{run_dir} is not a training run (no run.json); make one with "
                          "`ganaudit train1d` or `ganaudit train2d`")
@@ -62,22 +64,21 @@ def load_run(run_dir) -> dict:
 def read_history(run_dir):
     import pandas as pd
 
-    path = Path(run_dir) / "history.csv"
+    path = layout.history_csv(run_dir)
     if not path.is_file():
         return pd.DataFrame(columns=HISTORY_COLUMNS)
     frame = pd.read_csv(path)
     # An imported run's log may lack the accuracies: its health is then unknown (NA), not false.
     words = {"true": True, "1": True, "1.0": True, "false": False, "0": False, "0.0": False}
-    frame["healthy"] = frame["healthy"].map(
+    frame[M.HEALTHY] = frame[M.HEALTHY].map(
         lambda v: words.get(str(v).strip().lower(), pd.NA)).astype("boolean")
     return frame
 
 
 def load_run_data(run_dir) -> tuple[np.ndarray, np.ndarray]:
     """The preprocessed (train, held-out) images of a 2D run, float32 (N, S, S) in [-1, 1]."""
-    folder = Path(run_dir) / "data"
     try:
-        return np.load(folder / "train.npy"), np.load(folder / "heldout.npy")
+        return np.load(layout.train_images(run_dir)), np.load(layout.heldout_images(run_dir))
     except FileNotFoundError as exc:
         raise InputError(f"{run_dir} has no stored training data ({exc.filename}); only 2D runs "
                          "made by `ganaudit train2d` have it") from exc
@@ -111,7 +112,7 @@ def _history_text(rows: list[dict]) -> str:
 
 
 def _read_history_rows(run_dir) -> list[dict]:
-    path = Path(run_dir) / "history.csv"
+    path = layout.history_csv(run_dir)
     if not path.is_file():
         return []
     with open(path, newline="") as fh:
@@ -131,7 +132,7 @@ def prepare_run_dir(out, *, resume: bool) -> Path:
     """Refuse a non-empty folder unless resuming; refuse resuming what is not a run."""
     out = Path(out)
     if resume:
-        if not (out / "run.json").is_file():
+        if not layout.run_json(out).is_file():
             raise InputError(f"cannot resume: {out} has no run.json; start a new run without --resume")
         return out
     check_new_run_dir(out).mkdir(parents=True, exist_ok=True)
@@ -204,7 +205,7 @@ def _remove_temporaries(run_dir: Path) -> None:
     ``.NAME.old``, the generator's ``.tmp-PID-NAME``); the finished files are never touched."""
     import shutil
 
-    for folder in (run_dir, run_dir / "checkpoints", run_dir / "samples", run_dir / "data"):
+    for folder in (run_dir, layout.checkpoints_dir(run_dir), layout.samples_dir(run_dir), layout.data_dir(run_dir)):
         if not folder.is_dir():
             continue
         for path in folder.iterdir():
@@ -246,13 +247,13 @@ def train(run_dir, run: dict, data: np.ndarray, *, resume: bool, write_samples, 
             if epoch >= start:
                 path.unlink()
         _remove_temporaries(run_dir)
-        write_text(run_dir / "history.csv", _history_text(rows))
+        write_text(layout.history_csv(run_dir), _history_text(rows))
     else:
-        write_text(run_dir / "history.csv", _history_text([]))
+        write_text(layout.history_csv(run_dir), _history_text([]))
     settings = LoopSettings(epochs=int(run["epochs"]), batch_size=int(run["batch_size"]),
                             steps_per_call=int(run["steps_per_call"]))
-    (run_dir / "samples").mkdir(exist_ok=True)
-    (run_dir / "checkpoints").mkdir(exist_ok=True)
+    layout.samples_dir(run_dir).mkdir(exist_ok=True)
+    layout.checkpoints_dir(run_dir).mkdir(exist_ok=True)
     latents = fixed_latents(run, int(run.get("n_samples", run.get("n_grid", 64))))
     unhealthy = []
     done_before = len(rows)
@@ -261,9 +262,9 @@ def train(run_dir, run: dict, data: np.ndarray, *, resume: bool, write_samples, 
         ckpt.save_generator(gan.generator, run_dir, epoch)
         write_samples(gan.generator, latents, run_dir, epoch)
         rows.append(row)
-        write_text(run_dir / "history.csv", _history_text(rows))
+        write_text(layout.history_csv(run_dir), _history_text(rows))
         ckpt.save_state(gan, run_dir, epoch, rng)
-        if not row["healthy"]:
+        if not row[M.HEALTHY]:
             unhealthy.append(epoch)
 
     n = len(data)
@@ -298,7 +299,7 @@ def base_run_json(kind: str, settings: dict, seed: int, n_examples: int) -> dict
 
 
 def write_run_json(run_dir, run: dict) -> None:
-    write_json(Path(run_dir) / "run.json", {k: v for k, v in run.items() if k != "path"})
+    write_json(layout.run_json(run_dir), {k: v for k, v in run.items() if k != "path"})
 
 
 def resumed_settings(run_dir, new: dict, *, kind: str) -> dict:

@@ -18,8 +18,9 @@ import numpy as np
 
 from ganaudit.gan_models.backends import make_stepper
 from ganaudit.gan_models.losses import GANLoss, get_loss
+from ganaudit.schema import metrics as M
 
-METRICS = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")
+METRICS = (M.D_LOSS, M.G_LOSS, M.D_ACC_REAL, M.D_ACC_FAKE)
 
 
 class GAN(keras.Model):
@@ -126,7 +127,7 @@ def fit_gan(gan: GAN, data: np.ndarray, settings: LoopSettings, rng: np.random.G
         means = sums / n_batches
         row = {"epoch": epoch, **{name: float(v) for name, v in zip(METRICS, means)},
                "seconds": round(time.perf_counter() - started, 3)}
-        row["healthy"] = epoch_health(row["d_acc_real"], row["d_acc_fake"],
+        row[M.HEALTHY] = epoch_health(row[M.D_ACC_REAL], row[M.D_ACC_FAKE],
                                       low=settings.health_low, high=settings.health_high)
         rows.append(row)
         if on_epoch_end is not None:

@@ -22,66 +22,22 @@ from ganaudit.reports import html as H
 from ganaudit.reports import plots
 from ganaudit.reports.load import RunData, load_run
 from ganaudit.reports.stopping import Decision, RuleOptions, baseline_level, decide, fmt, headline, pct
+from ganaudit.schema import layout
+from ganaudit.schema import metrics as M
 
-#: column → (label, direction of "better", what it measures / units)
+#: column → (label, direction of "better", what it measures / units), from the registry
 METRIC_INFO: dict[str, tuple[str, str, str]] = {
-    "fd_inf": ("FD∞", "lower", "Fréchet distance extrapolated to infinitely many images "
-               "(Chong & Forsyth 2020); squared feature units"),
-    "fd": ("FD", "lower", "Fréchet distance between real and generated features "
-           "(Heusel et al. 2017); squared feature units, depends on the number of images"),
-    "fd_rel": ("FD / real-vs-real", "lower", "FD divided by its real-vs-real baseline "
-               "(1 = as close as two sets of real images)"),
-    "fd_inf_rel": ("FD∞ / real-vs-real", "lower", "FD∞ divided by its real-vs-real baseline "
-                   "(1 = as close as two sets of real images)"),
-    "kid_mean": ("KID", "lower", "kernel inception distance, unbiased MMD² (Bińkowski et al. "
-                 "2018); ± one standard deviation over subsets"),
-    "precision": ("precision", "higher", "share of generated images that look like real ones "
-                  "(Kynkäänniemi et al. 2019)"),
-    "recall": ("recall", "higher", "share of real images the generator can produce "
-               "(Kynkäänniemi et al. 2019)"),
-    "density": ("density", "≈ 1", "how densely generated images sit among real ones "
-                "(Naeem et al. 2020)"),
-    "coverage": ("coverage", "higher", "share of real images with a generated image nearby "
-                 "(Naeem et al. 2020)"),
-    "memorization_rate": ("memorization rate", "lower", "share of generated images matching a "
-                          "training image (shift/flip-invariant NCC above the held-out threshold)"),
-    "ct_score": ("C_T", "≈ 0", "data-copying test (Meehan et al. 2020); ≪ 0 copying, ≫ 0 "
-                 "underfitting"),
-    "authenticity": ("authenticity", "higher", "share of generated images that are not copies "
-                     "(Alaa et al. 2022)"),
-    "mifid": ("MiFID", "lower", "memorization-informed FID (Bai et al. 2021)"),
-    "findings_impossible": ("impossible findings", "lower", "generated images with a finding "
-                            "combination never seen in real images (count)"),
-    "findings_min_p": ("findings min p", "higher", "smallest Fisher p over findings' prevalence "
-                       "real vs generated"),
-    "true_error": ("true error", "lower", "mean of precision and coverage error, in the "
-                   "pattern's units"),
-    "precision_error": ("precision error", "lower", "mean distance of generated points to the "
-                        "true curve (pattern units)"),
-    "coverage_error": ("coverage error", "lower", "mean distance from the true curve to the "
-                       "nearest generated point (pattern units)"),
-    "true_error_rel": ("true error / y-range", "lower", "true error as a share of the "
-                       "pattern's y-range"),
-    "detectability_auc": ("detectability AUC", "lower", "machine reader: out-of-fold ROC AUC "
-                          "of a small CNN telling held-out real images from generated ones "
-                          "(classifier two-sample test, Lopez-Paz & Oquab 2017); 0.5 = "
-                          "indistinguishable"),
-}
-INTERVALS = {"fd_inf": ("fd_inf_ci_low", "fd_inf_ci_high"), "fd": ("fd_ci_low", "fd_ci_high"),
-             "kid_mean": ("kid_low", "kid_high"),
-             "memorization_rate": ("memorization_rate_ci_low", "memorization_rate_ci_high"),
-             "true_error": ("true_error_ci_low", "true_error_ci_high"),
-             "detectability_auc": ("detectability_auc_ci_low", "detectability_auc_ci_high")}
-SHOWN = {"2d": ["fd_inf", "fd", "kid_mean", "precision", "recall", "density", "coverage",
-                "memorization_rate", "ct_score", "authenticity", "mifid", "findings_impossible",
-                "findings_min_p", "detectability_auc"],
-         "1d": ["true_error", "precision_error", "coverage_error", "true_error_rel", "fd"]}
-LOG_OK = {"fd_inf", "fd", "kid_mean", "mifid", "true_error", "precision_error", "coverage_error",
-          "true_error_rel"}
-PERCENT = {"memorization_rate", "true_error_rel", "precision_error_rel", "coverage_error_rel"}
-TABLE_EXTRA = {"2d": ["fd_inf", "fd_inf_rel", "fd", "kid_mean", "memorization_rate", "precision",
-                      "recall"],
-               "1d": ["true_error", "true_error_rel", "precision_error", "coverage_error", "fd"]}
+    name: (m.label, m.direction, m.meaning) for name, m in M.METRICS.items()}
+INTERVALS = {name: m.interval for name, m in M.METRICS.items() if m.interval is not None}
+SHOWN = {"2d": [M.FD_INF, M.FD, M.KID_MEAN, M.PRECISION, M.RECALL, M.DENSITY, M.COVERAGE,
+                M.MEMORIZATION_RATE, M.CT_SCORE, M.AUTHENTICITY, M.MIFID, M.FINDINGS_IMPOSSIBLE,
+                M.FINDINGS_MIN_P, M.DETECTABILITY_AUC],
+         "1d": [M.TRUE_ERROR, M.PRECISION_ERROR, M.COVERAGE_ERROR, M.TRUE_ERROR_REL, M.FD]}
+LOG_OK = {name for name, m in M.METRICS.items() if m.log_scale}
+PERCENT = {name for name, m in M.METRICS.items() if m.percent}
+TABLE_EXTRA = {"2d": [M.FD_INF, M.FD_INF_REL, M.FD, M.KID_MEAN, M.MEMORIZATION_RATE, M.PRECISION,
+                      M.RECALL],
+               "1d": [M.TRUE_ERROR, M.TRUE_ERROR_REL, M.PRECISION_ERROR, M.COVERAGE_ERROR, M.FD]}
 GATE_LABELS = {"health": "Training healthy", "memorization": "No memorization",
                "findings": "Findings plausible", "scored": "Scored",
                "quality": "Absolute quality", "detectability": "Not detectable (machine reader)"}
@@ -125,31 +81,31 @@ def build_report(run_dir: str | Path, *, study_dir: str | Path | None = None,
                       baselines=data.baselines, anchor=data.anchor,
                       comparison=data.study_comparison)
     table = decision.table.copy()
-    if "kid_mean" in table.columns and "kid_std" in table.columns:
-        table["kid_low"] = table["kid_mean"] - table["kid_std"]
-        table["kid_high"] = table["kid_mean"] + table["kid_std"]
-    out = Path(out_dir) if out_dir is not None else data.path / "report"
+    if M.KID_MEAN in table.columns and M.KID_STD in table.columns:
+        table[M.KID_LOW] = table[M.KID_MEAN] - table[M.KID_STD]
+        table[M.KID_HIGH] = table[M.KID_MEAN] + table[M.KID_STD]
+    out = Path(out_dir) if out_dir is not None else layout.report_dir(data.path)
     _check_out(out)
     with atomic_path(out) as tmp:
         tmp.mkdir(parents=True)
-        (tmp / "checkpoints").mkdir()
-        (tmp / "index.html").write_text(_index_page(data, decision, table), encoding="utf-8")
+        layout.checkpoints_dir(tmp).mkdir()
+        (tmp / layout.REPORT_INDEX).write_text(_index_page(data, decision, table), encoding="utf-8")
         for _, row in table.iterrows():
             epoch = int(row["epoch"])
-            (tmp / "checkpoints" / f"epoch-{epoch:04d}.html").write_text(
+            layout.report_page(tmp, epoch).write_text(
                 _checkpoint_page(data, decision, table, row), encoding="utf-8")
         report = _report_json(data, decision)
-        (tmp / "report.json").write_text(json.dumps(report, indent=2, default=json_default)
+        (tmp / layout.REPORT_JSON).write_text(json.dumps(report, indent=2, default=json_default)
                                          + "\n", encoding="utf-8")
-        decision.table.to_csv(tmp / "scores.csv", index=False)
-    return out / "index.html"
+        decision.table.to_csv(layout.scores_csv(tmp), index=False)
+    return out / layout.REPORT_INDEX
 
 
 def _check_out(out: Path) -> None:
     """The report folder is replaced as a whole: refuse to replace anything but a report."""
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a folder for the report")
-    if out.is_dir() and any(out.iterdir()) and not (out / "report.json").is_file():
+    if out.is_dir() and any(out.iterdir()) and not (out / layout.REPORT_JSON).is_file():
         raise InputError(f"--out {out} is a folder that holds other files (no report.json); "
                          "the report folder is replaced as a whole, so give a new or empty folder")
 
@@ -279,9 +235,9 @@ def _summary_box(data: RunData, decision: Decision, table: pd.DataFrame) -> str:
             items.append((f"best {decision.metric_label}: epoch {decision.best_epoch}",
                           _value_ci(best, decision.metric)))
         if data.kind == "2d":
-            items.append(("memorization rate", _value_ci(row, "memorization_rate")))
-        elif pd.notna(row.get("true_error_rel", np.nan)):
-            items.append(("true error / y-range", pct(row.get("true_error_rel"))))
+            items.append(("memorization rate", _value_ci(row, M.MEMORIZATION_RATE)))
+        elif pd.notna(row.get(M.TRUE_ERROR_REL, np.nan)):
+            items.append(("true error / y-range", pct(row.get(M.TRUE_ERROR_REL))))
         if "fool_rate" in row.index and pd.notna(row.get("fool_rate")):
             items.append(("readers fooled", f"{pct(row['fool_rate'])} (p = {fmt(row['detect_p'])})"))
     figs = H.keyfigs(items) if items else ""
@@ -342,7 +298,7 @@ def _checkpoint_table(data: RunData, decision: Decision, table: pd.DataFrame, *,
     rows, classes = [], []
     for _, row in table.iterrows():
         epoch = int(row["epoch"])
-        cells = [f"<a href=\"{link_prefix}epoch-{epoch:04d}.html\">{epoch}</a>",
+        cells = [f"<a href=\"{link_prefix}{layout.report_page_name(epoch)}\">{epoch}</a>",
                  _value_ci_html(row, metric)]
         cells += [_value_ci_html(row, c) for c in extra]
         cells += [H.badge(row[c]) for c in gate_cols]
@@ -378,16 +334,16 @@ def _arrow(col: str) -> str:
 
 #: what it means when a metric sits at one value at every checkpoint
 FLOOR_WORDS = {
-    "precision": "no generated image lies inside the real images' k-nearest-neighbour "
+    M.PRECISION: "no generated image lies inside the real images' k-nearest-neighbour "
                  "neighbourhoods in this feature space: the generated images are still outside "
                  "the real distribution (not a bug — compare the real-vs-real level)",
-    "recall": "no real image lies inside the generated images' neighbourhoods in this feature "
+    M.RECALL: "no real image lies inside the generated images' neighbourhoods in this feature "
               "space: the generator covers none of the real variety yet",
-    "density": "generated images lie outside every real image's neighbourhood in this feature "
+    M.DENSITY: "generated images lie outside every real image's neighbourhood in this feature "
                "space",
-    "coverage": "no real image has a generated image among its nearest neighbours in this "
+    M.COVERAGE: "no real image has a generated image among its nearest neighbours in this "
                 "feature space",
-    "authenticity": "every generated image is farther from its nearest training image than that "
+    M.AUTHENTICITY: "every generated image is farther from its nearest training image than that "
                     "training image is from its own nearest neighbour: none is a copy",
 }
 
@@ -396,26 +352,26 @@ def _metric_figures(data: RunData, decision: Decision, table: pd.DataFrame) -> s
     excluded = [int(e) for e in table.loc[~table["passes_gates"], "epoch"]]
     figs = []
     for col in SHOWN[data.kind]:
-        if col not in table.columns or col in ("findings_min_p",):
+        if col not in table.columns or col in (M.FINDINGS_MIN_P,):
             continue
         label, direction, meaning = METRIC_INFO[col]
         low, high = INTERVALS.get(col, (None, None))
         is_metric = col == decision.metric
         limit = None
-        if col == "memorization_rate" and decision.rule["parameters"].get("memorization_max") is not None:
+        if col == M.MEMORIZATION_RATE and decision.rule["parameters"].get("memorization_max") is not None:
             limit = decision.rule["parameters"]["memorization_max"]
-        if col == "detectability_auc":
+        if col == M.DETECTABILITY_AUC:
             limit = decision.rule["parameters"].get("detectability_max")
         entry = decision.baselines.get(col) if decision.baselines else None
         baseline = ((entry.get("value"), entry.get("ci_low"), entry.get("ci_high"))
                     if isinstance(entry, dict) else None)
-        if col == "detectability_auc":
+        if col == M.DETECTABILITY_AUC:
             baseline = (0.5, None, None)  # two sets of real images: chance
         uri = plots.metric_plot(
             table, col, title=f"{label} ({direction} is better)" if direction in ("lower", "higher")
             else f"{label} (best {direction})", ylabel=label, low=low, high=high,
             chosen=decision.stopping_epoch, bound=decision.bound if is_metric else None,
-            limit=limit, limit_label=("detectability limit" if col == "detectability_auc"
+            limit=limit, limit_label=("detectability limit" if col == M.DETECTABILITY_AUC
                                       else "memorization limit"),
             excluded=excluded if is_metric else None,
             log_when_wide=direction == "lower" and col in LOG_OK, baseline=baseline)
@@ -436,7 +392,7 @@ def _baseline_caption(table, col, label, entry, decision) -> str:
         level = float(entry["value"])
         text += f" Purple: the real-vs-real level ({fmt(level)}), what a perfect generator scores."
         focus = (decision.stopping_epoch or decision.candidate_epoch or decision.closest_epoch)
-        if focus is not None and level > 0 and col in ("fd", "fd_inf", "kid_mean"):
+        if focus is not None and level > 0 and col in (M.FD, M.FD_INF, M.KID_MEAN):
             value = values[table["epoch"] == focus]
             if len(value) and np.isfinite(value.iloc[0]):
                 text += (f" {label} at epoch {focus} is {float(value.iloc[0]) / level:.1f}× the "
@@ -540,8 +496,8 @@ def _memorization_block(data: RunData, epoch: int, *, title: str) -> str:
         items.append(("flagged as copies ↓", pct(summary["rate"]) + ci))
     if "threshold" in summary:
         items.append(("NCC threshold", fmt(summary["threshold"])))
-    for key, label in (("ct_score", "C_T (≈ 0)"), ("authenticity", "authenticity ↑"),
-                       ("mifid", "MiFID ↓")):
+    for key, label in ((M.CT_SCORE, "C_T (≈ 0)"), (M.AUTHENTICITY, "authenticity ↑"),
+                       (M.MIFID, "MiFID ↓")):
         if summary.get(key) is not None:
             items.append((label, fmt(summary[key])))
     if items:
@@ -782,8 +738,8 @@ def _checkpoint_page(data: RunData, decision: Decision, table: pd.DataFrame,
         if col in row.index and pd.notna(row.get(col)):
             label, direction, meaning = METRIC_INFO[col]
             rows.append([label, _value_ci(row, col), direction, meaning])
-    train = [("discriminator loss", "d_loss"), ("generator loss", "g_loss"),
-             ("D accuracy on real", "d_acc_real"), ("D accuracy on fake", "d_acc_fake")]
+    train = [("discriminator loss", M.D_LOSS), ("generator loss", M.G_LOSS),
+             ("D accuracy on real", M.D_ACC_REAL), ("D accuracy on fake", M.D_ACC_FAKE)]
     for label, col in train:
         if pd.notna(row.get(col, np.nan)):
             rows.append([label, fmt(row[col]), "10–90 %" if "acc" in col else "–", "training"])
@@ -815,10 +771,10 @@ def _checkpoint_page(data: RunData, decision: Decision, table: pd.DataFrame,
         body += H.section("Readers", H.para(text))
     epochs = [int(e) for e in table["epoch"]]
     i = epochs.index(epoch)
-    links = [f"<a href=\"epoch-{epochs[i - 1]:04d}.html\">← epoch {epochs[i - 1]}</a>"] if i else []
+    links = [f"<a href=\"{layout.report_page_name(epochs[i - 1])}\">← epoch {epochs[i - 1]}</a>"] if i else []
     links.append(f"<a href=\"../index.html\">run report ({H.esc(headline(decision))})</a>")
     if i + 1 < len(epochs):
-        links.append(f"<a href=\"epoch-{epochs[i + 1]:04d}.html\">epoch {epochs[i + 1]} →</a>")
+        links.append(f"<a href=\"{layout.report_page_name(epochs[i + 1])}\">epoch {epochs[i + 1]} →</a>")
     nav = "<p class=\"noprint\">" + " · ".join(links) + "</p>"
     body = nav + body + nav
     return H.page(f"Checkpoint quality report: epoch {epoch}", body,

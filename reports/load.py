@@ -11,7 +11,6 @@ report then says so in the section where they would have been.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,11 +18,13 @@ import numpy as np
 import pandas as pd
 
 from ganaudit.gan_models.errors import InputError
+from ganaudit.schema import layout
+from ganaudit.schema import metrics as M
 
-HISTORY_COLUMNS = ["epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake", "seconds", "healthy"]
+HISTORY_COLUMNS = M.HISTORY_COLUMNS
 STUDY_COLUMNS = ["label", "n_read", "called_real", "fool_rate", "fool_rate_ci_low",
                  "fool_rate_ci_high", "detect_p"]
-_LABEL = re.compile(r"^epoch-(\d{4,})$")
+_LABEL = layout.EPOCH_LABEL_RE
 
 
 @dataclass
@@ -64,12 +65,12 @@ class RunData:
     anchor: dict | None = None
 
     def sample_png(self, epoch: int) -> Path | None:
-        path = self.path / "samples" / f"epoch-{epoch:04d}.png"
+        path = layout.sample_grid(self.path, epoch)
         return path if path.is_file() else None
 
     def sample_points(self, epoch: int) -> np.ndarray | None:
         """The 1D run's stored generator points for ``epoch`` ((n, 2) array), or None."""
-        path = self.path / "samples" / f"epoch-{epoch:04d}.npy"
+        path = layout.sample_points(self.path, epoch)
         if not path.is_file():
             return None
         try:
@@ -138,7 +139,7 @@ def _read_json(path: Path) -> dict | None:
 
 
 def _load_audit(run_dir: Path, epoch: int) -> CheckpointAudit:
-    base = run_dir / "audit" / f"epoch-{epoch:04d}"
+    base = layout.checkpoint_audit_dir(run_dir, epoch)
     audit = CheckpointAudit(epoch=epoch)
     mem, fnd = base / "memorization", base / "findings"
     audit.memorization_summary = _read_json(mem / "summary.json")
@@ -162,7 +163,7 @@ def load_baselines(run_dir: str | Path) -> dict:
     Strict: a missing file or a file without its ``metrics`` table is an error naming the
     command that makes it.
     """
-    path = Path(run_dir) / "baselines.json"
+    path = layout.baselines_json(run_dir)
     how = f"ganaudit score {run_dir}"
     if not path.is_file():
         raise InputError(f"{run_dir} has no baselines.json (the real-vs-real baselines the "
@@ -226,7 +227,7 @@ def load_run(run_dir: str | Path, *, study_dir: str | Path | None = None) -> Run
         raise InputError(f"run folder {path} does not exist; give the folder written by "
                          "ganaudit train1d or ganaudit train2d (--out RUN)")
     train_cmd = "ganaudit train1d --pattern P --epochs E --out RUN (or ganaudit train2d)"
-    run_json = path / "run.json"
+    run_json = layout.run_json(path)
     if not run_json.is_file():
         raise InputError(f"{path} is not a training run (no run.json); make one with {train_cmd}")
     try:
@@ -243,7 +244,7 @@ def load_run(run_dir: str | Path, *, study_dir: str | Path | None = None) -> Run
     imported = kind == "imported"
     kind = "2d" if imported else kind
 
-    history_path = path / "history.csv"
+    history_path = layout.history_csv(path)
     if imported and not history_path.is_file():
         history = pd.DataFrame({c: pd.Series(dtype=float) for c in HISTORY_COLUMNS})
     elif not history_path.is_file():
@@ -252,10 +253,10 @@ def load_run(run_dir: str | Path, *, study_dir: str | Path | None = None) -> Run
     else:
         history = _read_csv(history_path, "training history", train_cmd)
         _require_columns(history, HISTORY_COLUMNS, history_path, train_cmd)
-    history["healthy"] = _as_bool(history["healthy"])
+    history[M.HEALTHY] = _as_bool(history[M.HEALTHY])
     history = history.sort_values("epoch").reset_index(drop=True)
 
-    scores_path = path / "scores.csv"
+    scores_path = layout.scores_csv(path)
     if not scores_path.is_file():
         raise InputError(f"{path} has no scores.csv; run `ganaudit score {path}` first")
     scores = _read_csv(scores_path, "scores", f"ganaudit score {path}")
@@ -289,7 +290,7 @@ def load_run(run_dir: str | Path, *, study_dir: str | Path | None = None) -> Run
         else:
             merged[col] = merged[col].where(merged[col].notna(), from_history)
     scores = merged
-    scores["healthy"] = _as_bool(scores["healthy"])
+    scores[M.HEALTHY] = _as_bool(scores[M.HEALTHY])
 
     data = RunData(path=path, run=run, kind=kind, history=history, scores=scores)
     if kind == "2d":

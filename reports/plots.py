@@ -19,6 +19,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ganaudit.schema import metrics as M  # noqa: E402
+
 CHOSEN = "#0b7a3e"
 REJECTED = "#c0392b"
 LINE = "#1f4e79"
@@ -90,16 +92,16 @@ def training_curves(history: pd.DataFrame, *, chosen: int | None = None) -> str:
     """Losses and discriminator accuracies against epoch, unhealthy epochs shaded."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.2))
     epochs = history["epoch"].to_numpy()
-    healthy = list(history["healthy"])
+    healthy = list(history[M.HEALTHY])
     for ax in (ax1, ax2):
         _shade_unhealthy(ax, epochs, healthy)
         _mark_chosen(ax, chosen)
-    ax1.plot(epochs, history["d_loss"], color=LINE, marker=".", label="discriminator loss")
-    ax1.plot(epochs, history["g_loss"], color=SECOND, marker=".", label="generator loss")
+    ax1.plot(epochs, history[M.D_LOSS], color=LINE, marker=".", label="discriminator loss")
+    ax1.plot(epochs, history[M.G_LOSS], color=SECOND, marker=".", label="generator loss")
     ax1.set(title="Training losses", xlabel="epoch", ylabel="loss")
     # The health gate's quantity, drawn bold: the mean of the two accuracies.
-    real = pd.to_numeric(history["d_acc_real"], errors="coerce")
-    fake = pd.to_numeric(history["d_acc_fake"], errors="coerce")
+    real = pd.to_numeric(history[M.D_ACC_REAL], errors="coerce")
+    fake = pd.to_numeric(history[M.D_ACC_FAKE], errors="coerce")
     ax2.plot(epochs, real, color=LINE, marker=".", lw=0.8, alpha=0.6, label="on real")
     ax2.plot(epochs, fake, color=SECOND, marker=".", lw=0.8, alpha=0.6, label="on fake")
     ax2.plot(epochs, (real + fake) / 2, color="black", marker="o", ms=3.5, lw=2,
@@ -144,7 +146,7 @@ def metric_plot(table: pd.DataFrame, column: str, *, title: str, ylabel: str,
         ok = np.isfinite(lo) & np.isfinite(hi)
         if ok.any():
             ax.fill_between(epochs[ok], lo[ok], hi[ok], color=LINE, alpha=0.15, lw=0,
-                            label="95 % interval" if column != "kid_mean" else "± 1 std")
+                            label="95 % interval" if column != M.KID_MEAN else "± 1 std")
     ax.plot(epochs, values, color=LINE, marker="o", ms=3.5, label=ylabel)
     if excluded:
         mask = np.isin(epochs, excluded) & np.isfinite(values)
@@ -246,7 +248,7 @@ def detectability_plot(table: pd.DataFrame, study: pd.DataFrame | None = None, *
 
     Returns None when no checkpoint has a detectability AUC.
     """
-    cols = ["detectability_auc", "detectability_auc_ci_low", "detectability_auc_ci_high"]
+    cols = [M.DETECTABILITY_AUC, M.DETECTABILITY_AUC_CI_LOW, M.DETECTABILITY_AUC_CI_HIGH]
     if not set(cols) <= set(table.columns):
         return None
     rows = table.assign(**{c: pd.to_numeric(table[c], errors="coerce") for c in cols}).dropna(subset=cols)

@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from ganaudit.gan_models.errors import InputError
+from ganaudit.schema import metrics as M
 
 RULE_NAME = "earliest-within-best-interval"
 DEFAULT_RELATIVE_TOLERANCE = 0.05
@@ -69,14 +70,9 @@ VERDICTS = ("stop", "train-longer", "restart", "no-checkpoint-passes")
 #: upper end of that level's own 95 % interval): two honest sets of images differ by chance
 MIN_BASELINE_FACTOR = 2.0
 
-#: metric name → (label for people, kinds it applies to, interval columns or None)
-METRICS: dict[str, tuple[str, tuple[str, ...], tuple[str, str] | None]] = {
-    "fd_inf": ("FD∞", ("2d",), ("fd_inf_ci_low", "fd_inf_ci_high")),
-    "fd": ("FD", ("1d", "2d"), ("fd_ci_low", "fd_ci_high")),
-    "kid_mean": ("KID", ("2d",), None),
-    "true_error": ("true error", ("1d",), ("true_error_ci_low", "true_error_ci_high")),
-}
-DEFAULT_METRIC = {"1d": "true_error", "2d": "fd_inf"}
+#: the metrics checkpoints may be ranked by (label, kinds of run, interval: ganaudit.schema.metrics)
+METRICS: dict[str, M.Metric] = {name: M.METRICS[name] for name in M.RANKING_METRICS}
+DEFAULT_METRIC = M.DEFAULT_RANKING
 
 RULE_TEXT = [
     "A checkpoint is out when training was unhealthy at that epoch: the discriminator's "
@@ -152,8 +148,8 @@ class RuleOptions:
         metric = self.metric or DEFAULT_METRIC[kind]
         if metric not in METRICS:
             raise InputError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
-        if kind not in METRICS[metric][1]:
-            usable = [m for m, spec in METRICS.items() if kind in spec[1]]
+        if kind not in METRICS[metric].kinds:
+            usable = [m for m, spec in METRICS.items() if kind in spec.kinds]
             raise InputError(f"metric {metric!r} is not scored for {kind.upper()} runs; use "
                              f"one of {', '.join(usable)}")
         if self.tolerance is not None and not (math.isfinite(self.tolerance)
@@ -268,10 +264,10 @@ def _flag(value) -> bool | None:
 
 
 def _interval(row: pd.Series, metric: str) -> tuple[float, float]:
-    if metric == "kid_mean":
-        mean, std = _num(row, "kid_mean"), _num(row, "kid_std")
+    if metric == M.KID_MEAN:
+        mean, std = _num(row, M.KID_MEAN), _num(row, M.KID_STD)
         return mean - std, mean + std
-    cols = METRICS[metric][2]
+    cols = METRICS[metric].interval
     if cols is None:
         return float("nan"), float("nan")
     return _num(row, cols[0]), _num(row, cols[1])
@@ -281,10 +277,10 @@ def _gates(row: pd.Series, kind: str, options: RuleOptions) -> tuple[dict, list[
     """Gate states ('pass' / 'fail' / 'not audited') and plain-words reasons for failures."""
     gates: dict[str, str] = {}
     reasons: list[str] = []
-    healthy = _flag(row.get("healthy"))
+    healthy = _flag(row.get(M.HEALTHY))
     if healthy is False:
         gates["health"] = "fail"
-        real, fake = _num(row, "d_acc_real"), _num(row, "d_acc_fake")
+        real, fake = _num(row, M.D_ACC_REAL), _num(row, M.D_ACC_FAKE)
         detail = (f" (discriminator accuracy {pct((real + fake) / 2)} averaged over real and fake "
                   f"images — {pct(real)} on real, {pct(fake)} on fake; healthy training keeps the "
                   "average between 10 % and 90 %)"
@@ -294,11 +290,11 @@ def _gates(row: pd.Series, kind: str, options: RuleOptions) -> tuple[dict, list[
         gates["health"] = "pass"
     else:
         # An imported run without --history has no losses or accuracies at all.
-        history = [_num(row, c) for c in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")]
+        history = [_num(row, c) for c in (M.D_LOSS, M.G_LOSS, M.D_ACC_REAL, M.D_ACC_FAKE)]
         gates["health"] = ("no training history" if not any(map(math.isfinite, history))
                            else "not audited")
     if kind == "2d":
-        rate = _num(row, "memorization_rate")
+        rate = _num(row, M.MEMORIZATION_RATE)
         if not math.isfinite(rate):
             gates["memorization"] = "not audited"
         elif rate > options.memorization_max:
@@ -307,8 +303,8 @@ def _gates(row: pd.Series, kind: str, options: RuleOptions) -> tuple[dict, list[
                            f"{pct(options.memorization_max)}): it memorizes")
         else:
             gates["memorization"] = "pass"
-        impossible = _num(row, "findings_impossible")
-        significant = _flag(row.get("findings_significant"))
+        impossible = _num(row, M.FINDINGS_IMPOSSIBLE)
+        significant = _flag(row.get(M.FINDINGS_SIGNIFICANT))
         if not math.isfinite(impossible) and significant is None:
             gates["findings"] = "not audited"
         else:
@@ -322,7 +318,7 @@ def _gates(row: pd.Series, kind: str, options: RuleOptions) -> tuple[dict, list[
                                "the negligible rate: it invents findings")
                 failed = True
             if significant:
-                min_p = _num(row, "findings_min_p")
+                min_p = _num(row, M.FINDINGS_MIN_P)
                 reasons.append("a finding's prevalence differed from the real images' beyond the "
                                f"clinically negligible margin (smallest corrected p = "
                                f"{fmt(min_p)}): it distorts findings")
@@ -339,7 +335,7 @@ def _gates(row: pd.Series, kind: str, options: RuleOptions) -> tuple[dict, list[
 
 def _detectability_gate(row: pd.Series, limit: float) -> tuple[str, str | None]:
     """Machine reader: out when the detectability AUC's interval lies wholly above ``limit``."""
-    auc, low = _num(row, "detectability_auc"), _num(row, "detectability_auc_ci_low")
+    auc, low = _num(row, M.DETECTABILITY_AUC), _num(row, M.DETECTABILITY_AUC_CI_LOW)
     if not (math.isfinite(auc) and math.isfinite(low)):
         return "not audited", None
     if low > limit:
@@ -352,7 +348,7 @@ def _quality_gate(row: pd.Series, kind: str, options: RuleOptions, baselines: di
                   factor: float | None = None) -> tuple[str, str | None]:
     """Absolute quality: ('pass' / 'fail' / 'not audited', reason when it fails)."""
     if kind == "1d":
-        rel = _num(row, "true_error_rel")
+        rel = _num(row, M.TRUE_ERROR_REL)
         if not math.isfinite(rel):
             return "not audited", None
         if rel > options.max_true_error:
@@ -361,7 +357,7 @@ def _quality_gate(row: pd.Series, kind: str, options: RuleOptions, baselines: di
                             "pattern well enough yet")
         return "pass", None
     metric = options.metric
-    label = METRICS[metric][0]
+    label = METRICS[metric].label
     level = baseline_level(baselines, metric)
     value = _num(row, metric)
     if level is None or not math.isfinite(value):
@@ -384,7 +380,7 @@ def resolve_factor(options: RuleOptions, baselines: dict, anchor: dict | None
     if level is None or value is None or not math.isfinite(float(value)):
         raise InputError(
             "RUN/baselines.json has no blurred-image anchor for "
-            f"{METRICS[options.metric][0]}, which sets the default quality limit; run "
+            f"{METRICS[options.metric].label}, which sets the default quality limit; run "
             "`ganaudit score RUN` again, or give the limit yourself with --baseline-factor F")
     entry = baselines.get(options.metric) or {}
     high = entry.get("ci_high")
@@ -499,7 +495,7 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
     options = (options or RuleOptions()).check(kind)
     baselines = baselines or {}
     metric = options.metric
-    label = METRICS[metric][0]
+    label = METRICS[metric].label
     if metric not in scores.columns:
         raise InputError(f"scores.csv has no {metric!r} column; re-run `ganaudit score RUN` or "
                          f"choose another --metric")
@@ -562,7 +558,7 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
 
     level = baseline_level(baselines, metric)
     if kind == "2d":
-        for col in ("fd", "fd_inf"):
+        for col in (M.FD, M.FD_INF):
             ref = baseline_level(baselines, col)
             if col in table.columns and f"{col}_rel" not in table.columns:
                 table[f"{col}_rel"] = (pd.to_numeric(table[col], errors="coerce") / ref
@@ -598,7 +594,7 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
         best_high = float(best_row["metric_ci_high"])
         if options.tolerance is None and math.isfinite(best_high):
             bound, interval_kind = max(best_high, best_value), "ci"
-            interval_text = ("mean + 1 standard deviation over subsets" if metric == "kid_mean"
+            interval_text = ("mean + 1 standard deviation over subsets" if metric == M.KID_MEAN
                              else "95 % confidence interval")
         else:
             tol = DEFAULT_RELATIVE_TOLERANCE if options.tolerance is None else options.tolerance
@@ -1014,7 +1010,7 @@ def _explain_quality(table, kind, chosen, label, level, options, factor=None, so
         return []
     row = table[table["epoch"] == chosen].iloc[0]
     if kind == "1d":
-        rel = _num(row, "true_error_rel")
+        rel = _num(row, M.TRUE_ERROR_REL)
         if math.isfinite(rel):
             return [f"Absolute quality: epoch {chosen}'s true error is {pct(rel)} of the pattern's "
                     f"y-range (limit {pct(options.max_true_error)})."]
@@ -1031,8 +1027,8 @@ def _explain_quality(table, kind, chosen, label, level, options, factor=None, so
 def _baseline_notes(kind, baselines, anchor, metric, label) -> list[str]:
     if kind != "2d" or not anchor:
         return []
-    if metric == "fd_inf" and (baselines.get("fd_inf") or {}).get("value") is not None \
-            and float(baselines["fd_inf"]["value"]) <= 0:
+    if metric == M.FD_INF and (baselines.get(M.FD_INF) or {}).get("value") is not None \
+            and float(baselines[M.FD_INF]["value"]) <= 0:
         return []
     level = baseline_level(baselines, metric)
     value = anchor.get(metric)
@@ -1048,7 +1044,7 @@ def _baseline_notes(kind, baselines, anchor, metric, label) -> list[str]:
 def _health_notes(table) -> list[str]:
     """Say when one class's accuracy stays outside 10–90 % while the gate's average is fine."""
     out = []
-    for col, what in (("d_acc_real", "real"), ("d_acc_fake", "fake")):
+    for col, what in ((M.D_ACC_REAL, "real"), (M.D_ACC_FAKE, "fake")):
         if col not in table.columns:
             continue
         acc = pd.to_numeric(table[col], errors="coerce")

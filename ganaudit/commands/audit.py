@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 
 from ganaudit.commands.outputs import check_out_folder, reporting_write_errors
+from ganaudit.schema import metrics as M
 
 
 def register(sub) -> None:
@@ -159,7 +160,7 @@ def run_memorization(args: argparse.Namespace) -> int:
     print(f"flagged {s['n_flagged']}/{s['n_generated']} generated images as copies "
           f"({100 * s['rate']:.1f} %, 95 % CI {100 * s['rate_ci_low']:.1f}–{100 * s['rate_ci_high']:.1f} %) "
           f"at NCC > {s['threshold']:.4f} ({s['threshold_source']}); C_T {_ct_text(s)}, "
-          f"authenticity {s['authenticity']:.2f}")
+          f"authenticity {s[M.AUTHENTICITY]:.2f}")
     print(f"wrote {args.out}")
     return 0
 
@@ -169,8 +170,8 @@ def _ct_text(summary: dict) -> str:
     enough generated images: Meehan et al.'s minimum share is 20 / number generated)."""
     import math
 
-    if not math.isnan(summary["ct_score"]):
-        return f"{summary['ct_score']:.2f}"
+    if not math.isnan(summary[M.CT_SCORE]):
+        return f"{summary[M.CT_SCORE]:.2f}"
     return (f"not computed (none of the {summary['ct_cells']} k-means cells of the training set "
             f"holds both a held-out image and more than 20 of the {summary['n_generated']} generated "
             "images; give more generated images)")

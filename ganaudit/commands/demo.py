@@ -11,6 +11,9 @@ import html
 import time
 from pathlib import Path
 
+from ganaudit.schema import layout
+from ganaudit.schema import metrics as M
+
 PATTERN_NAMES = ("sine", "square", "parabola", "sawtooth", "circle")
 
 
@@ -53,14 +56,14 @@ def run_1d(out: Path, *, epochs: int | None, quiet: bool) -> list[dict]:
         train_seconds += seconds
         score_run_1d(run_dir, progress=not quiet)
         index = build_report(run_dir)
-        report = json.loads((index.parent / "report.json").read_text())
+        report = json.loads((index.parent / layout.REPORT_JSON).read_text())
         chosen = report.get("stopping_epoch")
         shown = chosen if chosen is not None else (report.get("candidate_epoch")
                                                    or report.get("closest_epoch"))
         row = next((r for r in report.get("checkpoints", []) if r.get("epoch") == shown), {})
-        detail = (f"true error {100 * row['true_error_rel']:.2f} % of the y-range"
+        detail = (f"true error {100 * row[M.TRUE_ERROR_REL]:.2f} % of the y-range"
                   f"{'' if chosen is not None else f' at epoch {shown}'}"
-                  if row.get("true_error_rel") is not None else "")
+                  if row.get(M.TRUE_ERROR_REL) is not None else "")
         results.append({"name": f"1D {name}", "report": index, "stopping_epoch": chosen,
                         "verdict": report["verdict"], "headline": report["headline"],
                         "detail": detail, "train_seconds": seconds})
@@ -96,7 +99,7 @@ def run_2d(out: Path, *, epochs: int, n_phantom: int, n_generated: int, quiet: b
     _log(f"  scored and audited every {'' if every == 1 else f'{every}th '}checkpoint in "
          f"{time.perf_counter() - started:.0f} s")
     index = build_report(run_dir)
-    report = json.loads((index.parent / "report.json").read_text())
+    report = json.loads((index.parent / layout.REPORT_JSON).read_text())
     chosen = report.get("stopping_epoch")
     _log(f"  verdict {report['verdict']}: {report['headline']}")
     for sentence in report["rationale"][:2]:
@@ -107,13 +110,13 @@ def run_2d(out: Path, *, epochs: int, n_phantom: int, n_generated: int, quiet: b
     first = chosen or report.get("candidate_epoch") or report.get("closest_epoch")
     picks = sorted({first if first else epochs_done[len(epochs_done) // 2], epochs_done[-1]})
     study_in = out / "2d" / "study-inputs"
-    heldout = np.load(run_dir / "data" / "heldout.npy")
+    heldout = np.load(layout.heldout_images(run_dir))
     write_png16(heldout[:40], study_in / "real")
     fakes = []
     for epoch in picks:
-        folder = study_in / f"epoch-{epoch:04d}"
+        folder = study_in / layout.epoch_label(epoch)
         write_png16(generate(run_dir, epoch, 40, seed=1), folder)
-        fakes.append((str(folder), f"epoch-{epoch:04d}"))
+        fakes.append((str(folder), layout.epoch_label(epoch)))
     study_dir = out / "2d" / "study"
     created = create_study(study_in / "real", fakes, ["reader1", "reader2"], 40, study_dir)
     _log(f"  reading study with 2 readers × 40 cases in {study_dir} (credentials in "

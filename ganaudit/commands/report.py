@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ganaudit.schema import layout
+from ganaudit.schema import metrics as M
+
 
 def _share(text: str) -> float:
     try:
@@ -24,7 +27,7 @@ def register(sub) -> None:
     p.add_argument("run", metavar="RUN", help="training run folder, scored by `ganaudit score RUN`")
     p.add_argument("--study", metavar="STUDY", default=None,
                    help="reading-study folder analysed by `ganaudit study analyze STUDY`")
-    p.add_argument("--metric", choices=["fd_inf", "fd", "kid_mean", "true_error"], default=None,
+    p.add_argument("--metric", choices=M.RANKING_METRICS, default=None,
                    help="ranking metric, lower is better (default: fd_inf for 2D, true_error for 1D)")
     p.add_argument("--tolerance", type=_share, default=None, metavar="X",
                    help="relative tolerance around the best value instead of its confidence "
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                           baseline_factor=args.baseline_factor,
                           detectability_max=args.detectability_max)
     index = build_report(args.run, study_dir=args.study, out_dir=args.out, options=options)
-    report = json.loads((index.parent / "report.json").read_text(encoding="utf-8"))
+    report = json.loads((index.parent / layout.REPORT_JSON).read_text(encoding="utf-8"))
     print_verdict(report)
     print(index)
     return 0

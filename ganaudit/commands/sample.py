@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ganaudit.schema import layout
+
 
 def register(sub):
     p = sub.add_parser("sample", help="generate images from one checkpoint into a folder",
@@ -50,6 +52,6 @@ def run(args) -> int:
             tmp.mkdir()
             np.save(tmp / "points.npy", samples)
     else:
-        write_png16(samples, out, [f"epoch-{epoch:04d}-{i:05d}" for i in range(len(samples))])
+        write_png16(samples, out, layout.sample_names(epoch, len(samples)))
     print(f"wrote {len(samples)} samples of epoch {epoch} to {out}")
     return 0

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 
 from ganaudit.commands.outputs import check_out_file, reporting_write_errors
+from ganaudit.schema import layout
+from ganaudit.schema import metrics as M
 
 DEFAULT_FEATURES = "radiomics"
 
@@ -83,7 +85,7 @@ def _score_run(args: argparse.Namespace) -> int:
     from ganaudit.gan_models.errors import InputError
 
     run_dir = Path(args.run)
-    run_json = run_dir / "run.json"
+    run_json = layout.run_json(run_dir)
     if not run_json.is_file():
         raise InputError(
             f"{run_dir} is not a ganaudit run (no run.json); give a folder written by "
@@ -113,7 +115,7 @@ def _score_run(args: argparse.Namespace) -> int:
         )
     else:
         raise InputError(f"{run_json} has kind {kind!r}; expected '1d', '2d' or 'imported'")
-    print(f"scored {len(frame)} checkpoint{'' if len(frame) == 1 else 's'} → {run_dir / 'scores.csv'}")
+    print(f"scored {len(frame)} checkpoint{'' if len(frame) == 1 else 's'} → {layout.scores_csv(run_dir)}")
     return 0
 
 
@@ -156,10 +158,10 @@ def folder_summary(row: dict) -> str:
     return "\n".join([
         f"scored {row.get('n_generated')} generated images against {row.get('n_real')} real "
         f"({row.get('features')} features)",
-        f"  FD {with_ci('fd')}, FD∞ {with_ci('fd_inf')}  (lower is better)",
-        f"  KID {_num(row.get('kid_mean'), 3)} ± {_num(row.get('kid_std'), 2)} (s.d. over subsets; lower is better)",
+        f"  FD {with_ci(M.FD)}, FD∞ {with_ci(M.FD_INF)}  (lower is better)",
+        f"  KID {_num(row.get(M.KID_MEAN), 3)} ± {_num(row.get(M.KID_STD), 2)} (s.d. over subsets; lower is better)",
         "  " + ", ".join(f"{name} {_num(row.get(name), 3)}"
-                         for name in ("precision", "recall", "density", "coverage"))
+                         for name in (M.PRECISION, M.RECALL, M.DENSITY, M.COVERAGE))
         + "  (higher is better)",
         "every column at full precision: add --out scores.csv",
     ])

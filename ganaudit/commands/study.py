@@ -6,6 +6,8 @@ import argparse
 import re
 import sys
 
+from ganaudit.schema import layout
+
 
 def register(sub) -> None:
     p = sub.add_parser("study", help="blinded real-vs-fake reader study: create, serve, analyze",
@@ -136,15 +138,15 @@ def _run_sources(args: argparse.Namespace):
     latent_seed = args.seed if args.seed is not None else secrets.randbits(32)
     fakes = []
     for epoch in epochs:
-        label = f"epoch-{epoch:04d}"
+        label = layout.epoch_label(epoch)
         images = generate(args.run, epoch, n, seed=latent_seed)
-        fakes.append((ImageSet(images, [f"{label}-{i:05d}" for i in range(len(images))],
-                               {"source": str(Path(args.run) / "checkpoints" / label)}), label))
+        fakes.append((ImageSet(images, layout.sample_names(epoch, len(images)),
+                               {"source": str(layout.checkpoints_dir(args.run) / label)}), label))
     real = args.real
     if real is None:
         heldout = load_run_data(args.run)[1]
         real = ImageSet(heldout, [f"heldout-{i:05d}" for i in range(len(heldout))],
-                        {"source": str(Path(args.run) / "data" / "heldout.npy")})
+                        {"source": str(layout.heldout_images(args.run))})
     return real, fakes
 
 

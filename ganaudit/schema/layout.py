@@ -1,0 +1,180 @@
+"""Run and study folder layout: every path between the packages, built by one function each.
+
+Run folder (``ganaudit train1d``/``train2d``/``import``, then ``score`` and ``report``)::
+
+    RUN/run.json                                 settings to rebuild models and data
+    RUN/history.csv                              one row per epoch (metrics.HISTORY_COLUMNS)
+    RUN/checkpoints/generator-epoch-NNNN.keras   a loadable generator per epoch
+    RUN/checkpoints/state-epoch-NNNN.npz         resume state (the newest two)
+    RUN/checkpoints/samples-epoch-NNNN.npy       imported runs: a checkpoint's images
+    RUN/checkpoints/generator-epoch-NNNN.onnx    imported runs: a checkpoint's generator
+    RUN/samples/epoch-NNNN.png | .npy            2D sample grid | 1D generator points
+    RUN/data/                                    2D: the training/held-out split
+    RUN/scores.csv                               one row per checkpoint (metrics.SCORE_COLUMNS_*)
+    RUN/baselines.json                           2D: real-vs-real baselines
+    RUN/audit/scoring.json                       2D: scoring settings and notes
+    RUN/audit/epoch-NNNN/{memorization,findings,detectability}/
+    RUN/report/index.html, report.json, scores.csv, checkpoints/epoch-NNNN.html
+
+Study folder: see :mod:`ganaudit.reader_study.study`; the names other packages read are here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# ----------------------------------------------------------------------------- epoch names
+
+#: ``epoch-NNNN``: the name of a checkpoint everywhere (files, folders, study labels).
+EPOCH_LABEL_RE = re.compile(r"^epoch-(\d{4,})$")
+
+
+def epoch_label(epoch: int) -> str:
+    """``epoch-0012`` for 12 (four digits at least; more when the epoch needs them)."""
+    return f"epoch-{int(epoch):04d}"
+
+
+def label_epoch(label: str) -> int | None:
+    """12 for ``epoch-0012``; None for any other label."""
+    match = EPOCH_LABEL_RE.match(str(label))
+    return int(match.group(1)) if match else None
+
+
+def sample_names(epoch: int, n: int) -> list[str]:
+    """File stems of ``n`` images generated at ``epoch``: ``epoch-0012-00000`` …"""
+    return [f"{epoch_label(epoch)}-{i:05d}" for i in range(n)]
+
+
+# ----------------------------------------------------------------------------- run folder
+
+RUN_JSON = "run.json"
+HISTORY_CSV = "history.csv"
+SCORES_CSV = "scores.csv"
+BASELINES_JSON = "baselines.json"
+CHECKPOINTS = "checkpoints"
+SAMPLES = "samples"
+DATA = "data"
+AUDIT = "audit"
+REPORT = "report"
+SCORING_JSON = "scoring.json"
+REPORT_JSON = "report.json"
+REPORT_INDEX = "index.html"
+
+GENERATOR_RE = re.compile(r"^generator-epoch-(\d{4,})\.keras$")
+STATE_RE = re.compile(r"^state-epoch-(\d{4,})\.npz$")
+IMPORTED_SAMPLES_RE = re.compile(r"^samples-epoch-(\d{4,})\.npy$")
+IMPORTED_ONNX_RE = re.compile(r"^generator-epoch-(\d{4,})\.onnx$")
+
+
+def run_json(run_dir) -> Path:
+    return Path(run_dir) / RUN_JSON
+
+
+def history_csv(run_dir) -> Path:
+    return Path(run_dir) / HISTORY_CSV
+
+
+def scores_csv(run_dir) -> Path:
+    return Path(run_dir) / SCORES_CSV
+
+
+def baselines_json(run_dir) -> Path:
+    return Path(run_dir) / BASELINES_JSON
+
+
+def checkpoints_dir(run_dir) -> Path:
+    return Path(run_dir) / CHECKPOINTS
+
+
+def samples_dir(run_dir) -> Path:
+    return Path(run_dir) / SAMPLES
+
+
+def data_dir(run_dir) -> Path:
+    return Path(run_dir) / DATA
+
+
+#: 2D runs: the preprocessed images of each part of the split and, where known, their labels
+#: or file names (data/train.npy, data/heldout_labels.csv, …).
+SPLITS = ("train", "heldout")
+
+
+def split_images(run_dir, split: str) -> Path:
+    return data_dir(run_dir) / f"{split}.npy"
+
+
+def split_labels_csv(run_dir, split: str) -> Path:
+    return data_dir(run_dir) / f"{split}_labels.csv"
+
+
+def split_names_csv(run_dir, split: str) -> Path:
+    return data_dir(run_dir) / f"{split}_names.csv"
+
+
+def train_images(run_dir) -> Path:
+    return split_images(run_dir, "train")
+
+
+def heldout_images(run_dir) -> Path:
+    return split_images(run_dir, "heldout")
+
+
+def train_labels_csv(run_dir) -> Path:
+    return split_labels_csv(run_dir, "train")
+
+
+def train_names_csv(run_dir) -> Path:
+    return split_names_csv(run_dir, "train")
+
+
+def generator_file(run_dir, epoch: int) -> Path:
+    return checkpoints_dir(run_dir) / f"generator-{epoch_label(epoch)}.keras"
+
+
+def state_file(run_dir, epoch: int) -> Path:
+    return checkpoints_dir(run_dir) / f"state-{epoch_label(epoch)}.npz"
+
+
+def imported_samples_file(run_dir, epoch: int) -> Path:
+    return checkpoints_dir(run_dir) / f"samples-{epoch_label(epoch)}.npy"
+
+
+def imported_onnx_file(run_dir, epoch: int) -> Path:
+    return checkpoints_dir(run_dir) / f"generator-{epoch_label(epoch)}.onnx"
+
+
+def sample_grid(run_dir, epoch: int) -> Path:
+    """2D: the PNG grid of the checkpoint's first images."""
+    return samples_dir(run_dir) / f"{epoch_label(epoch)}.png"
+
+
+def sample_points(run_dir, epoch: int) -> Path:
+    """1D: the checkpoint's generated points (NumPy)."""
+    return samples_dir(run_dir) / f"{epoch_label(epoch)}.npy"
+
+
+def audit_dir(run_dir) -> Path:
+    return Path(run_dir) / AUDIT
+
+
+def checkpoint_audit_dir(run_dir, epoch: int) -> Path:
+    return audit_dir(run_dir) / epoch_label(epoch)
+
+
+def scoring_json(run_dir) -> Path:
+    return audit_dir(run_dir) / SCORING_JSON
+
+
+def report_dir(run_dir) -> Path:
+    return Path(run_dir) / REPORT
+
+
+def report_page_name(epoch: int) -> str:
+    """The checkpoint's page inside ``report/checkpoints/`` (links between pages use it)."""
+    return f"{epoch_label(epoch)}.html"
+
+
+def report_page(report, epoch: int) -> Path:
+    """``report/checkpoints/epoch-NNNN.html`` under the report folder ``report``."""
+    return Path(report) / CHECKPOINTS / report_page_name(epoch)

@@ -691,15 +691,6 @@ def _saliency_png(result: DetectabilityResult, real: np.ndarray, generated: np.n
     return buffer.getvalue()
 
 
-def _json_ready(value):
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
 
 def write_detectability(result: DetectabilityResult, out_dir, real, generated) -> Path:
     """Write ``summary.json``, ``scores.csv``, ``gallery.png``, ``saliency.png`` and
@@ -719,7 +710,7 @@ def write_detectability(result: DetectabilityResult, out_dir, real, generated) -
         real = real[result.real_index]
     if result.generated_index is not None:
         generated = generated[result.generated_index]
-    write_json(out / SUMMARY_FILE, _json_ready(result.summary))
+    write_json(out / SUMMARY_FILE, result.summary)
     write_csv(out / SCORES_FILE, result.table)
     write_bytes(out / GALLERY_FILE, _gallery_png(result, generated))
     write_bytes(out / SALIENCY_FILE, _saliency_png(result, real, generated))

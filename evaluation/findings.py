@@ -675,16 +675,6 @@ def write_findings(result: FindingsResult, out_dir, generated) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     generated = check_images(generated, "generated images")
     write_csv(out / "findings.csv", result.table)
-    write_json(out / "summary.json", _finite(result.summary))
+    write_json(out / "summary.json", result.summary)
     write_bytes(out / "gallery.png", _gallery_png(result, generated))
     return out
-
-
-def _finite(obj):
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj

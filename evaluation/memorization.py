@@ -261,6 +261,21 @@ def memorization_distance(generated: np.ndarray, train: np.ndarray, *, block: in
     return float(np.mean(np.clip(1.0 - best, 0.0, 1.0)))
 
 
+def standardized_features(train_raw, heldout_raw, generated_raw) -> dict[str, np.ndarray]:
+    """The feature arguments of :func:`memorization_audit` from raw features of the three
+    sets, exactly as ``ganaudit score`` makes them: every set z-scored with the training set's
+    per-feature mean and standard deviation
+    (:func:`ganaudit.evaluation.features.zscore_with_reference`; radiomic features live on very
+    different scales, and raw ones would let a few large ones decide every distance). The
+    command line's ``audit memorization --features`` calls this, so both give the same C_T,
+    authenticity and MiFID for the same images; MiFID's ``real_fd`` is then the Fréchet
+    distance of the standardized training and generated sets, as ``score``'s ``fd`` column."""
+    from ganaudit.evaluation.features import zscore_with_reference
+
+    train, heldout, generated = zscore_with_reference(train_raw, heldout_raw, generated_raw)
+    return {"train_features": train, "heldout_features": heldout, "generated_features": generated}
+
+
 def memorization_audit(train, heldout, generated, *, train_names=None, generated_names=None,
                        threshold: float | None = None, percentile: float = 99.0,
                        train_features=None, generated_features=None, heldout_features=None,
@@ -492,7 +507,6 @@ def write_memorization(result: MemorizationResult, out_dir, train, generated) ->
     train = check_images(train, "training images")
     generated = check_images(generated, "generated images")
     write_csv(out / "memorization.csv", result.table)
-    write_json(out / "summary.json", {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                                      for k, v in result.summary.items()})
+    write_json(out / "summary.json", result.summary)
     write_bytes(out / "gallery.png", _gallery_png(result, train, generated))
     return out

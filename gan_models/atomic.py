@@ -7,12 +7,13 @@ rename within one file system is atomic, so readers see either the old file or t
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+from ganaudit.schema.values import json_text
 
 
 def _fsync_dir(path: Path) -> None:
@@ -73,7 +74,8 @@ def write_bytes(target: str | os.PathLike, data: bytes) -> None:
 
 
 def write_json(target: str | os.PathLike, obj) -> None:
-    write_text(target, json.dumps(obj, indent=2, sort_keys=False, default=json_default) + "\n")
+    """Strict JSON (NaN → null; see ganaudit.schema.values.json_text), written atomically."""
+    write_text(target, json_text(obj))
 
 
 def write_csv(target: str | os.PathLike, frame) -> None:
@@ -81,15 +83,3 @@ def write_csv(target: str | os.PathLike, frame) -> None:
     with atomic_path(target) as tmp:
         frame.to_csv(tmp, index=False)
 
-
-def json_default(obj):
-    """``json.dumps(default=...)`` for NumPy scalars and arrays and paths."""
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"cannot write {type(obj).__name__} to JSON")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import platform
 import re
@@ -40,6 +39,7 @@ from ganaudit.gan_models.data.policy import IntensityPolicy, resize_square
 from ganaudit.gan_models.errors import InputError
 from ganaudit.schema import layout
 from ganaudit.schema import metrics as M
+from ganaudit.schema.values import json_text
 
 KIND = "imported"
 #: The intensity policy of every imported run (see the module docstring).
@@ -512,7 +512,7 @@ def import_run(out, *, train, heldout, samples=None, generators=None, history=No
                 _grid_png(model(latents, size=image_size), layout.sample_grid(tmp, number))
         if history_rows is not None:
             layout.history_csv(tmp).write_text(history_text(history_rows), encoding="utf-8")
-        layout.run_json(tmp).write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+        layout.run_json(tmp).write_text(json_text(run), encoding="utf-8")
     return run
 
 

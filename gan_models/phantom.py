@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from ganaudit.gan_models.errors import InputError
+from ganaudit.schema.values import folder_problem
 
 FOV_MM = 240.0  # square field of view; the head spans about 150 x 205 mm
 FOV_CENTRE_RAS = (0.0, -18.0)  # MNI (x, y) at the image centre
@@ -395,8 +396,9 @@ def write_population(out_dir, n: int, size: int = 64, *, seed: int = 0, fmt: str
     out_dir = Path(out_dir)
     if fmt not in ("png", "dicom"):
         raise InputError(f"format must be 'png' or 'dicom', got {fmt!r}")
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise InputError(f"output folder {out_dir} already exists and is not empty; "
+    problem = folder_problem(out_dir)
+    if problem:
+        raise InputError(f"output folder {out_dir} already exists and {problem}; "
                          "choose a new folder or remove it")
     images, labels = make_population(n, size, seed=seed, lesion_prevalence=lesion_prevalence,
                                      ventricle_prevalence=ventricle_prevalence, progress=progress)

@@ -23,6 +23,8 @@ from ganaudit.gan_models.atomic import write_json, write_text
 from ganaudit.gan_models.errors import InputError
 from ganaudit.schema import layout
 from ganaudit.schema import metrics as M
+from ganaudit.schema.values import folder_problem
+from ganaudit.schema.values import parse_bool
 
 HISTORY_COLUMNS = M.HISTORY_COLUMNS
 
@@ -69,9 +71,7 @@ def read_history(run_dir):
         return pd.DataFrame(columns=HISTORY_COLUMNS)
     frame = pd.read_csv(path)
     # An imported run's log may lack the accuracies: its health is then unknown (NA), not false.
-    words = {"true": True, "1": True, "1.0": True, "false": False, "0": False, "0.0": False}
-    frame[M.HEALTHY] = frame[M.HEALTHY].map(
-        lambda v: words.get(str(v).strip().lower(), pd.NA)).astype("boolean")
+    frame[M.HEALTHY] = frame[M.HEALTHY].map(parse_bool).astype("boolean")
     return frame
 
 
@@ -122,8 +122,9 @@ def _read_history_rows(run_dir) -> list[dict]:
 def check_new_run_dir(out) -> Path:
     """A new run may go into ``out`` only when it does not exist or is an empty folder."""
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(f"output folder {out} is not empty; choose a new folder, or add --resume "
+    problem = folder_problem(out)
+    if problem:
+        raise InputError(f"output folder {out} {problem}; choose a new folder, or add --resume "
                          "to continue the run that is there")
     return out
 

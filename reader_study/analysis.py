@@ -42,6 +42,7 @@ from ganaudit.gan_models.errors import InputError
 from ganaudit.reader_study.errors import MissingKey, StudyError
 from ganaudit.reader_study.mrmc import COMPARISON_COLUMNS, delong_variance, imrmc_rows, or_analysis, or_compare, placements
 from ganaudit.reader_study.power import VARIANCE_FILE, components_from_scores
+from ganaudit.schema.values import json_text
 
 READER_COLUMNS = ["reader", "n_read", "n_real", "n_fake", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
                   "binom_p", "sensitivity", "sensitivity_ci_low", "sensitivity_ci_high", "specificity",
@@ -538,7 +539,6 @@ def analyze_study(study_dir, *, db: str | None = None, n_boot: int = 2000, seed:
 
 
 def _write(result: AnalysisResult, answers: pd.DataFrame, key: pd.DataFrame, readers: list[str]) -> None:
-    from ganaudit.gan_models.atomic import json_default
 
     with atomic_path(result.out_dir) as tmp:
         tmp.mkdir()
@@ -547,27 +547,14 @@ def _write(result: AnalysisResult, answers: pd.DataFrame, key: pd.DataFrame, rea
         result.checkpoints.to_csv(tmp / "checkpoints.csv", index=False)
         result.regions.to_csv(tmp / "regions.csv", index=False)
         pd.DataFrame([result.mrmc]).to_csv(tmp / "mrmc.csv", index=False)
-        (tmp / "summary.json").write_text(json.dumps(_finite(result.summary), indent=2, default=json_default) + "\n",
-                                          encoding="utf-8")
-        (tmp / VARIANCE_FILE).write_text(json.dumps(_finite(result.components), indent=2, default=json_default) + "\n",
-                                         encoding="utf-8")
-        (tmp / COMPARISON_TEST_FILE).write_text(
-            json.dumps(_finite(result.comparison_test), indent=2, default=json_default) + "\n", encoding="utf-8")
+        (tmp / "summary.json").write_text(json_text(result.summary), encoding="utf-8")
+        (tmp / VARIANCE_FILE).write_text(json_text(result.components), encoding="utf-8")
+        (tmp / COMPARISON_TEST_FILE).write_text(json_text(result.comparison_test), encoding="utf-8")
         if result.comparison is not None:
             result.comparison.to_csv(tmp / COMPARISON_FILE, index=False)
         _write_imrmc(tmp, answers, key, readers)
         plot_reader_accuracy(result.readers, tmp / "reader_accuracy.png")
 
-
-def _finite(obj):
-    """NaN/inf → None so summary.json is strict JSON."""
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, (float, np.floating)) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def _write_imrmc(folder: Path, answers: pd.DataFrame, key: pd.DataFrame, readers: list[str]) -> None:

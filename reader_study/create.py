@@ -29,7 +29,6 @@ import csv
 import hashlib
 import io
 import itertools
-import json
 import os
 import re
 import secrets
@@ -48,6 +47,7 @@ from ganaudit.reader_study.blinding import (BLINDING_FILE, BlindingWarning, Fold
                                    cue_check, cue_features, folder_profile)
 from ganaudit.reader_study.csvsafe import neutralise_csv_cell
 from ganaudit.reader_study.study import hash_password, hash_token
+from ganaudit.schema.values import folder_problem, json_text
 
 _READER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
@@ -262,8 +262,9 @@ def create_study(real_dir, fakes: list[tuple[str, str]], readers, n_cases: int, 
     elif not isinstance(admin_password, str) or len(admin_password) < 8:
         raise InputError("admin password must be at least 8 characters; choose a longer one or omit it to get a random one")
     out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise InputError(f"study folder {out_dir} already exists and is not empty; choose a new --out folder")
+    problem = folder_problem(out_dir)
+    if problem:
+        raise InputError(f"study folder {out_dir} already exists and {problem}; choose a new --out folder")
 
     profiles = [("real", _profile(real_dir))] + [(label, _profile(folder)) for folder, label in fakes]
     if resample_both:
@@ -413,7 +414,7 @@ def _check_folders_apart(real_dir, fake_dirs: list, out_dir) -> None:
 
 
 def _write_json(path: Path, obj, *, private: bool = False) -> None:
-    text = json.dumps(obj, indent=2) + "\n"
+    text = json_text(obj)
     if private:
         _write_private(path, text)
     else:

@@ -9,14 +9,13 @@ rate; higher is better for precision, recall, coverage and authenticity (each ta
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ganaudit.gan_models.atomic import atomic_path, json_default
+from ganaudit.gan_models.atomic import atomic_path
 from ganaudit.gan_models.errors import InputError
 from ganaudit.reports import html as H
 from ganaudit.reports import plots
@@ -24,6 +23,8 @@ from ganaudit.reports.load import RunData, load_run
 from ganaudit.reports.stopping import Decision, RuleOptions, baseline_level, decide, fmt, headline, pct
 from ganaudit.schema import layout
 from ganaudit.schema import metrics as M
+from ganaudit.schema.values import folder_problem
+from ganaudit.schema.values import json_text
 
 #: column → (label, direction of "better", what it measures / units), from the registry
 METRIC_INFO: dict[str, tuple[str, str, str]] = {
@@ -95,17 +96,17 @@ def build_report(run_dir: str | Path, *, study_dir: str | Path | None = None,
             layout.report_page(tmp, epoch).write_text(
                 _checkpoint_page(data, decision, table, row), encoding="utf-8")
         report = _report_json(data, decision)
-        (tmp / layout.REPORT_JSON).write_text(json.dumps(report, indent=2, default=json_default)
-                                         + "\n", encoding="utf-8")
+        (tmp / layout.REPORT_JSON).write_text(json_text(report), encoding="utf-8")
         decision.table.to_csv(layout.scores_csv(tmp), index=False)
     return out / layout.REPORT_INDEX
 
 
 def _check_out(out: Path) -> None:
     """The report folder is replaced as a whole: refuse to replace anything but a report."""
-    if out.exists() and not out.is_dir():
+    problem = folder_problem(out, marker=layout.REPORT_JSON)
+    if problem == "is a file":
         raise InputError(f"--out {out} is a file; give a folder for the report")
-    if out.is_dir() and any(out.iterdir()) and not (out / layout.REPORT_JSON).is_file():
+    if problem:
         raise InputError(f"--out {out} is a folder that holds other files (no report.json); "
                          "the report folder is replaced as a whole, so give a new or empty folder")
 

@@ -20,6 +20,7 @@ import pandas as pd
 from ganaudit.gan_models.errors import InputError
 from ganaudit.schema import layout
 from ganaudit.schema import metrics as M
+from ganaudit.schema.values import is_bool_word, parse_bool
 
 HISTORY_COLUMNS = M.HISTORY_COLUMNS
 STUDY_COLUMNS = ["label", "n_read", "called_real", "fool_rate", "fool_rate_ci_low",
@@ -100,10 +101,6 @@ def _require_columns(frame: pd.DataFrame, columns: list[str], path: Path, how: s
             f"{path} lacks column(s) {', '.join(missing)}; make it again with {how}")
 
 
-# How true/false cells may be written in history.csv and scores.csv.
-_TRUTH_WORDS = {"true": True, "1": True, "1.0": True, "false": False, "0": False, "0.0": False}
-
-
 def _check_numbers(frame: pd.DataFrame, path: Path, how: str) -> None:
     """Every column that is not true/false must hold numbers (a hand-edited cell would
     otherwise surface as a traceback deep in the stopping rule)."""
@@ -112,7 +109,7 @@ def _check_numbers(frame: pd.DataFrame, path: Path, how: str) -> None:
         if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             continue
         present = values.dropna()
-        if present.map(lambda v: str(v).strip().lower() in _TRUTH_WORDS).all():
+        if present.map(is_bool_word).all():
             continue
         numbers = pd.to_numeric(present, errors="coerce")
         if numbers.isna().any():
@@ -123,9 +120,8 @@ def _check_numbers(frame: pd.DataFrame, path: Path, how: str) -> None:
 
 
 def _as_bool(values: pd.Series) -> pd.Series:
-    """``healthy`` may be written as True/False, true/false or 1/0; unknown stays NA."""
-    return values.map(lambda v: _TRUTH_WORDS.get(str(v).strip().lower(), pd.NA)
-                      if not isinstance(v, (bool, np.bool_)) else bool(v)).astype("boolean")
+    """``healthy`` as read by ``parse_bool`` (True/False, true/false, 1/0 …); unknown stays NA."""
+    return values.map(parse_bool).astype("boolean")
 
 
 def _read_json(path: Path) -> dict | None:

@@ -56,6 +56,7 @@ import pandas as pd
 
 from ganaudit.gan_models.errors import InputError
 from ganaudit.schema import metrics as M
+from ganaudit.schema.values import parse_bool
 
 RULE_NAME = "earliest-within-best-interval"
 DEFAULT_RELATIVE_TOLERANCE = 0.05
@@ -250,19 +251,6 @@ def _num(row: pd.Series, col: str) -> float:
         return float("nan")
 
 
-def _flag(value) -> bool | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in ("true", "1", "1.0", "yes"):
-            return True
-        if text in ("false", "0", "0.0", "no"):
-            return False
-        return None
-    return bool(value)
-
-
 def _interval(row: pd.Series, metric: str) -> tuple[float, float]:
     if metric == M.KID_MEAN:
         mean, std = _num(row, M.KID_MEAN), _num(row, M.KID_STD)
@@ -277,7 +265,7 @@ def _gates(row: pd.Series, kind: str, options: RuleOptions) -> tuple[dict, list[
     """Gate states ('pass' / 'fail' / 'not audited') and plain-words reasons for failures."""
     gates: dict[str, str] = {}
     reasons: list[str] = []
-    healthy = _flag(row.get(M.HEALTHY))
+    healthy = parse_bool(row.get(M.HEALTHY))
     if healthy is False:
         gates["health"] = "fail"
         real, fake = _num(row, M.D_ACC_REAL), _num(row, M.D_ACC_FAKE)
@@ -304,7 +292,7 @@ def _gates(row: pd.Series, kind: str, options: RuleOptions) -> tuple[dict, list[
         else:
             gates["memorization"] = "pass"
         impossible = _num(row, M.FINDINGS_IMPOSSIBLE)
-        significant = _flag(row.get(M.FINDINGS_SIGNIFICANT))
+        significant = parse_bool(row.get(M.FINDINGS_SIGNIFICANT))
         if not math.isfinite(impossible) and significant is None:
             gates["findings"] = "not audited"
         else:
@@ -607,7 +595,7 @@ def decide(scores: pd.DataFrame, *, kind: str, options: RuleOptions | None = Non
         passed_over: list[pd.Series] = []
         beaten: dict[int, dict] = {}
         if study is not None:
-            detected = within["readers_detect"].map(lambda v: _flag(v) is True)
+            detected = within["readers_detect"].map(lambda v: parse_bool(v) is True)
             beaten = _beaten(comparison, within, options.alpha)
             detected = detected | within["epoch"].isin(list(beaten))
             undetected = within[~detected]
@@ -819,7 +807,7 @@ def _explain_readers(chosen_row, passed_over, within, options, have_study, beate
     out = []
     chosen = int(chosen_row["epoch"])
     p_chosen = chosen_row.get("detect_p")
-    if _flag(chosen_row.get("readers_detect")) is True:
+    if parse_bool(chosen_row.get("readers_detect")) is True:
         out.append(f"Readers recognised the fakes of every checkpoint within the interval better "
                    f"than chance, epoch {chosen} included (p = {fmt(p_chosen)} < {options.alpha}):"
                    " its images are not yet indistinguishable from real ones.")

@@ -153,3 +153,72 @@ def test_an_unknown_metric_names_the_known_ones():
     assert M.metric(M.FD).label == "FD"
     with pytest.raises(InputError, match=r"unknown metric 'fid'; known: fd_inf, fd, "):
         M.metric("fid")
+
+
+# ----------------------------------------------------------------------------- values
+
+import json  # noqa: E402
+import math  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from ganaudit.schema.values import folder_problem, json_text, parse_bool  # noqa: E402
+
+
+@pytest.mark.parametrize("cell, expected", [
+    (True, True), (False, False), (np.bool_(True), True), (1, True), (0.0, False),
+    ("True", True), (" false ", False), ("1.0", True), ("0", False), ("yes", True), ("NO", False),
+    (None, None), (math.nan, None), (pd.NA, None), ("", None), ("maybe", None),
+])
+def test_parse_bool(cell, expected):
+    assert parse_bool(cell) is expected
+
+
+def test_a_healthy_column_reads_the_same_in_training_and_reports(tmp_path):
+    # history.csv as pandas, a spreadsheet and an imported log write it: both readers agree.
+    from ganaudit.gan_models.runs import read_history
+    from ganaudit.reports.load import _as_bool
+
+    cells = ["True", "false", "1", "0.0", "", "yes"]
+    frame = pd.DataFrame({M.EPOCH: range(1, 7), M.D_LOSS: 0.5, M.G_LOSS: 0.5, M.D_ACC_REAL: 0.5,
+                          M.D_ACC_FAKE: 0.5, M.SECONDS: 1.0, M.HEALTHY: cells})
+    frame.to_csv(tmp_path / layout.HISTORY_CSV, index=False)
+    training = read_history(tmp_path)[M.HEALTHY].tolist()
+    report = _as_bool(pd.read_csv(tmp_path / layout.HISTORY_CSV)[M.HEALTHY]).tolist()
+    assert [None if v is pd.NA else v for v in training] == [True, False, True, False, None, True]
+    assert [None if v is pd.NA else v for v in report] == [True, False, True, False, None, True]
+
+
+def test_json_text_is_strict_json():
+    text = json_text({"a": math.nan, "b": [np.float32(1.5), -math.inf, (np.int64(2), np.bool_(True))],
+                      "c": np.arange(2), "d": Path("x/y")})
+
+    def refuse(name):
+        raise AssertionError(f"{name} in JSON")
+
+    assert json.loads(text, parse_constant=refuse) == {"a": None, "b": [1.5, None, [2, True]],
+                                                       "c": [0, 1], "d": "x/y"}
+    assert text.endswith("}\n")
+    with pytest.raises(TypeError, match="cannot write object to JSON"):
+        json_text({"x": object()})
+
+
+def test_every_json_writer_is_strict(tmp_path):
+    from ganaudit.gan_models.atomic import write_json
+
+    write_json(tmp_path / "s.json", {"ct_score": math.nan})
+    assert (tmp_path / "s.json").read_text() == '{\n  "ct_score": null\n}\n'
+
+
+def test_folder_problem(tmp_path):
+    assert folder_problem(tmp_path / "new") is None
+    assert folder_problem(tmp_path) is None  # empty
+    (tmp_path / "file").write_text("x")
+    assert folder_problem(tmp_path / "file") == "is a file"
+    assert folder_problem(tmp_path) == "is not empty"
+    assert folder_problem(tmp_path, marker="file") is None
+    assert folder_problem(tmp_path, ours=("file",)) is None
+    for name in "abcd":
+        (tmp_path / name).write_text("x")
+    assert folder_problem(tmp_path, ours=("file",)) == "holds other files (a, b, c and 1 more)"

@@ -143,11 +143,12 @@ def run_memorization(args: argparse.Namespace) -> int:
     if args.features:
         from ganaudit.evaluation.features import extract, get_extractor
         from ganaudit.evaluation.frechet import frechet_distance_from_features
+        from ganaudit.evaluation.memorization import standardized_features
 
+        # Standardized as `ganaudit score` does, so both report the same numbers.
         extractor = get_extractor(args.features)
-        feats = {"train_features": extract(train.images, extractor),
-                 "heldout_features": extract(heldout.images, extractor),
-                 "generated_features": extract(generated.images, extractor)}
+        feats = standardized_features(extract(train.images, extractor), extract(heldout.images, extractor),
+                                      extract(generated.images, extractor))
         real_fd = frechet_distance_from_features(feats["train_features"], feats["generated_features"])
     result = memorization_audit(train.images, heldout.images, generated.images,
                                 train_names=train.names, generated_names=generated.names,

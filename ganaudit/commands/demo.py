@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ganaudit.schema import layout
 from ganaudit.schema import metrics as M
+from ganaudit.schema.values import folder_problem
 
 PATTERN_NAMES = ("sine", "square", "parabola", "sawtooth", "circle")
 
@@ -181,8 +182,9 @@ def run(args) -> int:
     from ganaudit.gan_models.errors import InputError
 
     out = Path(args.out)
-    if out.exists() and any(out.iterdir()):
-        raise InputError(f"output folder {out} is not empty; choose a new --out or remove it")
+    problem = folder_problem(out)
+    if problem:
+        raise InputError(f"output folder {out} {problem}; choose a new --out or remove it")
     started = time.perf_counter()
     _log("1D teaching GANs (sine, square, parabola, sawtooth, circle):")
     results = run_1d(out, epochs=args.epochs_1d, quiet=args.quiet)

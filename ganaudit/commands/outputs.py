@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ganaudit.gan_models.errors import InputError
+from ganaudit.schema.values import folder_problem
 
 
 def _writable_parent(path: Path, flag: str) -> None:
@@ -39,14 +40,12 @@ def check_out_folder(path: str | os.PathLike, produces: tuple[str, ...], *, flag
     """``path`` may be replaced by a folder holding ``produces``: it does not exist, is empty,
     or holds only what an earlier run of the same command wrote."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
+    problem = folder_problem(path, ours=produces)
+    if problem == "is a file":
         raise InputError(f"{flag} {path} is a file; give a folder to write the results into")
-    if path.is_dir():
-        others = sorted(p.name for p in path.iterdir() if p.name not in produces)
-        if others:
-            listed = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
-            raise InputError(f"{flag} {path} already holds other files ({listed}) and would be replaced; "
-                             "choose a new folder (or the folder of an earlier run of this audit)")
+    if problem:
+        raise InputError(f"{flag} {path} already {problem} and would be replaced; "
+                         "choose a new folder (or the folder of an earlier run of this audit)")
     _writable_parent(path, flag)
     return path
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ganaudit.schema import layout
+from ganaudit.schema.values import folder_problem
 
 
 def register(sub):
@@ -33,9 +34,9 @@ def run(args) -> int:
     if args.n <= 0:
         raise InputError(f"--n must be positive, got {args.n}")
     out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        what = "is a file" if not out.is_dir() else "is not empty"
-        raise InputError(f"output folder {out} {what}; choose a new folder")
+    problem = folder_problem(out)
+    if problem:
+        raise InputError(f"output folder {out} {problem}; choose a new folder")
     if info["kind"] == "imported" and info["source"]["type"] != "onnx":
         raise InputError(f"{args.run} was imported from sample folders, so it has no generator to "
                          "sample from; import ONNX generators (ganaudit import --generators DIR) "

@@ -67,33 +67,30 @@ IMPORTED_SAMPLES_RE = re.compile(r"^samples-epoch-(\d{4,})\.npy$")
 IMPORTED_ONNX_RE = re.compile(r"^generator-epoch-(\d{4,})\.onnx$")
 
 
-def run_json(run_dir) -> Path:
-    return Path(run_dir) / RUN_JSON
+def _in_run(*parts: str):
+    """The function ``run_dir → run_dir/parts…``."""
+    def path(run_dir) -> Path:
+        return Path(run_dir).joinpath(*parts)
+    return path
 
 
-def history_csv(run_dir) -> Path:
-    return Path(run_dir) / HISTORY_CSV
+def _per_epoch(folder: str, template: str):
+    """The function ``(run_dir, epoch) → run_dir/folder/template`` with ``{label}`` = epoch-NNNN."""
+    def path(run_dir, epoch: int) -> Path:
+        return Path(run_dir) / folder / template.format(label=epoch_label(epoch))
+    return path
 
 
-def scores_csv(run_dir) -> Path:
-    return Path(run_dir) / SCORES_CSV
-
-
-def baselines_json(run_dir) -> Path:
-    return Path(run_dir) / BASELINES_JSON
-
-
-def checkpoints_dir(run_dir) -> Path:
-    return Path(run_dir) / CHECKPOINTS
-
-
-def samples_dir(run_dir) -> Path:
-    return Path(run_dir) / SAMPLES
-
-
-def data_dir(run_dir) -> Path:
-    return Path(run_dir) / DATA
-
+run_json = _in_run(RUN_JSON)
+history_csv = _in_run(HISTORY_CSV)
+scores_csv = _in_run(SCORES_CSV)
+baselines_json = _in_run(BASELINES_JSON)
+checkpoints_dir = _in_run(CHECKPOINTS)
+samples_dir = _in_run(SAMPLES)
+data_dir = _in_run(DATA)
+audit_dir = _in_run(AUDIT)
+scoring_json = _in_run(AUDIT, SCORING_JSON)
+report_dir = _in_run(REPORT)
 
 #: 2D runs: the preprocessed images of each part of the split and, where known, their labels
 #: or file names (data/train.npy, data/heldout_labels.csv, …).
@@ -112,62 +109,20 @@ def split_names_csv(run_dir, split: str) -> Path:
     return data_dir(run_dir) / f"{split}_names.csv"
 
 
-def train_images(run_dir) -> Path:
-    return split_images(run_dir, "train")
+train_images = _in_run(DATA, "train.npy")
+heldout_images = _in_run(DATA, "heldout.npy")
+train_labels_csv = _in_run(DATA, "train_labels.csv")
+train_names_csv = _in_run(DATA, "train_names.csv")
 
-
-def heldout_images(run_dir) -> Path:
-    return split_images(run_dir, "heldout")
-
-
-def train_labels_csv(run_dir) -> Path:
-    return split_labels_csv(run_dir, "train")
-
-
-def train_names_csv(run_dir) -> Path:
-    return split_names_csv(run_dir, "train")
-
-
-def generator_file(run_dir, epoch: int) -> Path:
-    return checkpoints_dir(run_dir) / f"generator-{epoch_label(epoch)}.keras"
-
-
-def state_file(run_dir, epoch: int) -> Path:
-    return checkpoints_dir(run_dir) / f"state-{epoch_label(epoch)}.npz"
-
-
-def imported_samples_file(run_dir, epoch: int) -> Path:
-    return checkpoints_dir(run_dir) / f"samples-{epoch_label(epoch)}.npy"
-
-
-def imported_onnx_file(run_dir, epoch: int) -> Path:
-    return checkpoints_dir(run_dir) / f"generator-{epoch_label(epoch)}.onnx"
-
-
-def sample_grid(run_dir, epoch: int) -> Path:
-    """2D: the PNG grid of the checkpoint's first images."""
-    return samples_dir(run_dir) / f"{epoch_label(epoch)}.png"
-
-
-def sample_points(run_dir, epoch: int) -> Path:
-    """1D: the checkpoint's generated points (NumPy)."""
-    return samples_dir(run_dir) / f"{epoch_label(epoch)}.npy"
-
-
-def audit_dir(run_dir) -> Path:
-    return Path(run_dir) / AUDIT
-
-
-def checkpoint_audit_dir(run_dir, epoch: int) -> Path:
-    return audit_dir(run_dir) / epoch_label(epoch)
-
-
-def scoring_json(run_dir) -> Path:
-    return audit_dir(run_dir) / SCORING_JSON
-
-
-def report_dir(run_dir) -> Path:
-    return Path(run_dir) / REPORT
+generator_file = _per_epoch(CHECKPOINTS, "generator-{label}.keras")
+state_file = _per_epoch(CHECKPOINTS, "state-{label}.npz")
+#: imported runs: a checkpoint's images, or its ONNX generator
+imported_samples_file = _per_epoch(CHECKPOINTS, "samples-{label}.npy")
+imported_onnx_file = _per_epoch(CHECKPOINTS, "generator-{label}.onnx")
+#: 2D: the PNG grid of the checkpoint's first images; 1D: its generated points (NumPy)
+sample_grid = _per_epoch(SAMPLES, "{label}.png")
+sample_points = _per_epoch(SAMPLES, "{label}.npy")
+checkpoint_audit_dir = _per_epoch(AUDIT, "{label}")
 
 
 def report_page_name(epoch: int) -> str:

@@ -33,7 +33,6 @@ Zeiler, M. D. & Fergus, R. (2014). Visualizing and understanding convolutional n
 
 from __future__ import annotations
 
-import io
 import math
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -46,6 +45,7 @@ from scipy import stats
 
 from ganaudit.evaluation.memorization import _check_names
 from ganaudit.gan_models.errors import InputError
+from ganaudit.gan_models.grids import figure_png
 from ganaudit.schema import layout
 from ganaudit.schema import metrics as M
 
@@ -649,11 +649,7 @@ def _gallery_png(result: DetectabilityResult, generated: np.ndarray, *, per_row:
     s = result.summary
     fig.suptitle(f"Generated images by out-of-fold score (logit; higher = looks generated); AUC "
                  f"{s[KEY_AUC]:.3f} [{s[KEY_AUC_CI_LOW]:.3f}, {s[KEY_AUC_CI_HIGH]:.3f}]", fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig)
 
 
 def _saliency_png(result: DetectabilityResult, real: np.ndarray, generated: np.ndarray) -> bytes:
@@ -684,11 +680,7 @@ def _saliency_png(result: DetectabilityResult, real: np.ndarray, generated: np.n
         axes[2].set_title("over the detected fakes' mean", fontsize=8)
     fig.suptitle(f"Where the classifier looks ({result.summary.get('n_saliency', 0)} detected fakes)",
                  fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig)
 
 
 

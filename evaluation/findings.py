@@ -40,7 +40,6 @@ into sentences for a radiologist.
 
 from __future__ import annotations
 
-import io
 import itertools
 import math
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from ganaudit.evaluation.detectors import Detector
 from ganaudit.evaluation.memorization import wilson_interval
 from ganaudit.evaluation.nn_search import check_images
 from ganaudit.gan_models.errors import InputError
+from ganaudit.gan_models.grids import figure_png
 
 DEFAULT_MIN_REAL = 200
 DEFAULT_ALPHA = 0.05
@@ -659,11 +659,7 @@ def _gallery_png(result: FindingsResult, generated: np.ndarray, *, n_images: int
     if len(shown) == 0:
         axes[0, 0].text(0.5, 0.5, "nothing to show", ha="center", va="center")
     fig.suptitle(title + "  (R = patient's right on the image's left)", fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig)
 
 
 def write_findings(result: FindingsResult, out_dir, generated) -> Path:

@@ -20,7 +20,6 @@ Numbers and their direction:
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ import pandas as pd
 
 from ganaudit.evaluation.nn_search import NNResult, check_images, invariant_nn, invariant_nn_brute
 from ganaudit.gan_models.errors import InputError
+from ganaudit.gan_models.grids import figure_png
 from ganaudit.schema import metrics as M
 
 
@@ -488,11 +488,7 @@ def _gallery_png(result: MemorizationResult, train: np.ndarray, generated: np.nd
                 side.set_color(colour)
     fig.suptitle(f"Closest pairs (generated | nearest training); threshold "
                  f"{result.summary['threshold']:.3f}, red = flagged", fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig)
 
 
 def write_memorization(result: MemorizationResult, out_dir, train, generated) -> Path:

@@ -16,3 +16,17 @@ def image_grid(images: np.ndarray, *, columns: int = 8) -> np.ndarray:
         y, x = gutter + r * (size + gutter), gutter + c * (size + gutter)
         grid[y:y + size, x:x + size] = np.round((np.clip(img, -1, 1) + 1) * 127.5).astype(np.uint8)
     return grid
+
+
+def figure_png(fig, *, dpi: int = 110) -> bytes:
+    """A matplotlib figure laid out tightly as PNG bytes; the figure is closed (galleries are
+    made per checkpoint, and open figures would pile up)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()

@@ -250,6 +250,16 @@ class OnnxGenerator:
 
 # ----------------------------------------------------------------------------- history
 
+def _read_option_csv(path: Path, flag: str):
+    """The CSV file given with ``flag``; one clear error when it cannot be read as one."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise InputError(f"{flag} {path} is not a readable CSV file ({exc})") from exc
+
+
 def read_training_log(path, epochs: list[int]) -> list[dict]:
     """history.csv rows from a training log CSV (``epoch`` and any of ``d_loss``, ``g_loss``,
     ``d_acc_real``, ``d_acc_fake``; other columns are ignored).
@@ -261,10 +271,7 @@ def read_training_log(path, epochs: list[int]) -> list[dict]:
     import pandas as pd
 
     path = Path(path)
-    try:
-        log = pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise InputError(f"--history {path} is not a readable CSV file ({exc})") from exc
+    log = _read_option_csv(path, "--history")
     if "epoch" not in log.columns:
         raise InputError(f"--history {path} has no 'epoch' column (columns: "
                          f"{', '.join(map(str, log.columns))}); rename the column that holds "
@@ -314,13 +321,8 @@ def read_labels(path, names: list[str]):
     ``__`` part (as :func:`ganaudit.gan_models.data.find_labels` matches). Unlike a labels.csv found
     beside the images, a file given with ``--labels`` must cover every training image.
     """
-    import pandas as pd
-
     path = Path(path)
-    try:
-        labels = pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise InputError(f"--labels {path} is not a readable CSV file ({exc})") from exc
+    labels = _read_option_csv(path, "--labels")
     if "file" not in labels.columns:
         raise InputError(f"--labels {path} has no 'file' column; give one row per training "
                          "image with its file name in 'file' and one column per finding")

@@ -153,36 +153,41 @@ class RuleOptions:
             usable = [m for m, spec in METRICS.items() if kind in spec.kinds]
             raise InputError(f"metric {metric!r} is not scored for {kind.upper()} runs; use "
                              f"one of {', '.join(usable)}")
-        if self.tolerance is not None and not (math.isfinite(self.tolerance)
-                                               and self.tolerance >= 0):
-            raise InputError(f"tolerance must be a number >= 0 (a share of the best value, "
-                             f"e.g. 0.05), got {self.tolerance}")
-        if not (math.isfinite(self.memorization_max) and 0 <= self.memorization_max <= 1):
-            raise InputError(f"memorization-max must be a share between 0 and 1 (e.g. 0.05 for "
-                             f"5 %), got {self.memorization_max}")
-        if not (math.isfinite(self.alpha) and 0 < self.alpha < 1):
-            raise InputError(f"alpha must be between 0 and 1 (e.g. 0.05), got {self.alpha}")
-        if not (math.isfinite(self.trend_alpha) and 0 < self.trend_alpha < 1):
-            raise InputError(f"trend-alpha must be between 0 and 1 (e.g. 0.05), got "
-                             f"{self.trend_alpha}")
-        if int(self.trend_window) != self.trend_window or self.trend_window < 3:
-            raise InputError(f"trend-window must be a whole number of checkpoints >= 3 (e.g. 4), "
-                             f"got {self.trend_window}")
-        if not (math.isfinite(self.min_improvement) and 0 <= self.min_improvement < 1):
-            raise InputError(f"min-improvement must be a share between 0 and 1 (e.g. 0.1 for "
-                             f"10 %), got {self.min_improvement}")
-        if not (math.isfinite(self.max_true_error) and 0 < self.max_true_error <= 1):
-            raise InputError(f"max-true-error must be a share of the y-range between 0 and 1 "
-                             f"(e.g. 0.05 for 5 %), got {self.max_true_error}")
-        if self.baseline_factor is not None and not (math.isfinite(self.baseline_factor)
-                                                     and self.baseline_factor >= 1):
-            raise InputError(f"baseline-factor must be a number >= 1 (e.g. 3: at most three "
-                             f"times the real-vs-real level), got {self.baseline_factor}")
-        if self.detectability_max is not None and not (math.isfinite(self.detectability_max)
-                                                       and 0.5 <= self.detectability_max < 1):
-            raise InputError(f"detectability-max must be an AUC between 0.5 and 1 (e.g. 0.6: out "
-                             f"when a classifier tells the fakes apart clearly better than 0.6), "
-                             f"got {self.detectability_max}")
+        finite = math.isfinite
+        # (option, its value, the test it must pass, what it must be), checked in this order
+        limits = [
+            ("tolerance", self.tolerance,
+             lambda: self.tolerance is None or (finite(self.tolerance) and self.tolerance >= 0),
+             "a number >= 0 (a share of the best value, e.g. 0.05)"),
+            ("memorization-max", self.memorization_max,
+             lambda: finite(self.memorization_max) and 0 <= self.memorization_max <= 1,
+             "a share between 0 and 1 (e.g. 0.05 for 5 %)"),
+            ("alpha", self.alpha, lambda: finite(self.alpha) and 0 < self.alpha < 1,
+             "between 0 and 1 (e.g. 0.05)"),
+            ("trend-alpha", self.trend_alpha, lambda: finite(self.trend_alpha) and 0 < self.trend_alpha < 1,
+             "between 0 and 1 (e.g. 0.05)"),
+            ("trend-window", self.trend_window,
+             lambda: int(self.trend_window) == self.trend_window and self.trend_window >= 3,
+             "a whole number of checkpoints >= 3 (e.g. 4)"),
+            ("min-improvement", self.min_improvement,
+             lambda: finite(self.min_improvement) and 0 <= self.min_improvement < 1,
+             "a share between 0 and 1 (e.g. 0.1 for 10 %)"),
+            ("max-true-error", self.max_true_error,
+             lambda: finite(self.max_true_error) and 0 < self.max_true_error <= 1,
+             "a share of the y-range between 0 and 1 (e.g. 0.05 for 5 %)"),
+            ("baseline-factor", self.baseline_factor,
+             lambda: self.baseline_factor is None or (finite(self.baseline_factor)
+                                                      and self.baseline_factor >= 1),
+             "a number >= 1 (e.g. 3: at most three times the real-vs-real level)"),
+            ("detectability-max", self.detectability_max,
+             lambda: self.detectability_max is None or (finite(self.detectability_max)
+                                                        and 0.5 <= self.detectability_max < 1),
+             "an AUC between 0.5 and 1 (e.g. 0.6: out when a classifier tells the fakes apart "
+             "clearly better than 0.6)"),
+        ]
+        for option, value, passes, expected in limits:
+            if not passes():
+                raise InputError(f"{option} must be {expected}, got {value}")
         return RuleOptions(metric=metric, tolerance=self.tolerance,
                            memorization_max=self.memorization_max, alpha=self.alpha,
                            trend_window=int(self.trend_window), trend_alpha=self.trend_alpha,

@@ -44,7 +44,11 @@ def main() -> int:
     parser.add_argument("--device", default="2-core CPU container, shared during development")
     parser.add_argument("--write", type=Path, help="write the Markdown results here")
     parser.add_argument("--grid", type=Path, help="also save a 8x4 grid at 128² here")
+    parser.add_argument("--quick", action="store_true",
+                        help="20 slices, one timed run: checks that the benchmark still works (tests)")
     args = parser.parse_args()
+    if args.quick:
+        args.n, args.repeats = 20, 1
 
     t0 = time.perf_counter()
     phantom._base_template()

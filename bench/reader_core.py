@@ -31,7 +31,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--db", default=None, help="answers database URL (default: SQLite in the study)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary study folder")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 readers x 12 cases at 32 px: checks that the benchmark still works (tests)")
     args = parser.parse_args()
+    if args.quick:
+        args.readers, args.cases, args.size = 2, 12, 32
 
     base = Path(tempfile.mkdtemp(prefix="reader-core-"))
     _phantom_folders(base, args.cases, args.size)

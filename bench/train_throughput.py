@@ -151,7 +151,11 @@ def main(argv=None):
     parser.add_argument("--mixed", action="store_true", help="mixed_bfloat16 policy for (b)")
     parser.add_argument("--parts", action="store_true",
                         help="also time the pieces of one step (TensorFlow only): the arithmetic floor")
+    parser.add_argument("--quick", action="store_true",
+                        help="64², batch 8, 2 steps of each: checks that the benchmark still works (tests)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.size, args.batch, args.steps, args.warmup, args.block, args.base = 64, 8, 2, 1, 2, 8
     device = "CPU"
     if keras.backend.backend() == "jax":
         import jax

@@ -1,17 +1,20 @@
 """Scoring a run serially, with ``--workers 2`` and on an existing local Dask cluster of 2 workers.
 
-A 2D run folder with K checkpoints is scored three times by ``ganaudit.evaluation.scoring2d.score_run_2d``:
+A 2D run folder with K checkpoints is scored four times by ``ganaudit.evaluation.scoring2d.score_run_2d``:
 
 1. serially (``workers=1``);
 2. ``workers=2``: a LocalCluster of two single-threaded worker processes started for the call
-   (its start-up is part of the time);
+   (its start-up is part of the time, overlapping the real features' computation);
 3. ``scheduler=ADDRESS`` of a LocalCluster of two workers started beforehand, as an existing
-   cluster would be (its start-up is not part of the time).
+   cluster would be (its start-up is not part of the time), without Dask's
+   ``MALLOC_TRIM_THRESHOLD_`` setting (as docs/scoring.md says to start workers);
+4. the same with Dask's default ``MALLOC_TRIM_THRESHOLD_=65536``, which doubles a worker's CPU
+   time per checkpoint (page faults), to show what that setting costs.
 
 Each mode starts from an empty feature cache, so each computes the real features once. The
 "generated" images of checkpoint k are phantom slices of new subjects (a different slice set per
 checkpoint), so the memorization and findings audits do their full work; they are handed to the
-scorer where it would call the generator (Keras is not timed). The three score tables must be
+scorer where it would call the generator (Keras is not timed). The four score tables must be
 identical; the speed-ups are printed next to the machine's load.
 
     .venv/bin/python bench/parallel_scoring.py              # 4 checkpoints × 500 vs 2,000 real
@@ -70,6 +73,7 @@ def main(argv=None) -> int:
     if args.quick:
         args.checkpoints, args.n_generated, args.n_real, args.n_heldout = 2, 40, 150, 40
 
+    import dask
     import pandas as pd
     from distributed import LocalCluster
 
@@ -91,11 +95,19 @@ def main(argv=None) -> int:
         print(f"{args.checkpoints} checkpoints × {n} generated vs {args.n_real} real ({args.n_heldout} held-out) "
               f"at 64², radiomics; {os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.1f}", flush=True)
         results, times = {}, {}
-        for mode in ("serial", "workers=2", "existing cluster, 2 workers"):
+        modes = ("serial", "workers=2", "existing cluster, 2 workers",
+                 "existing cluster, 2 workers, Dask's MALLOC_TRIM_THRESHOLD_")
+        for mode in modes:
             os.environ["GANAUDIT_CACHE"] = str(scratch / f"cache-{len(results)}")
             cluster = None
             if mode.startswith("existing"):
-                cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+                # As docs/scoring.md says to start workers: without Dask's malloc setting
+                # (the last mode keeps it, to show what it costs).
+                unset = {} if "MALLOC" in mode else {
+                    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+                with dask.config.set(unset):
+                    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None)
             try:
                 start, cpu = time.perf_counter(), time.process_time()
                 if mode == "serial":
@@ -109,7 +121,7 @@ def main(argv=None) -> int:
                 if cluster is not None:
                     cluster.close()
             results[mode] = frame
-            print(f"  {mode:<30s} {times[mode][0]:7.1f} s wall (this process {times[mode][1]:.1f} s CPU), "
+            print(f"  {mode:<58s} {times[mode][0]:7.1f} s wall (this process {times[mode][1]:.1f} s CPU), "
                   f"load {os.getloadavg()[0]:.1f}", flush=True)
         serial = results["serial"]
         print("\n| mode | wall | speed-up vs serial | per checkpoint | scores identical to serial |")

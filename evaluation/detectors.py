@@ -20,7 +20,6 @@ in docs/audits.md); higher is better.
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 from typing import Callable
@@ -313,8 +312,31 @@ def _stack_features(images: np.ndarray):
     return lesion, vent, spots
 
 
-@functools.lru_cache(maxsize=4)
+_CALIBRATED: dict = {}  # (size, n, seed) → fitted models; the last few sizes
+
+
 def _fit_phantom(size: int, n: int, seed: int):
+    """The detector's two logistic regressions for one image size (fitted once per process, or
+    handed over with :func:`restore_calibration`)."""
+    key = (size, n, seed)
+    if key not in _CALIBRATED:
+        while len(_CALIBRATED) >= 4:
+            _CALIBRATED.pop(next(iter(_CALIBRATED)))
+        _CALIBRATED[key] = _calibrate(size, n, seed)
+    return _CALIBRATED[key]
+
+
+def calibration_state() -> dict:
+    """The fitted phantom detectors of this process, to hand to another (scoring workers)."""
+    return dict(_CALIBRATED)
+
+
+def restore_calibration(state: dict) -> None:
+    """Use detectors fitted in another process (from :func:`calibration_state`)."""
+    _CALIBRATED.update(state)
+
+
+def _calibrate(size: int, n: int, seed: int):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler

@@ -261,6 +261,15 @@ def memorization_distance(generated: np.ndarray, train: np.ndarray, *, block: in
     return float(np.mean(np.clip(1.0 - best, 0.0, 1.0)))
 
 
+def prepare_searches(train, heldout, *, max_shift: int = 3, flip: bool = True) -> None:
+    """Do now what every :func:`memorization_audit` of these training and held-out images
+    shares: prepare the training set for the NCC search and find the held-out images'
+    nearest training images (both are remembered by :mod:`ganaudit.evaluation.nn_search`, and
+    can be handed to other processes with its ``cache_state``)."""
+    invariant_nn(check_images(heldout, "held-out images"), check_images(train, "training images"),
+                 max_shift=max_shift, flip=flip)
+
+
 def standardized_features(train_raw, heldout_raw, generated_raw) -> dict[str, np.ndarray]:
     """The feature arguments of :func:`memorization_audit` from raw features of the three
     sets, exactly as ``ganaudit score`` makes them: every set z-scored with the training set's

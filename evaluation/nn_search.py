@@ -324,6 +324,8 @@ def invariant_nn(queries, references, *, max_shift: int = 3, flip: bool = True, 
            None if exclude is None else _digest(exclude))
     with _CACHE_LOCK:
         found = _RESULTS.get(key)
+        if found is not None:
+            _RESULTS.move_to_end(key)  # a result asked for again stays (the held-out search)
     if found is not None:
         if timings is not None:
             timings.update({"prepare references": 0.0, "shortlist": 0.0, "exact": 0.0, "cached result": True})
@@ -350,6 +352,21 @@ def clear_caches() -> None:
     with _CACHE_LOCK:
         _RESULTS.clear()
         _PREPARED.clear()
+
+
+def cache_state() -> dict:
+    """The prepared reference sets and remembered results, to hand to another process
+    (scoring workers get the parent's, instead of preparing the training set again)."""
+    with _CACHE_LOCK:
+        return {"prepared": list(_PREPARED.items()), "results": list(_RESULTS.items())}
+
+
+def restore_cache(state: dict) -> None:
+    """Add what :func:`cache_state` returned (in another process) to this process's caches."""
+    for key, value in state["prepared"]:
+        _remember(_PREPARED, key, value, keep=2)
+    for key, value in state["results"]:
+        _remember(_RESULTS, key, value, keep=4)
 
 
 def _digest(x: np.ndarray) -> bytes:

@@ -34,14 +34,22 @@ def _connect(scheduler: str | None, workers: int):
 
     if scheduler is not None:
         return _connect_external(scheduler, Client), None
+    import dask
+
     # One thread per process: the metrics use NumPy/BLAS and Keras, which are not all
     # thread-safe and would only compete for the same cores.
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-    )
+    # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536. Setting it switches off glibc's
+    # adaptive mmap threshold, so every large temporary array (the NCC search's score blocks,
+    # the features' image stacks) is mapped and unmapped afresh: a scoring worker spent 5 s of
+    # a checkpoint's 14 s CPU in page faults, twice the serial run's CPU. Unset, workers run
+    # at the serial speed (6.4 s per checkpoint of the parallel benchmark).
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        )
     return Client(cluster), cluster
 
 
@@ -74,6 +82,69 @@ def _connect_external(scheduler: str, Client):
         raise InputError(f"the Dask scheduler at {scheduler!r} has no workers; start one with "
                          f"`dask worker {scheduler}`") from exc
     return client
+
+
+def _preload(modules: tuple[str, ...]) -> None:
+    import importlib
+
+    for name in modules:
+        importlib.import_module(name)
+
+
+class Workers:
+    """Dask workers for :func:`map_ordered`, got ready while the caller does other work.
+
+    ``Workers(workers=N)`` starts a local cluster in a background thread: while the caller
+    prepares what every task shares (a run's real features), the worker processes start and
+    import ``preload`` (NumPy, SciPy, pandas and the scoring modules take seconds per process),
+    instead of doing both after the preparation. ``Workers(scheduler=ADDRESS)`` connects at
+    once, so a wrong address fails before any work, and asks the workers to import
+    ``preload`` without waiting for them. Close it (or use it as a context manager).
+    """
+
+    def __init__(self, *, workers: int = 1, scheduler: str | None = None, preload: tuple[str, ...] = ()):
+        import concurrent.futures
+
+        check_workers(workers)
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self._preloading = None
+        if scheduler is not None:
+            self._started = concurrent.futures.Future()
+            self._started.set_result(_connect(scheduler, workers))
+            if preload:
+                self._preloading = self._pool.submit(self._started.result()[0].run, _preload, tuple(preload))
+        else:
+            self._started = self._pool.submit(self._start, workers, tuple(preload))
+
+    @staticmethod
+    def _start(workers, preload):
+        client, cluster = _connect(None, workers)
+        if preload:
+            client.run(_preload, preload)
+        return client, cluster
+
+    def connection(self):
+        """``(client, cluster)``, waiting for the start if it is still under way."""
+        return self._started.result()
+
+    def close(self) -> None:
+        if self._preloading is not None:
+            self._preloading.exception()  # wait; an import error shows again in the tasks
+        try:
+            client, cluster = self._started.result()
+        except Exception:
+            client = cluster = None
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+        self._pool.shutdown(wait=False)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def _seconds(timeout: str) -> float:
@@ -160,6 +231,7 @@ def map_ordered(
     progress: bool = True,
     desc: str = "",
     unit: str = "item",
+    pool: Workers | None = None,
 ) -> list[Any]:
     """Compute ``func(item, **shared)`` for every item and return the results in item order.
 
@@ -186,6 +258,9 @@ def map_ordered(
         Label of the progress bar.
     unit : str, default "item"
         What an item is called on the bar ("checkpoint").
+    pool : Workers, optional
+        Workers started beforehand (see :class:`Workers`); ``workers`` and ``scheduler`` are
+        then ignored, and the caller closes them.
 
     Returns
     -------
@@ -202,7 +277,7 @@ def map_ordered(
     shared = dict(shared or {})
     if total is None and hasattr(items, "__len__"):
         total = len(items)
-    if scheduler is None and workers == 1:
+    if pool is None and scheduler is None and workers == 1:
         results = []
         with Progress(total=total, desc=desc, unit=unit, enabled=progress) as bar:
             for item in items:
@@ -212,7 +287,10 @@ def map_ordered(
 
     from distributed import as_completed
 
-    client, cluster = _connect(scheduler, workers)
+    own = pool is None
+    if own:
+        pool = Workers(workers=workers, scheduler=scheduler)
+    client, _ = pool.connection()
     try:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
         limit = max_pending or 2 * n_workers
@@ -252,6 +330,5 @@ def map_ordered(
             raise
         return [results[i] for i in range(len(results))]
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        if own:
+            pool.close()

@@ -597,7 +597,48 @@ def _plain(value):
 
 def _score_task(task: tuple[int, np.ndarray], **options) -> dict[str, Any]:
     epoch, generated = task
+    warm = options.pop("warm", None)
+    if warm is not None:
+        _install_warm_state(warm)
     return score_generated(options.pop("run_dir"), epoch, generated, **options)
+
+
+def _warm_state(run_dir, reference: Reference) -> dict[str, Any]:
+    """What each worker would otherwise redo before its first checkpoint, done once here: the
+    training set prepared for the NCC search and the held-out search (the memorization
+    audit's), and the findings detector's calibration. Sent to every worker once."""
+    from ganaudit.evaluation import detectors, nn_search
+    from ganaudit.evaluation.memorization import prepare_searches
+
+    train, heldout = _run_data(run_dir)
+    prepare_searches(train, heldout)
+    return {"nn_search": nn_search.cache_state(),
+            "detectors": detectors.calibration_state() if reference.detector is not None else {}}
+
+
+def _worker_modules(detectability: bool) -> tuple[str, ...]:
+    """What a scoring worker imports before its first checkpoint (see ``parallel.Workers``)."""
+    modules = ("ganaudit.evaluation.scoring2d", "ganaudit.evaluation.memorization",
+               "ganaudit.evaluation.findings", "ganaudit.evaluation.features", "ganaudit.evaluation.kid",
+               "ganaudit.evaluation.prdc", "sklearn.linear_model", "sklearn.pipeline")
+    return modules + (("ganaudit.evaluation.detectability", "keras") if detectability else ())
+
+
+def _in_thread(func):
+    """Run ``func`` in a thread now; ``.result()`` waits for it (and raises what it raised)."""
+    import concurrent.futures
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(func)
+    pool.shutdown(wait=False)
+    return future
+
+
+def _install_warm_state(warm: dict[str, Any]) -> None:
+    from ganaudit.evaluation import detectors, nn_search
+
+    nn_search.restore_cache(warm["nn_search"])
+    detectors.restore_calibration(warm["detectors"])
 
 
 def score_run_2d(
@@ -636,7 +677,7 @@ def score_run_2d(
     pandas.DataFrame
         One row per checkpoint, columns ``SCORE_COLUMNS_2D``, sorted by epoch.
     """
-    from ganaudit.evaluation.parallel import check_workers, map_ordered
+    from ganaudit.evaluation.parallel import Workers, check_workers, map_ordered
 
     run_dir = Path(run_dir)
     run = load_run(run_dir)
@@ -664,28 +705,43 @@ def score_run_2d(
     train, _ = _run_data(run_dir)
     _kid_subset(kid_subset_size, len(train), n)
 
-    with _blas_threads(threads):
-        reference = prepare_reference(run_dir, features=features, weights=weights, progress=progress)
-    epochs = [epoch for epoch, _ in every_kth(checkpoints, every)]
-    # A generator: each checkpoint's images are made only when a worker is ready for them,
-    # so memory holds a few checkpoints' images, not all of them.
-    tasks = ((epoch, generate(run_dir, epoch, n, seed=seed)) for epoch in epochs)
-    rows = map_ordered(
-        _score_task, tasks, total=len(epochs), workers=workers, scheduler=scheduler,
-        progress=progress, desc="scoring checkpoints", unit="checkpoint",
-        # Absolute paths: workers of an existing cluster need not share our working folder.
-        shared=dict(run_dir=str(run_dir.resolve()),
-                    extractor=(f"keras:{Path(features.removeprefix('keras:')).resolve()}"
-                               if features.startswith("keras:") else features),
-                    weights=str(Path(weights).resolve()) if weights else None, seed=seed,
-                    reference=reference, kid_subset_size=kid_subset_size, n_boot=n_boot,
-                    memorization_threshold=memorization_threshold, threads=threads,
-                    detectability=detectability),
-    )
+    parallel = workers > 1 or scheduler is not None
+    # Workers start (and import the scoring code) while the real features are computed here.
+    pool = Workers(workers=workers, scheduler=scheduler, preload=_worker_modules(detectability)) if parallel else None
+    try:
+        with _blas_threads(threads):
+            reference = prepare_reference(run_dir, features=features, weights=weights, progress=progress)
+            warm = _warm_state(run_dir, reference) if parallel else None
+        epochs = [epoch for epoch, _ in every_kth(checkpoints, every)]
+        # A generator: each checkpoint's images are made only when a worker is ready for them,
+        # so memory holds a few checkpoints' images, not all of them.
+        tasks = ((epoch, generate(run_dir, epoch, n, seed=seed)) for epoch in epochs)
+
+        def baseline():
+            with _blas_threads(threads):
+                return real_baselines(reference, n=n, seed=seed, kid_subset_size=kid_subset_size,
+                                      n_boot=n_boot)
+
+        # With workers, this process only waits for them: it computes the real-vs-real baselines
+        # meanwhile (a thread; NumPy releases the interpreter lock in its loops).
+        background = _in_thread(baseline) if parallel else None
+        rows = map_ordered(
+            _score_task, tasks, total=len(epochs), progress=progress, desc="scoring checkpoints",
+            unit="checkpoint", pool=pool,
+            # Absolute paths: workers of an existing cluster need not share our working folder.
+            shared=dict(run_dir=str(run_dir.resolve()),
+                        extractor=(f"keras:{Path(features.removeprefix('keras:')).resolve()}"
+                                   if features.startswith("keras:") else features),
+                        weights=str(Path(weights).resolve()) if weights else None, seed=seed,
+                        reference=reference, kid_subset_size=kid_subset_size, n_boot=n_boot,
+                        memorization_threshold=memorization_threshold, threads=threads,
+                        detectability=detectability, warm=warm),
+        )
+        baselines = background.result() if background is not None else baseline()
+    finally:
+        if pool is not None:
+            pool.close()
     frame = pd.DataFrame(rows, columns=SCORE_COLUMNS_2D).sort_values("epoch").reset_index(drop=True)
-    with _blas_threads(threads):
-        baselines = real_baselines(reference, n=n, seed=seed, kid_subset_size=kid_subset_size,
-                                   n_boot=n_boot)
     for col in (M.FD, M.FD_INF):
         level = baselines["metrics"][col]["value"]
         frame[f"{col}_rel"] = frame[col] / level if level is not None and level > 0 else math.nan

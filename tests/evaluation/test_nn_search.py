@@ -218,3 +218,30 @@ def test_prepared_references_and_results_are_reused_but_never_stale():
     e = invariant_nn(queries, refs, k=4, exclude=np.zeros(12, dtype=int))
     assert (e.index != 0).all()
     clear_caches()
+
+
+def test_cache_state_moves_to_another_process_and_a_result_in_use_stays():
+    import pickle
+
+    from ganaudit.evaluation import nn_search
+
+    nn_search.clear_caches()
+    refs, held = smooth_images(40, seed=23), smooth_images(10, seed=24)
+    expected = invariant_nn(held, refs, k=4)
+    state = pickle.loads(pickle.dumps(nn_search.cache_state()))  # as a worker receives it
+    nn_search.clear_caches()
+    nn_search.restore_cache(state)
+    timings: dict = {}
+    got = invariant_nn(held, refs, k=4, timings=timings)
+    assert timings["cached result"] is True
+    np.testing.assert_array_equal(got.index, expected.index)
+    # Scoring asks for the held-out result at every checkpoint while adding new results:
+    # asked for each time, it is never the one forgotten.
+    for seed in range(6):
+        invariant_nn(smooth_images(3, seed=30 + seed), refs, k=4)
+        again: dict = {}
+        invariant_nn(held, refs, k=4, timings=again)
+        assert again["cached result"] is True
+    fresh: dict = {}
+    invariant_nn(smooth_images(3, seed=30), refs, k=4, timings=fresh)
+    assert fresh["cached references"] is True

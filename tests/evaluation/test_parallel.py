@@ -128,3 +128,24 @@ def test_scoring_a_run_on_a_cluster_equals_the_serial_run(tmp_path, scheduler):
         pd.read_csv(run / "audit" / "epoch-0002" / "memorization" / "memorization.csv"), serial_audit,
         check_exact=True)
     pd.testing.assert_frame_equal(pd.read_csv(run / "scores.csv"), serial, check_dtype=False)
+
+
+def test_workers_get_the_parents_search_preparation_and_detector_calibration(tmp_path, monkeypatch):
+    # What a worker would redo before its first checkpoint is done once in the parent and sent.
+    import pickle
+
+    from ganaudit.evaluation import detectors, nn_search, scoring2d
+
+    run = make_tiny_run(tmp_path, epochs=(1,))
+    reference = scoring2d.prepare_reference(run, features="pixels")
+    reference.detector = "builtin:phantom"  # as for a phantom run
+    monkeypatch.setattr(detectors, "_CALIBRATED", {(16, 1, 2): "fitted models"})
+    warm = pickle.loads(pickle.dumps(scoring2d._warm_state(run, reference)))
+    nn_search.clear_caches()
+    detectors._CALIBRATED.clear()
+    scoring2d._install_warm_state(warm)
+    train, heldout = scoring2d._run_data(run)
+    timings: dict = {}
+    nn_search.invariant_nn(heldout, train, timings=timings)
+    assert timings["cached result"] is True
+    assert detectors._CALIBRATED == {(16, 1, 2): "fitted models"}

@@ -153,6 +153,17 @@ def _seconds(timeout: str) -> float:
     return float(dask.utils.parse_timedelta(timeout))
 
 
+_SHOWING: list = []  # the bars of serial loops running in this process, innermost last
+
+
+def stage(text: str) -> None:
+    """Say on the progress bar of the serial loop running in this process what its item is
+    doing now ("epoch 12: memorization audit"), so a slow item moves the bar (redrawn with
+    its ETA) stage by stage. Does nothing where no bar is shown (a Dask worker, no bar)."""
+    if _SHOWING:
+        _SHOWING[-1].stage(text)
+
+
 class Progress:
     """A progress bar for slow items (checkpoints): items per minute and an ETA that holds.
 
@@ -169,6 +180,7 @@ class Progress:
 
         self.clock = clock or time.monotonic
         self.total, self.unit = total, unit
+        self.doing = ""
         self.times: list[float] = []
         self.bar = tqdm(total=total, desc=desc, unit=unit, disable=not enabled,
                         bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
@@ -195,17 +207,24 @@ class Progress:
 
     def describe(self) -> str:
         rate, eta = self.rate_per_minute(), self.eta_seconds()
+        doing = f" · {self.doing}" if self.doing else ""
         if rate is None:
-            return ", first ones warming up" if not self.times else ", measuring the rate"
+            return (", first ones warming up" if not self.times else ", measuring the rate") + doing
         text = f", {rate:.1f} {self.unit}s/min" if rate >= 1 else f", {60 / rate:.0f} s/{self.unit}"
         if eta is not None:
             minutes, seconds = divmod(int(round(eta)), 60)
             hours, minutes = divmod(minutes, 60)
             text += f", ETA {hours:d}:{minutes:02d}:{seconds:02d}" if hours else f", ETA {minutes:02d}:{seconds:02d}"
-        return text
+        return text + doing
+
+    def stage(self, text: str) -> None:
+        """Show what the current item is doing now (the bar is redrawn with a fresh ETA)."""
+        self.doing = text
+        self.bar.set_postfix_str(self.describe(), refresh=True)
 
     def update(self) -> None:
         self.times.append(self.clock())
+        self.doing = ""
         self.bar.set_postfix_str(self.describe(), refresh=False)
         self.bar.update(1)
 
@@ -280,9 +299,13 @@ def map_ordered(
     if pool is None and scheduler is None and workers == 1:
         results = []
         with Progress(total=total, desc=desc, unit=unit, enabled=progress) as bar:
-            for item in items:
-                results.append(func(item, **shared))
-                bar.update()
+            _SHOWING.append(bar)
+            try:
+                for item in items:
+                    results.append(func(item, **shared))
+                    bar.update()
+            finally:
+                _SHOWING.remove(bar)
         return results
 
     from distributed import as_completed

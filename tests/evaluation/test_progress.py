@@ -44,3 +44,34 @@ def test_slow_items_show_seconds_per_item_and_hours():
 
 def test_map_ordered_with_a_bar_returns_the_results(capsys):
     assert map_ordered(abs, [-1, 2, -3], progress=True, desc="t", unit="checkpoint") == [1, 2, 3]
+
+
+def _staged(item: int) -> int:
+    from ganaudit.evaluation import parallel
+
+    parallel.stage(f"item {item}: half-way")
+    seen.append(parallel._SHOWING[-1].describe())
+    return item
+
+
+seen: list[str] = []
+
+
+def test_a_serial_item_moves_the_bar_stage_by_stage():
+    # Slow items (a checkpoint takes tens of seconds) say what they are doing, and the bar is
+    # redrawn then; the stage is forgotten when the item is done, and outside a loop (a Dask
+    # worker) saying it does nothing.
+    from ganaudit.evaluation import parallel
+
+    seen.clear()
+    assert map_ordered(_staged, [1, 2], progress=False, unit="checkpoint") == [1, 2]
+    assert seen[0].endswith("· item 1: half-way") and seen[1].endswith("· item 2: half-way")
+    assert not parallel._SHOWING
+    parallel.stage("nobody listens")  # no bar: no error
+    clock = FakeClock()
+    bar = Progress(total=3, desc="x", unit="checkpoint", enabled=False, clock=clock)
+    bar.stage("epoch 1: memorization audit")
+    assert bar.describe() == ", first ones warming up · epoch 1: memorization audit"
+    clock.now = 10.0
+    bar.update()
+    assert "memorization" not in bar.describe()

@@ -528,6 +528,14 @@ def _score_generated(run_dir: Path, epoch: int, generated: np.ndarray, *, extrac
             f"but the run's data is {train.shape[1]}×{train.shape[2]}; the checkpoint belongs to "
             "another run"
         )
+    # The machine reader (a small CNN trained per checkpoint, in Keras) needs nothing the other
+    # stages compute: it runs in a thread meanwhile, so that on two cores it takes the second
+    # one (Keras and NumPy release the interpreter lock while they compute).
+    machine_reader = None
+    if detectability:
+        from ganaudit.evaluation.detectability import checkpoint_detectability
+
+        machine_reader = _in_thread(lambda: checkpoint_detectability(heldout, generated, seed=seed, epoch=epoch))
     # Generated images are new every time: caching their features would only fill the disk.
     stage(f"epoch {epoch}: generated features")
     raw = _features(generated, _extractor(extractor, weights), cache=False,
@@ -571,11 +579,9 @@ def _score_generated(run_dir: Path, epoch: int, generated: np.ndarray, *, extrac
         )
 
     machine = None
-    if detectability:
-        from ganaudit.evaluation.detectability import checkpoint_detectability
-
+    if machine_reader is not None:
         stage(f"epoch {epoch}: machine reader")
-        machine = checkpoint_detectability(heldout, generated, seed=seed, epoch=epoch)
+        machine = machine_reader.result()
         if machine is not None:
             row.update(machine.score_row())
 

@@ -11,6 +11,7 @@ sweep: b ≈ 1 is linear, b ≈ 2 quadratic. The real-image features are compute
 cached), so they are timed once per real-set size but not counted per checkpoint.
 
     .venv/bin/python bench/scaling.py            # both sweeps (tens of CPU minutes; makes 21,000 phantom slices once)
+    .venv/bin/python bench/scaling.py --reduced  # N_gen ≤ 2,000, N_real ≤ 5,000 (a few CPU minutes)
     .venv/bin/python bench/scaling.py --quick    # tiny sizes (the test suite runs it)
 """
 
@@ -127,6 +128,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke check)")
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "ganaudit-bench-score"))
     parser.add_argument("--no-findings", action="store_true", help="skip the findings audit")
+    parser.add_argument("--reduced", action="store_true",
+                        help="N_gen 500–2,000 and N_real 1,000–5,000 only (a few CPU minutes)")
     args = parser.parse_args(argv)
 
     from threadpoolctl import threadpool_limits
@@ -137,6 +140,8 @@ def main(argv=None) -> int:
 
     if args.quick:
         gen_sizes, real_sizes, fixed_real, fixed_gen, n_held = [40, 80], [120, 240], 120, 40, 40
+    elif args.reduced:
+        gen_sizes, real_sizes, fixed_real, fixed_gen, n_held = [500, 1000, 2000], [1000, 2000, 5000], 5000, 2000, 1000
     else:
         gen_sizes, real_sizes, fixed_real, fixed_gen, n_held = ([500, 1000, 2000, 5000],
                                                                 [1000, 2000, 5000, 10000, 20000], 5000, 2000, 1000)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,35 @@ def _kid_subset(subset_size: int | None, n_real: int, n_fake: int) -> int:
             f"size of at most {smaller}"
         )
     return subset_size
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    """How checkpoints are scored (the options of :func:`score_checkpoint`), checked once where
+    a public function is called and then handed on whole, to workers too."""
+
+    features: str = "radiomics"
+    weights: str | None = None
+    seed: int = 0
+    kid_subset_size: int | None = None
+    n_boot: int | None = None
+    memorization_threshold: float | None = None
+    threads: int | None = 1
+    detectability: bool = True
+
+    def checked(self, n_real: int, n_generated: int) -> "ScoringSettings":
+        """These settings for ``n_generated`` images against ``n_real``: too few generated
+        images are refused, and the KID subset size is resolved (the default, or the given
+        one when both sets hold it) — once per run, not per checkpoint."""
+        _check_count(n_generated, "the generated set", MIN_IMAGES, f"use --n {MIN_IMAGES} or more")
+        return replace(self, kid_subset_size=_kid_subset(self.kid_subset_size, n_real, n_generated))
+
+    def for_workers(self) -> "ScoringSettings":
+        """Absolute paths: workers of an existing cluster need not share our working folder."""
+        features = (f"keras:{Path(self.features.removeprefix('keras:')).resolve()}"
+                    if self.features.startswith("keras:") else self.features)
+        weights = str(Path(self.weights).resolve()) if self.weights else None
+        return replace(self, features=features, weights=weights)
 
 
 # ----------------------------------------------------------------------------- features
@@ -497,27 +526,32 @@ def score_generated(
     Keras is needed here only for the detectability test (``detectability=False``: Dask
     workers that only run this start fast).
     """
-    with _blas_threads(threads):
-        return _score_generated(
-            Path(run_dir), int(epoch), np.asarray(generated, dtype=np.float32), extractor=extractor,
-            weights=weights, seed=seed, reference=reference, kid_subset_size=kid_subset_size,
-            n_boot=n_boot, memorization_threshold=memorization_threshold, write_audits=write_audits,
-            detectability=detectability,
-        )
+    settings = ScoringSettings(features=extractor, weights=weights, seed=seed,
+                               kid_subset_size=kid_subset_size, n_boot=n_boot,
+                               memorization_threshold=memorization_threshold, threads=threads,
+                               detectability=detectability)
+    return _score_with(Path(run_dir), int(epoch), np.asarray(generated, dtype=np.float32), settings,
+                       reference=reference, write_audits=write_audits)
 
 
-def _score_generated(run_dir: Path, epoch: int, generated: np.ndarray, *, extractor, weights, seed,
-                     reference, kid_subset_size, n_boot, memorization_threshold, write_audits,
-                     detectability):
+def _score_with(run_dir: Path, epoch: int, generated: np.ndarray, settings: ScoringSettings, *,
+                reference: Reference | None, write_audits: bool) -> dict[str, Any]:
+    with _blas_threads(settings.threads):
+        return _score_generated(run_dir, epoch, generated, settings, reference=reference,
+                                write_audits=write_audits)
+
+
+def _score_generated(run_dir: Path, epoch: int, generated: np.ndarray, settings: ScoringSettings, *,
+                     reference: Reference | None, write_audits: bool) -> dict[str, Any]:
     from ganaudit.evaluation.memorization import memorization_audit, write_memorization
     from ganaudit.evaluation.parallel import stage
 
     if reference is None:
-        reference = prepare_reference(run_dir, features=extractor, weights=weights)
+        reference = prepare_reference(run_dir, features=settings.features, weights=settings.weights)
     train, heldout = _run_data(run_dir)
     n = len(generated)
-    _check_count(n, "the generated set", MIN_IMAGES, f"use --n {MIN_IMAGES} or more")
-    subset = _kid_subset(kid_subset_size, len(train), n)
+    settings = settings.checked(len(train), n)
+    seed = settings.seed
 
     row: dict[str, Any] = {name: math.nan for name in SCORE_COLUMNS_2D}
     row.update(epoch=epoch, n_generated=n)
@@ -532,24 +566,24 @@ def _score_generated(run_dir: Path, epoch: int, generated: np.ndarray, *, extrac
     # stages compute: it runs in a thread meanwhile, so that on two cores it takes the second
     # one (Keras and NumPy release the interpreter lock while they compute).
     machine_reader = None
-    if detectability:
+    if settings.detectability:
         from ganaudit.evaluation.detectability import checkpoint_detectability
 
         machine_reader = _in_thread(lambda: checkpoint_detectability(heldout, generated, seed=seed, epoch=epoch))
     # Generated images are new every time: caching their features would only fill the disk.
     stage(f"epoch {epoch}: generated features")
-    raw = _features(generated, _extractor(extractor, weights), cache=False,
+    raw = _features(generated, _extractor(settings.features, settings.weights), cache=False,
                     what=f"images generated by the checkpoint of epoch {epoch}")
     fake = _zscore(reference.train_raw, raw)[1]
     stage(f"epoch {epoch}: FD, FD∞, KID, precision/recall")
     row.update(distribution_metrics(reference.train_features, fake, seed=seed,
-                                    kid_subset_size=subset, n_boot=n_boot))
+                                    kid_subset_size=settings.kid_subset_size, n_boot=settings.n_boot))
 
     stage(f"epoch {epoch}: memorization audit")
     memo = memorization_audit(
         train, heldout, generated,
         train_names=reference.train_names, generated_names=layout.sample_names(epoch, n),
-        threshold=memorization_threshold,
+        threshold=settings.memorization_threshold,
         train_features=reference.train_features, generated_features=fake,
         heldout_features=reference.heldout_features, real_fd=row[M.FD],
     )
@@ -608,12 +642,13 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _score_task(task: tuple[int, np.ndarray], **options) -> dict[str, Any]:
+def _score_task(task: tuple[int, np.ndarray], *, run_dir: str, settings: ScoringSettings,
+                reference: Reference, warm: dict[str, Any] | None) -> dict[str, Any]:
     epoch, generated = task
-    warm = options.pop("warm", None)
     if warm is not None:
         _install_warm_state(warm)
-    return score_generated(options.pop("run_dir"), epoch, generated, **options)
+    return _score_with(Path(run_dir), int(epoch), np.asarray(generated, dtype=np.float32), settings,
+                       reference=reference, write_audits=True)
 
 
 def _warm_state(run_dir, reference: Reference) -> dict[str, Any]:
@@ -714,9 +749,11 @@ def score_run_2d(
             f"{run_dir} has no checkpoints (checkpoints/generator-epoch-NNNN.keras); run "
             f"`ganaudit train2d --out {run_dir} …` first"
         )
-    _check_count(n, "the generated set", MIN_IMAGES, f"use --n {MIN_IMAGES} or more")
     train, _ = _run_data(run_dir)
-    _kid_subset(kid_subset_size, len(train), n)
+    settings = ScoringSettings(features=features, weights=weights, seed=seed,
+                               kid_subset_size=kid_subset_size, n_boot=n_boot,
+                               memorization_threshold=memorization_threshold, threads=threads,
+                               detectability=detectability).checked(len(train), n)
 
     parallel = workers > 1 or scheduler is not None
     # Workers start (and import the scoring code) while the real features are computed here.
@@ -742,13 +779,8 @@ def score_run_2d(
             _score_task, tasks, total=len(epochs), progress=progress, desc="scoring checkpoints",
             unit="checkpoint", pool=pool,
             # Absolute paths: workers of an existing cluster need not share our working folder.
-            shared=dict(run_dir=str(run_dir.resolve()),
-                        extractor=(f"keras:{Path(features.removeprefix('keras:')).resolve()}"
-                                   if features.startswith("keras:") else features),
-                        weights=str(Path(weights).resolve()) if weights else None, seed=seed,
-                        reference=reference, kid_subset_size=kid_subset_size, n_boot=n_boot,
-                        memorization_threshold=memorization_threshold, threads=threads,
-                        detectability=detectability, warm=warm),
+            shared=dict(run_dir=str(run_dir.resolve()), settings=settings.for_workers(),
+                        reference=reference, warm=warm),
         )
         baselines = background.result() if background is not None else baseline()
     finally:
@@ -761,7 +793,7 @@ def score_run_2d(
     write_json(layout.baselines_json(run_dir), baselines)
     write_json(layout.scoring_json(run_dir), {
         "features": features, "feature_settings": reference.settings, "n_generated": n,
-        "seed": seed, "kid_subset_size": _kid_subset(kid_subset_size, len(train), n),
+        "seed": seed, "kid_subset_size": settings.kid_subset_size,
         "n_boot": n_boot if n_boot is not None else FD_CI_RESAMPLES["gaussian"],
         "fd_ci_method": "gaussian", "real_set": "data/train.npy", "n_real": len(train),
         "epochs": epochs, "notes": reference.notes + import_note,

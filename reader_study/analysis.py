@@ -42,6 +42,7 @@ from ganaudit.gan_models.errors import InputError
 from ganaudit.reader_study.errors import MissingKey, StudyError
 from ganaudit.reader_study.mrmc import COMPARISON_COLUMNS, delong_variance, imrmc_rows, or_analysis, or_compare, placements
 from ganaudit.reader_study.power import VARIANCE_FILE, components_from_scores
+from ganaudit.schema import layout
 from ganaudit.schema.values import json_text
 
 READER_COLUMNS = ["reader", "n_read", "n_real", "n_fake", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
@@ -51,8 +52,8 @@ READER_COLUMNS = ["reader", "n_read", "n_real", "n_fake", "accuracy", "accuracy_
 CHECKPOINT_COLUMNS = ["label", "n_read", "called_real", "fool_rate", "fool_rate_ci_low", "fool_rate_ci_high",
                       "detect_p", "n_cases", "auc", "p_vs_real"]
 PAIR_COLUMNS = ["reader_a", "reader_b", "n_common", "agreement", "kappa"]
-COMPARISON_FILE = "comparison.csv"
-COMPARISON_TEST_FILE = "comparison.json"
+COMPARISON_FILE = layout.COMPARISON_CSV
+COMPARISON_TEST_FILE = layout.COMPARISON_JSON
 REGION_COLUMNS = ["case_id", "truth", "label", "n_read", "n_called_fake", "n_marks", "n_finding", "n_artifact",
                   "n_readers_marked", "mean_x", "mean_y", "marks", "notes"]
 
@@ -332,7 +333,7 @@ def load_comparison(study_dir) -> tuple[pd.DataFrame, dict] | None:
     Strict: a missing ``comparison.json`` (an analysis older than the comparison) or a table
     without its columns is an error naming the command that rewrites them.
     """
-    folder = Path(study_dir) / "analysis"
+    folder = layout.analysis_dir(study_dir)
     table_path, test_path = folder / COMPARISON_FILE, folder / COMPARISON_TEST_FILE
     how = f"run 'ganaudit study analyze {study_dir}' again"
     if not test_path.is_file():
@@ -529,7 +530,7 @@ def analyze_study(study_dir, *, db: str | None = None, n_boot: int = 2000, seed:
         summary["blinding"] = {"warnings": list(blinding.get("warnings", [])),
                                "comparisons": blinding.get("comparisons", [])}
         summary["notes"] += [f"blinding check at creation: {w}" for w in blinding.get("warnings", [])]
-    out_dir = study_dir / "analysis"
+    out_dir = layout.analysis_dir(study_dir)
     result = AnalysisResult(out_dir=out_dir, summary=summary, readers=readers_t, pairs=pairs,
                             checkpoints=checkpoints, regions=regions, mrmc=mrmc, comparison=comparison,
                             comparison_test=comparison_test, components=components)
@@ -542,18 +543,18 @@ def _write(result: AnalysisResult, answers: pd.DataFrame, key: pd.DataFrame, rea
 
     with atomic_path(result.out_dir) as tmp:
         tmp.mkdir()
-        result.readers.to_csv(tmp / "readers.csv", index=False)
+        result.readers.to_csv(tmp / layout.ANALYSIS_READERS_CSV, index=False)
         result.pairs.to_csv(tmp / "pairs_kappa.csv", index=False)
-        result.checkpoints.to_csv(tmp / "checkpoints.csv", index=False)
+        result.checkpoints.to_csv(tmp / layout.ANALYSIS_CHECKPOINTS_CSV, index=False)
         result.regions.to_csv(tmp / "regions.csv", index=False)
         pd.DataFrame([result.mrmc]).to_csv(tmp / "mrmc.csv", index=False)
-        (tmp / "summary.json").write_text(json_text(result.summary), encoding="utf-8")
+        (tmp / layout.ANALYSIS_SUMMARY_JSON).write_text(json_text(result.summary), encoding="utf-8")
         (tmp / VARIANCE_FILE).write_text(json_text(result.components), encoding="utf-8")
         (tmp / COMPARISON_TEST_FILE).write_text(json_text(result.comparison_test), encoding="utf-8")
         if result.comparison is not None:
             result.comparison.to_csv(tmp / COMPARISON_FILE, index=False)
         _write_imrmc(tmp, answers, key, readers)
-        plot_reader_accuracy(result.readers, tmp / "reader_accuracy.png")
+        plot_reader_accuracy(result.readers, tmp / layout.ANALYSIS_PLOT)
 
 
 

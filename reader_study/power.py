@@ -65,20 +65,20 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
 from ganaudit.gan_models.errors import InputError
 from ganaudit.reader_study.mrmc import _anova, _leave_one_out, _membership, _check_truth, case_covariance, or_components
+from ganaudit.schema import layout
 
 FOMS = ("auc", "accuracy")
 DEFAULT_VAR_R = 0.0015
 DEFAULT_VAR_TR = 0.0002
 DEFAULT_R2 = 0.43
 COMPONENT_KEYS = ("var_error", "cov1", "cov2", "cov3")
-VARIANCE_FILE = "variance_components.json"
+VARIANCE_FILE = layout.VARIANCE_JSON
 
 
 @dataclass
@@ -325,7 +325,7 @@ def plan(components_for, *, readers: int, checkpoints: int, effect: str, size: f
 
 def load_pilot(study_dir, *, fom: str = "auc") -> VarianceComponents:
     """The components ``ganaudit study analyze`` wrote to ``STUDY/analysis/variance_components.json``."""
-    path = Path(study_dir) / "analysis" / VARIANCE_FILE
+    path = layout.analysis_dir(study_dir) / VARIANCE_FILE
     if not path.is_file():
         raise InputError(f"{path} is missing; run 'ganaudit study analyze {study_dir}' on the pilot study first")
     try:

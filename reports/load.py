@@ -183,7 +183,7 @@ def load_study(study_dir: str | Path) -> tuple[pd.DataFrame, dict | None, Path]:
     if not study.is_dir():
         raise InputError(f"study folder {study} does not exist; give the folder made by "
                          "ganaudit study create")
-    table_path = study / "analysis" / "checkpoints.csv"
+    table_path = layout.analysis_dir(study) / layout.ANALYSIS_CHECKPOINTS_CSV
     if not table_path.is_file():
         raise InputError(f"{table_path} is missing; run `ganaudit study analyze {study}` first")
     table = _read_csv(table_path, "reader results", f"ganaudit study analyze {study}")
@@ -192,7 +192,7 @@ def load_study(study_dir: str | Path) -> tuple[pd.DataFrame, dict | None, Path]:
                       for label in table["label"]]
     table["epoch"] = table["epoch"].astype("Int64")
     summary = None
-    summary_path = study / "analysis" / "summary.json"
+    summary_path = layout.analysis_dir(study) / layout.ANALYSIS_SUMMARY_JSON
     if summary_path.is_file():
         try:
             summary = json.loads(summary_path.read_text(encoding="utf-8"))
@@ -298,12 +298,12 @@ def load_run(run_dir: str | Path, *, study_dir: str | Path | None = None) -> Run
                             if isinstance(a, dict)), None)
     if study_dir is not None:
         data.study, data.study_summary, data.study_path = load_study(study_dir)
-        analysis = data.study_path / "analysis"
-        if (analysis / "readers.csv").is_file():
-            data.study_readers = _read_csv(analysis / "readers.csv", "reader table",
+        analysis = layout.analysis_dir(data.study_path)
+        if (analysis / layout.ANALYSIS_READERS_CSV).is_file():
+            data.study_readers = _read_csv(analysis / layout.ANALYSIS_READERS_CSV, "reader table",
                                            f"ganaudit study analyze {data.study_path}")
-        if (analysis / "reader_accuracy.png").is_file():
-            data.study_plot = analysis / "reader_accuracy.png"
+        if (analysis / layout.ANALYSIS_PLOT).is_file():
+            data.study_plot = analysis / layout.ANALYSIS_PLOT
         from ganaudit.reader_study.analysis import COMPARISON_TEST_FILE, load_comparison
 
         # Analyses older than the checkpoint comparison have no comparison.json: no comparison.

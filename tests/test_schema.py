@@ -17,7 +17,11 @@ LAYOUT_MODULE = REPO / "ganaudit" / "schema" / "layout.py"
 # Names of the run folder that may only be joined onto a path inside the layout module.
 RUN_NAMES = {layout.RUN_JSON, layout.HISTORY_CSV, layout.SCORES_CSV, layout.BASELINES_JSON,
              layout.CHECKPOINTS, layout.SAMPLES, layout.DATA, layout.AUDIT, layout.REPORT,
-             layout.SCORING_JSON, layout.REPORT_JSON}
+             layout.SCORING_JSON, layout.REPORT_JSON,
+             # the study's analysis folder, written by reader_study and read by reports
+             layout.ANALYSIS, layout.ANALYSIS_CHECKPOINTS_CSV, layout.ANALYSIS_READERS_CSV,
+             layout.ANALYSIS_PLOT, layout.COMPARISON_CSV, layout.COMPARISON_JSON,
+             layout.VARIANCE_JSON}
 # (file, name): a path that is not a run folder's (nilearn's own data folder).
 NOT_RUN_PATHS = {("gan_models/phantom.py", "data")}
 

@@ -16,7 +16,8 @@ Run folder (``ganaudit train1d``/``train2d``/``import``, then ``score`` and ``re
     RUN/audit/epoch-NNNN/{memorization,findings,detectability}/
     RUN/report/index.html, report.json, scores.csv, checkpoints/epoch-NNNN.html
 
-Study folder: see :mod:`ganaudit.reader_study.study`; the names other packages read are here.
+Study folder: see :mod:`ganaudit.reader_study.study`; the names other packages read
+(``STUDY/analysis/…``) are here.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ IMPORTED_ONNX_RE = re.compile(r"^generator-epoch-(\d{4,})\.onnx$")
 
 
 def _in_run(*parts: str):
-    """The function ``run_dir → run_dir/parts…``."""
+    """The function ``folder → folder/parts…`` (a run or a study folder)."""
     def path(run_dir) -> Path:
         return Path(run_dir).joinpath(*parts)
     return path
@@ -133,3 +134,18 @@ def report_page_name(epoch: int) -> str:
 def report_page(report, epoch: int) -> Path:
     """``report/checkpoints/epoch-NNNN.html`` under the report folder ``report``."""
     return Path(report) / CHECKPOINTS / report_page_name(epoch)
+
+
+# ----------------------------------------------------------------------------- study folder
+
+#: STUDY/analysis/: what ``ganaudit study analyze`` writes and the report and ``study plan`` read
+ANALYSIS = "analysis"
+ANALYSIS_CHECKPOINTS_CSV = "checkpoints.csv"
+ANALYSIS_READERS_CSV = "readers.csv"
+ANALYSIS_SUMMARY_JSON = "summary.json"
+ANALYSIS_PLOT = "reader_accuracy.png"
+COMPARISON_CSV = "comparison.csv"
+COMPARISON_JSON = "comparison.json"
+VARIANCE_JSON = "variance_components.json"
+
+analysis_dir = _in_run(ANALYSIS)

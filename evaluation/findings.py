@@ -53,6 +53,7 @@ from ganaudit.evaluation.memorization import wilson_interval
 from ganaudit.evaluation.nn_search import check_images
 from ganaudit.gan_models.errors import InputError
 from ganaudit.gan_models.grids import figure_png
+from ganaudit.schema import layout
 
 DEFAULT_MIN_REAL = 200
 DEFAULT_ALPHA = 0.05
@@ -670,7 +671,7 @@ def write_findings(result: FindingsResult, out_dir, generated) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     generated = check_images(generated, "generated images")
-    write_csv(out / "findings.csv", result.table)
-    write_json(out / "summary.json", result.summary)
-    write_bytes(out / "gallery.png", _gallery_png(result, generated))
+    write_csv(out / layout.FINDINGS_CSV, result.table)
+    write_json(out / layout.AUDIT_SUMMARY_JSON, result.summary)
+    write_bytes(out / layout.AUDIT_GALLERY_PNG, _gallery_png(result, generated))
     return out

@@ -30,6 +30,7 @@ import pandas as pd
 from ganaudit.evaluation.nn_search import NNResult, check_images, invariant_nn, invariant_nn_brute
 from ganaudit.gan_models.errors import InputError
 from ganaudit.gan_models.grids import figure_png
+from ganaudit.schema import layout
 from ganaudit.schema import metrics as M
 
 
@@ -511,7 +512,7 @@ def write_memorization(result: MemorizationResult, out_dir, train, generated) ->
     out.mkdir(parents=True, exist_ok=True)
     train = check_images(train, "training images")
     generated = check_images(generated, "generated images")
-    write_csv(out / "memorization.csv", result.table)
-    write_json(out / "summary.json", result.summary)
-    write_bytes(out / "gallery.png", _gallery_png(result, train, generated))
+    write_csv(out / layout.MEMORIZATION_CSV, result.table)
+    write_json(out / layout.AUDIT_SUMMARY_JSON, result.summary)
+    write_bytes(out / layout.AUDIT_GALLERY_PNG, _gallery_png(result, train, generated))
     return out

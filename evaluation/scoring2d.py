@@ -588,11 +588,11 @@ def _score_generated(run_dir: Path, epoch: int, generated: np.ndarray, settings:
         heldout_features=reference.heldout_features, real_fd=row[M.FD],
     )
     summary = memo.summary
-    row.update(
-        memorization_rate=summary["rate"], memorization_rate_ci_low=summary["rate_ci_low"],
-        memorization_rate_ci_high=summary["rate_ci_high"], memorization_threshold=summary["threshold"],
-        ct_score=summary[M.CT_SCORE], authenticity=summary[M.AUTHENTICITY], mifid=summary[M.MIFID],
-    )
+    row.update({
+        M.MEMORIZATION_RATE: summary["rate"], M.MEMORIZATION_RATE_CI_LOW: summary["rate_ci_low"],
+        M.MEMORIZATION_RATE_CI_HIGH: summary["rate_ci_high"], M.MEMORIZATION_THRESHOLD: summary["threshold"],
+        M.CT_SCORE: summary[M.CT_SCORE], M.AUTHENTICITY: summary[M.AUTHENTICITY], M.MIFID: summary[M.MIFID],
+    })
 
     found = None
     if reference.detector is not None:
@@ -605,12 +605,12 @@ def _score_generated(run_dir: Path, epoch: int, generated: np.ndarray, settings:
                                real_detected=reference.train_detected,
                                real_labels=reference.train_labels,
                                labels_source="data/train_labels.csv")
-        row.update(
-            findings_impossible=found.summary[KEY_IMPOSSIBLE],
-            findings_min_p=found.summary[KEY_MIN_P],
+        row.update({
+            M.FINDINGS_IMPOSSIBLE: found.summary[KEY_IMPOSSIBLE],
+            M.FINDINGS_MIN_P: found.summary[KEY_MIN_P],
             # True when a test failed: significant after correction AND beyond the margin.
-            findings_significant=bool(found.summary[KEY_FAILED]),
-        )
+            M.FINDINGS_SIGNIFICANT: bool(found.summary[KEY_FAILED]),
+        })
 
     machine = None
     if machine_reader is not None:

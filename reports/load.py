@@ -138,18 +138,18 @@ def _load_audit(run_dir: Path, epoch: int) -> CheckpointAudit:
     base = layout.checkpoint_audit_dir(run_dir, epoch)
     audit = CheckpointAudit(epoch=epoch)
     mem, fnd = base / "memorization", base / "findings"
-    audit.memorization_summary = _read_json(mem / "summary.json")
-    if (mem / "memorization.csv").is_file():
-        audit.memorization_table = _read_csv(mem / "memorization.csv", "memorization table",
+    audit.memorization_summary = _read_json(mem / layout.AUDIT_SUMMARY_JSON)
+    if (mem / layout.MEMORIZATION_CSV).is_file():
+        audit.memorization_table = _read_csv(mem / layout.MEMORIZATION_CSV, "memorization table",
                                              "ganaudit score RUN")
-    if (mem / "gallery.png").is_file():
-        audit.memorization_gallery = mem / "gallery.png"
-    audit.findings_summary = _read_json(fnd / "summary.json")
-    if (fnd / "findings.csv").is_file():
-        audit.findings_table = _read_csv(fnd / "findings.csv", "findings table",
+    if (mem / layout.AUDIT_GALLERY_PNG).is_file():
+        audit.memorization_gallery = mem / layout.AUDIT_GALLERY_PNG
+    audit.findings_summary = _read_json(fnd / layout.AUDIT_SUMMARY_JSON)
+    if (fnd / layout.FINDINGS_CSV).is_file():
+        audit.findings_table = _read_csv(fnd / layout.FINDINGS_CSV, "findings table",
                                          "ganaudit score RUN")
-    if (fnd / "gallery.png").is_file():
-        audit.findings_gallery = fnd / "gallery.png"
+    if (fnd / layout.AUDIT_GALLERY_PNG).is_file():
+        audit.findings_gallery = fnd / layout.AUDIT_GALLERY_PNG
     return audit
 
 

@@ -21,7 +21,10 @@ RUN_NAMES = {layout.RUN_JSON, layout.HISTORY_CSV, layout.SCORES_CSV, layout.BASE
              # the study's analysis folder, written by reader_study and read by reports
              layout.ANALYSIS, layout.ANALYSIS_CHECKPOINTS_CSV, layout.ANALYSIS_READERS_CSV,
              layout.ANALYSIS_PLOT, layout.COMPARISON_CSV, layout.COMPARISON_JSON,
-             layout.VARIANCE_JSON}
+             layout.VARIANCE_JSON,
+             # the files inside every checkpoint's audit folders
+             layout.AUDIT_SUMMARY_JSON, layout.AUDIT_GALLERY_PNG, layout.MEMORIZATION_CSV,
+             layout.FINDINGS_CSV}
 # (file, name): a path that is not a run folder's (nilearn's own data folder).
 NOT_RUN_PATHS = {("gan_models/phantom.py", "data")}
 
@@ -117,15 +120,24 @@ def metric_literals(path: Path, root: Path = REPO) -> list[str]:
     return [f"{rel}:{node.lineno}: {node.value!r}"
             for node in ast.walk(ast.parse(path.read_text(), str(path)))
             if isinstance(node, ast.Constant) and isinstance(node.value, str)
-            and node.value in REGISTERED]
+            and node.value in REGISTERED] + [
+        # a column spelled as a keyword: row.update(ct_score=…), dict(kid_mean=…)
+        f"{rel}:{node.lineno}: {node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id}"
+        f"({keyword.arg}=…)"
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Call) and (
+            (isinstance(node.func, ast.Attribute) and node.func.attr == "update")
+            or (isinstance(node.func, ast.Name) and node.func.id == "dict"))
+        for keyword in node.keywords if keyword.arg in REGISTERED]
 
 
 def test_the_metric_literal_check_can_fail(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text("a = row['fd_inf']\nb = f\"{row['kid_std']:.3g}\"\nc = {'healthy': True}\n"
-                     "ok = ('epoch', 'the fd_inf column', row[M.FD])\n")
+                     "row.update(ct_score=1.0, epoch=3)\nd = dict(mifid=2.0)\n"
+                     "ok = ('epoch', 'the fd_inf column', row[M.FD], f(ct_score=1))\n")
     assert sorted(f.split(": ", 1)[1] for f in metric_literals(probe, tmp_path)) == [
-        "'fd_inf'", "'healthy'", "'kid_std'"]
+        "'fd_inf'", "'healthy'", "'kid_std'", "dict(mifid=…)", "update(ct_score=…)"]
 
 
 def test_metric_names_are_written_only_in_the_registry():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 
 from ganaudit.commands.outputs import check_out_folder, reporting_write_errors
+from ganaudit.schema import layout
 from ganaudit.schema import metrics as M
 
 
@@ -124,9 +125,8 @@ def _same_size(**sets) -> None:
         raise InputError(f"image sizes differ ({listed}); pass --size S to resize all to one size")
 
 
-MEMORIZATION_FILES = ("memorization.csv", "summary.json", "gallery.png")
-FINDINGS_FILES = ("findings.csv", "summary.json", "gallery.png")
-DETECTABILITY_FILES = ("summary.json", "scores.csv", "gallery.png", "saliency.png", "saliency.npy")
+MEMORIZATION_FILES = layout.MEMORIZATION_FILES
+FINDINGS_FILES = layout.FINDINGS_FILES
 
 
 def run_memorization(args: argparse.Namespace) -> int:
@@ -258,7 +258,9 @@ def run_detectability(args: argparse.Namespace) -> int:
     given = {"folds": args.folds, "epochs": args.epochs, "max_per_set": args.max_images,
              "alpha": args.alpha, "seed": args.seed}
     settings = DetectabilitySettings(**{k: v for k, v in given.items() if v is not None})
-    check_out_folder(args.out, DETECTABILITY_FILES)
+    from ganaudit.evaluation.detectability import FILES as detectability_files
+
+    check_out_folder(args.out, detectability_files)
     real = _load(args.real, args.size, "real")
     generated = _load(args.generated, args.size, "generated")
     _same_size(real=real, generated=generated)

@@ -62,6 +62,15 @@ SCORING_JSON = "scoring.json"
 REPORT_JSON = "report.json"
 REPORT_INDEX = "index.html"
 
+# Inside RUN/audit/epoch-NNNN/<audit>/ and `ganaudit audit … --out DIR`: the files every audit
+# writes, and the tables of the memorization and findings audits.
+AUDIT_SUMMARY_JSON = "summary.json"
+AUDIT_GALLERY_PNG = "gallery.png"
+MEMORIZATION_CSV = "memorization.csv"
+FINDINGS_CSV = "findings.csv"
+MEMORIZATION_FILES = (MEMORIZATION_CSV, AUDIT_SUMMARY_JSON, AUDIT_GALLERY_PNG)
+FINDINGS_FILES = (FINDINGS_CSV, AUDIT_SUMMARY_JSON, AUDIT_GALLERY_PNG)
+
 GENERATOR_RE = re.compile(r"^generator-epoch-(\d{4,})\.keras$")
 STATE_RE = re.compile(r"^state-epoch-(\d{4,})\.npz$")
 IMPORTED_SAMPLES_RE = re.compile(r"^samples-epoch-(\d{4,})\.npy$")

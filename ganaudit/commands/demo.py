@@ -74,6 +74,12 @@ def run_1d(out: Path, *, epochs: int | None, quiet: bool) -> list[dict]:
     return results
 
 
+def _ordinal(n: int) -> str:
+    """2 → "2nd", 3 → "3rd", 11 → "11th", 21 → "21st"."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def run_2d(out: Path, *, epochs: int, n_phantom: int, n_generated: int, quiet: bool,
            every: int = 1, detectability: bool = True) -> list[dict]:
     import json
@@ -97,7 +103,7 @@ def run_2d(out: Path, *, epochs: int, n_phantom: int, n_generated: int, quiet: b
     started = time.perf_counter()
     score_run_2d(run_dir, n=n_generated, progress=not quiet, every=every,
                  detectability=detectability)
-    _log(f"  scored and audited every {'' if every == 1 else f'{every}th '}checkpoint in "
+    _log(f"  scored and audited every {'' if every == 1 else _ordinal(every) + ' '}checkpoint in "
          f"{time.perf_counter() - started:.0f} s")
     index = build_report(run_dir)
     report = json.loads((index.parent / layout.REPORT_JSON).read_text())

@@ -64,3 +64,10 @@ def test_demo_with_tiny_settings(tmp_path):
     assert (out / "2d" / "study" / "credentials.txt").is_file()
     for name in PATTERN_NAMES:
         assert (out / "1d" / name / "report" / "report.json").is_file()
+
+
+def test_the_demo_says_every_kth_checkpoint_in_english():
+    from ganaudit.commands.demo import _ordinal
+
+    assert [_ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 111)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "111th"]

@@ -12,35 +12,14 @@ import numpy as np
 
 from ganaudit.gan_models.phantom import FOV_MM
 
-BRAIN_RAYS = 96  # rays cast from the head's centre to find the brain's edge
-MIN_DARK_MM = 4.0  # a skull (+ CSF) band must be at least this thick to count as one
-MAX_SCALP_MM = 30.0  # a scalp looks thicker than this only where no skull is seen (e.g. cut obliquely at the vertex, up to ~25 mm)
-MIN_RIM_MM = 10.0  # thinnest scalp + skull of the phantom (skin 1.5 + fat 4 + bone 5 mm)
-FALLBACK_RIM_MM = 20.0  # rim left out where no skull band is seen (scalp + skull ≤ ~18 mm)
-BRAIN_MARGIN_MM = 3.0  # lesions lie in white matter, ≥ 6 mm inside the brain surface
+# The tuning constants are the product's own (the oracle checks the vectorized code, not
+# the constants' values): one definition, so the two can never drift apart.
+from ganaudit.evaluation.detectors import (BRAIN_MARGIN_MM, BRAIN_RAYS, FALLBACK_RIM_MM,
+                                           MAX_SCALP_MM, MIN_DARK_MM, MIN_RIM_MM)
 
 
 def brain_mask(image: np.ndarray, *, fov_mm: float = FOV_MM) -> np.ndarray:
-    """Brain (inside the skull) of one axial head slice, found from the image alone.
-
-    The generated images have no labels, so the mask is read off the image: rays cast from
-    the head's centre cross, from the outside in, air, the bright scalp (fat), the dark skull
-    (with the CSF under it) and then the brain. On each ray the brain starts where the first
-    dark band at least ``MIN_DARK_MM`` thick ends; a ray without such a band within
-    ``MAX_SCALP_MM`` of the head's edge leaves a ``FALLBACK_RIM_MM`` rim out. The edge is
-    median-smoothed over neighbouring rays (a bright blob on the scalp hides the skull on one
-    or two rays) and pulled ``BRAIN_MARGIN_MM`` inwards. Scalp, skull and air are never in
-    the mask, so nothing there can be called a lesion.
-
-    Parameters
-    ----------
-    image : (S, S) slice in [-1, 1] (air dark, fat bright: T1 weighting).
-    fov_mm : field of view, for the pixel size.
-
-    Returns
-    -------
-    (S, S) bool mask, empty when no head is found.
-    """
+    """Per-image brain mask (the algorithm of ``detectors.brain_mask``, one slice at a time)."""
     from scipy import ndimage as ndi
 
     size = image.shape[0]
